@@ -1,0 +1,46 @@
+using TorchSharp;
+
+namespace SharpLM.Runtime;
+
+/// <summary>Loads libtorch once and turns a failure into one sentence a person can act on.</summary>
+public static class TorchRuntime
+{
+    static readonly Lazy<string?> LoadError = new(TryLoad);
+
+    /// <summary>Throws <see cref="SharpLMException"/> if libtorch cannot be loaded on this machine.</summary>
+    public static void EnsureLoaded()
+    {
+        if (LoadError.Value is { } error) throw new SharpLMException(error);
+    }
+
+    static string? TryLoad()
+    {
+        try
+        {
+            torch.InitializeDeviceType(DeviceType.CPU);
+            using var probe = torch.ones(1);
+            return null;
+        }
+        catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException)
+        {
+            string lib = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+            return OperatingSystem.IsLinux() && File.Exists(lib)
+                ? $"libtorch could not be loaded from {Path.GetDirectoryName(lib)}: most likely the system libstdc++ is older than GCC 13's and the build step that adapts libLibTorchSharp.so did not run; rebuild with 'dotnet build' (not a copied binary) or install libstdc++6 from GCC 13 or newer."
+                : $"libtorch could not be loaded ({e.GetBaseException().Message.Split('\n')[0]}); reference the libtorch package for your OS with -p:LibTorchPackage=libtorch-cpu-<os>-<arch> and rebuild.";
+        }
+    }
+
+    /// <summary>
+    /// Sets the intra-op thread count. Null keeps libtorch's default unless SHARPLM_THREADS is set.
+    /// </summary>
+    public static void ConfigureThreads(int? threads)
+    {
+        EnsureLoaded();
+        if (threads is null && int.TryParse(Environment.GetEnvironmentVariable("SHARPLM_THREADS"), out int fromEnv)) threads = fromEnv;
+        if (threads is { } n)
+        {
+            if (n < 1) throw new SharpLMException($"--threads must be at least 1 (got {n}).");
+            torch.set_num_threads(n);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+
+namespace SharpLM.Tokenization;
+
+/// <summary>
+/// Byte-pair encoding of one pre-tokenized piece. Tokens are kept in an internal form: for byte-level models each
+/// char is one byte (0–255). Merges are applied lowest rank first, leftmost first, with a heap over a linked list,
+/// so that a 10,000-character piece costs O(n log n) rather than tiktoken's O(n²).
+/// </summary>
+public sealed class BpeModel
+{
+    readonly string[] _tokens;
+    readonly Dictionary<string, int> _ids;
+    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _idLookup;
+    readonly Dictionary<long, (int Rank, int Merged)> _merges;
+    readonly ConcurrentDictionary<string, int[]> _cache = new();
+    readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+    const int CacheLimit = 200_000;
+
+    /// <summary>Use the whole piece's id when the piece is itself a token (tiktoken's rule; HF's <c>ignore_merges</c>).</summary>
+    public bool WholePieceFirst { get; }
+    public int? UnknownId { get; }
+    /// <summary>Merges in rank order, in internal form; for tiktoken ranks, one split per token.</summary>
+    public IReadOnlyList<(string Left, string Right)> Merges { get; }
+    public int VocabSize => _tokens.Length;
+
+    /// <summary>A model from a vocabulary and merges in rank order (Hugging Face's form: rank = index in the list).</summary>
+    public BpeModel(IReadOnlyList<string> tokens, IReadOnlyList<(string Left, string Right)> merges, bool wholePieceFirst, int? unknownId = null)
+        : this(tokens, merges.Select((m, rank) => (m.Left, m.Right, rank)).ToList(), wholePieceFirst, unknownId, listOnePerToken: false) { }
+
+    BpeModel(IReadOnlyList<string> tokens, List<(string Left, string Right, int Rank)> merges, bool wholePieceFirst, int? unknownId, bool listOnePerToken)
+    {
+        _tokens = tokens.ToArray();
+        _ids = new Dictionary<string, int>(_tokens.Length, StringComparer.Ordinal);
+        for (int i = 0; i < _tokens.Length; i++)
+            if (!_ids.TryAdd(_tokens[i], i)) throw new SharpLMException($"The vocabulary lists token '{_tokens[i]}' twice (ids {_ids[_tokens[i]]} and {i}); fix the tokenizer file.");
+        _idLookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
+        _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        var ordered = new List<(string, string)>();
+        var listed = new HashSet<int>();
+        foreach (var (l, r, rank) in merges)
+        {
+            if (!_ids.TryGetValue(l, out int li) || !_ids.TryGetValue(r, out int ri) || !_ids.TryGetValue(l + r, out int mi))
+                throw new SharpLMException($"Merge #{rank} ('{l}' + '{r}') uses a token missing from the vocabulary; the tokenizer file is inconsistent.");
+            if (_merges.TryAdd(Key(li, ri), (rank, mi)) && (!listOnePerToken || listed.Add(mi))) ordered.Add((l, r));
+        }
+        Merges = ordered;
+        WholePieceFirst = wholePieceFirst;
+        UnknownId = unknownId;
+    }
+
+    /// <summary>
+    /// Builds the model from tiktoken-style ranks (token → rank = id). Two adjacent parts may merge when their
+    /// concatenation is a token, at that token's rank, which is exactly tiktoken's rule. Every split of a token into
+    /// two tokens becomes a merge; the one listed first (used when saving as tokenizer.json) is the split whose halves
+    /// have the lowest ranks, i.e. the one BPE reaches.
+    /// </summary>
+    public static BpeModel FromRanks(IReadOnlyList<string> tokensByRank)
+    {
+        var ids = new Dictionary<string, int>(tokensByRank.Count, StringComparer.Ordinal);
+        for (int i = 0; i < tokensByRank.Count; i++) ids[tokensByRank[i]] = i;
+        var merges = new List<(string, string, int)>();
+        for (int id = 0; id < tokensByRank.Count; id++)
+        {
+            string t = tokensByRank[id];
+            var splits = new List<(int Cost, string L, string R)>();
+            for (int k = 1; k < t.Length; k++)
+                if (ids.TryGetValue(t[..k], out int l) && ids.TryGetValue(t[k..], out int r)) splits.Add((Math.Max(l, r), t[..k], t[k..]));
+            foreach (var s in splits.OrderBy(s => s.Cost)) merges.Add((s.L, s.R, id));
+        }
+        return new BpeModel(tokensByRank, merges, wholePieceFirst: true, unknownId: null, listOnePerToken: true);
+    }
+
+    static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+
+    public string TokenAt(int id) => _tokens[id];
+    public IReadOnlyList<string> Tokens => _tokens;
+    public bool TryGetId(ReadOnlySpan<char> token, out int id) => _idLookup.TryGetValue(token, out id);
+
+    /// <summary>Encodes one piece (internal form) and appends its ids.</summary>
+    public void EncodePiece(ReadOnlySpan<char> piece, List<int> output)
+    {
+        if (piece.IsEmpty) return;
+        if (WholePieceFirst && _idLookup.TryGetValue(piece, out int whole)) { output.Add(whole); return; }
+        if (_cacheLookup.TryGetValue(piece, out int[]? cached)) { output.AddRange(cached); return; }
+        int[] ids = Merge(piece);
+        if (_cache.Count < CacheLimit && piece.Length <= 256) _cacheLookup.TryAdd(piece, ids);
+        output.AddRange(ids);
+    }
+
+    int[] Merge(ReadOnlySpan<char> piece)
+    {
+        int n = piece.Length;
+        var id = new int[n];
+        var next = new int[n];
+        var prev = new int[n];
+        var alive = new bool[n];
+        for (int i = 0; i < n; i++)
+        {
+            if (!_idLookup.TryGetValue(piece.Slice(i, 1), out id[i]))
+            {
+                id[i] = UnknownId ?? throw new SharpLMException($"Character U+{(int)piece[i]:X4} is not in the tokenizer's vocabulary and the tokenizer has no unknown token.");
+            }
+            next[i] = i + 1 < n ? i + 1 : -1;
+            prev[i] = i - 1;
+            alive[i] = true;
+        }
+        if (n == 1) return id;
+
+        // Heap of candidate merges ordered by (rank, position); stale entries are skipped when popped.
+        var heap = new PriorityQueue<(int Pos, int Left, int Right, int Merged), long>();
+        void Push(int pos)
+        {
+            int nx = next[pos];
+            if (nx < 0) return;
+            if (_merges.TryGetValue(Key(id[pos], id[nx]), out var m))
+                heap.Enqueue((pos, id[pos], id[nx], m.Merged), ((long)m.Rank << 32) | (uint)pos);
+        }
+        for (int i = 0; i + 1 < n; i++) Push(i);
+
+        int count = n;
+        while (heap.TryDequeue(out var c, out _))
+        {
+            int pos = c.Pos;
+            if (!alive[pos] || id[pos] != c.Left) continue;
+            int nx = next[pos];
+            if (nx < 0 || id[nx] != c.Right) continue;
+            id[pos] = c.Merged;
+            alive[nx] = false;
+            next[pos] = next[nx];
+            if (next[nx] >= 0) prev[next[nx]] = pos;
+            count--;
+            if (prev[pos] >= 0) Push(prev[pos]);
+            Push(pos);
+        }
+        var result = new int[count];
+        for (int i = 0, k = 0; i >= 0 && k < count; i = next[i]) result[k++] = id[i];
+        return result;
+    }
+}
