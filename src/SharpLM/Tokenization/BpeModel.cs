@@ -20,15 +20,15 @@ public sealed class BpeModel
     /// <summary>Use the whole piece's id when the piece is itself a token (tiktoken's rule; HF's <c>ignore_merges</c>).</summary>
     public bool WholePieceFirst { get; }
     public int? UnknownId { get; }
-    /// <summary>Merges in rank order, in internal form; for tiktoken ranks, one split per token.</summary>
-    public IReadOnlyList<(string Left, string Right)> Merges { get; }
+    /// <summary>Merges in rank order, in internal form (for tiktoken ranks, one per token: see <see cref="FromRanks"/>).</summary>
+    public IReadOnlyList<(string Left, string Right)> Merges { get; private set; }
     public int VocabSize => _tokens.Length;
 
     /// <summary>A model from a vocabulary and merges in rank order (Hugging Face's form: rank = index in the list).</summary>
     public BpeModel(IReadOnlyList<string> tokens, IReadOnlyList<(string Left, string Right)> merges, bool wholePieceFirst, int? unknownId = null)
-        : this(tokens, merges.Select((m, rank) => (m.Left, m.Right, rank)).ToList(), wholePieceFirst, unknownId, listOnePerToken: false) { }
+        : this(tokens, merges.Select((m, rank) => (m.Left, m.Right, rank)).ToList(), wholePieceFirst, unknownId) { }
 
-    BpeModel(IReadOnlyList<string> tokens, List<(string Left, string Right, int Rank)> merges, bool wholePieceFirst, int? unknownId, bool listOnePerToken)
+    BpeModel(IReadOnlyList<string> tokens, List<(string Left, string Right, int Rank)> merges, bool wholePieceFirst, int? unknownId)
     {
         _tokens = tokens.ToArray();
         _ids = new Dictionary<string, int>(_tokens.Length, StringComparer.Ordinal);
@@ -38,12 +38,11 @@ public sealed class BpeModel
         _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         _merges = new Dictionary<long, (int, int)>(merges.Count);
         var ordered = new List<(string, string)>();
-        var listed = new HashSet<int>();
         foreach (var (l, r, rank) in merges)
         {
             if (!_ids.TryGetValue(l, out int li) || !_ids.TryGetValue(r, out int ri) || !_ids.TryGetValue(l + r, out int mi))
                 throw new SharpLMException($"Merge #{rank} ('{l}' + '{r}') uses a token missing from the vocabulary; the tokenizer file is inconsistent.");
-            if (_merges.TryAdd(Key(li, ri), (rank, mi)) && (!listOnePerToken || listed.Add(mi))) ordered.Add((l, r));
+            if (_merges.TryAdd(Key(li, ri), (rank, mi)) ) ordered.Add((l, r));
         }
         Merges = ordered;
         WholePieceFirst = wholePieceFirst;
@@ -52,9 +51,8 @@ public sealed class BpeModel
 
     /// <summary>
     /// Builds the model from tiktoken-style ranks (token → rank = id). Two adjacent parts may merge when their
-    /// concatenation is a token, at that token's rank, which is exactly tiktoken's rule. Every split of a token into
-    /// two tokens becomes a merge; the one listed first (used when saving as tokenizer.json) is the split whose halves
-    /// have the lowest ranks, i.e. the one BPE reaches.
+    /// concatenation is a token, at that token's rank, which is exactly tiktoken's rule. For saving as tokenizer.json
+    /// (one merge per token) each token's merge is the last step BPE takes when it encodes the token's own bytes.
     /// </summary>
     public static BpeModel FromRanks(IReadOnlyList<string> tokensByRank)
     {
@@ -64,12 +62,20 @@ public sealed class BpeModel
         for (int id = 0; id < tokensByRank.Count; id++)
         {
             string t = tokensByRank[id];
-            var splits = new List<(int Cost, string L, string R)>();
             for (int k = 1; k < t.Length; k++)
-                if (ids.TryGetValue(t[..k], out int l) && ids.TryGetValue(t[k..], out int r)) splits.Add((Math.Max(l, r), t[..k], t[k..]));
-            foreach (var s in splits.OrderBy(s => s.Cost)) merges.Add((s.L, s.R, id));
+                if (ids.ContainsKey(t[..k]) && ids.ContainsKey(t[k..])) merges.Add((t[..k], t[k..], id));
         }
-        return new BpeModel(tokensByRank, merges, wholePieceFirst: true, unknownId: null, listOnePerToken: true);
+        var model = new BpeModel(tokensByRank, merges, wholePieceFirst: true, unknownId: null);
+        var listed = new List<(string, string)>();
+        for (int id = 0; id < tokensByRank.Count; id++)
+        {
+            string t = tokensByRank[id];
+            if (t.Length < 2) continue;
+            int[] parts = model.Merge(t, maxRank: id - 1);
+            if (parts.Length == 2) listed.Add((model._tokens[parts[0]], model._tokens[parts[1]]));
+        }
+        model.Merges = listed;
+        return model;
     }
 
     static long Key(int left, int right) => ((long)left << 32) | (uint)right;
@@ -89,7 +95,7 @@ public sealed class BpeModel
         output.AddRange(ids);
     }
 
-    int[] Merge(ReadOnlySpan<char> piece)
+    int[] Merge(ReadOnlySpan<char> piece, int maxRank = int.MaxValue)
     {
         int n = piece.Length;
         var id = new int[n];
@@ -114,7 +120,7 @@ public sealed class BpeModel
         {
             int nx = next[pos];
             if (nx < 0) return;
-            if (_merges.TryGetValue(Key(id[pos], id[nx]), out var m))
+            if (_merges.TryGetValue(Key(id[pos], id[nx]), out var m) && m.Rank <= maxRank)
                 heap.Enqueue((pos, id[pos], id[nx], m.Merged), ((long)m.Rank << 32) | (uint)pos);
         }
         for (int i = 0; i + 1 < n; i++) Push(i);

@@ -1,0 +1,47 @@
+using SharpLM.Data;
+using SharpLM.Tokenization;
+
+namespace SharpLM.Tests;
+
+/// <summary>Catalogue data shared by tests, fetched once per test run (cached across runs in the user's cache).</summary>
+public static class TestData
+{
+    public static readonly DataCatalogClient Catalog = new();
+
+    static readonly Lazy<Task<string>> Gpt2Dir = new(() => Catalog.GetAsync(SharpLM.Data.Catalog.Get("gpt2-tokenizer")));
+    static readonly Lazy<Task<string>> MobyDir = new(() => Catalog.GetAsync(SharpLM.Data.Catalog.Get("moby-dick")));
+    static readonly Lazy<Task<ByteLevelBpeTokenizer>> Gpt2Tok = new(async () =>
+        Gpt2Tokenizer.FromTiktokenFile(Path.Combine(await Gpt2Dir.Value, "data", "r50k_base.tiktoken")));
+
+    public static Task<ByteLevelBpeTokenizer> Gpt2() => Gpt2Tok.Value;
+    public static async Task<string> Gpt2File(string name) => Path.Combine(await Gpt2Dir.Value, "data", name);
+    public static async Task<string> MobyDickPath() => Path.Combine(await MobyDir.Value, "data", "data.txt");
+
+    public static string TempDir()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "sharplm-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    /// <summary>Strings that break naive tokenizers.</summary>
+    public static readonly string[] Hostile =
+    [
+        "",
+        "a",
+        " ",
+        "   leading and trailing   ",
+        "Hello, world! It's a test: don't we'll they've I'm he'd you're 'quoted'",
+        "👨‍👩‍👧‍👦 family, 🏳️‍🌈 flag, 👍🏽 thumbs",
+        "e\u0301 vs \u00e9, Z\u0351\u0313\u0308\u0304\u0306\u0309 zalgo",
+        "中文字符和日本語のテキスト, 한국어 텍스트",
+        "𠀀𠀁 CJK Extension B letters, 𝐀𝐁𝐂 math bold",
+        "line1\nline2\r\nline3\rline4\n\n\n\t\ttabs  \u00a0nbsp\u2028sep",
+        new string('a', 10_000),
+        new string(' ', 10_000) + "x",
+        string.Concat(Enumerable.Repeat("ab", 5000)),
+        "lone high \ud800 and lone low \udc00 surrogates, reversed \udc00\ud800",
+        "\0\u0001\u007f control chars and \ufffd replacement",
+        "numbers 1234567890 ١٢٣ ⅷ ½",
+    ];
+}

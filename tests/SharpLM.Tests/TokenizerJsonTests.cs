@@ -1,0 +1,113 @@
+using System.Text.Json;
+using SharpLM.Data;
+using SharpLM.Tokenization;
+
+namespace SharpLM.Tests;
+
+public class TokenizerJsonTests
+{
+    static readonly string[] Samples =
+    [
+        "Call me Ishmael. Some years ago—never mind how long precisely—having little or no money in my purse,",
+        "The whale! the whale! 1851, Chapter 42: “The Whiteness of the Whale.”",
+        "héllo wörld naïve café 中文 😀",
+    ];
+
+    static ByteLevelBpeTokenizer TrainSmallBpe(string text) =>
+        TokenizerTrainer.TrainBpe([text], new TokenizerTrainingOptions { VocabSize = 600 });
+
+    [Fact]
+    public async Task TrainedBpeSurvivesSaveAndLoad()
+    {
+        string moby = await File.ReadAllTextAsync(await TestData.MobyDickPath());
+        var tok = TrainSmallBpe(moby[..200_000]);
+        string path = Path.Combine(TestData.TempDir(), "tokenizer.json");
+        tok.Save(path);
+        var loaded = TokenizerJson.Load(path);
+        Assert.IsType<ByteLevelBpeTokenizer>(loaded);
+        Assert.Equal(tok.VocabSize, loaded.VocabSize);
+        foreach (string s in Samples.Concat(TestData.Hostile).Append(moby[200_000..260_000]))
+            Assert.Equal(tok.Encode(s), loaded.Encode(s));
+        Assert.Equal(tok.Encode("<|endoftext|>", true), loaded.Encode("<|endoftext|>", true));
+    }
+
+    [Fact]
+    public async Task Gpt2SurvivesSaveAndLoad()
+    {
+        var gpt2 = await TestData.Gpt2();
+        string path = Path.Combine(TestData.TempDir(), "tokenizer.json");
+        gpt2.Save(path);
+        var loaded = TokenizerJson.Load(path);
+        string moby = await File.ReadAllTextAsync(await TestData.MobyDickPath());
+        Assert.Equal(gpt2.Encode(moby[..100_000]), loaded.Encode(moby[..100_000]));
+        foreach (var (sample, ids) in await Gpt2TokenizerTests.R50kCases()) Assert.Equal(ids, loaded.Encode(sample));
+    }
+
+    [Fact]
+    public void WordPieceAndCharSurviveSaveAndLoad()
+    {
+        string text = string.Join('\n', Enumerable.Repeat(string.Join(' ', Samples), 20));
+        Tokenizer[] tokenizers =
+        [
+            TokenizerTrainer.TrainWordPiece([text], new TokenizerTrainingOptions { VocabSize = 300 }),
+            CharTokenizer.FromTexts([text]),
+        ];
+        foreach (var tok in tokenizers)
+        {
+            string path = Path.Combine(TestData.TempDir(), "tokenizer.json");
+            tok.Save(path);
+            var loaded = TokenizerJson.Load(path);
+            Assert.Equal(tok.GetType(), loaded.GetType());
+            Assert.Equal(tok.VocabSize, loaded.VocabSize);
+            foreach (string s in Samples) Assert.Equal(tok.Encode(s), loaded.Encode(s));
+        }
+    }
+
+    /// <summary>
+    /// Qwen3's tokenizer.json (NFC normalizer, Split regex + ByteLevel pre-tokenizer, list-form merges, added tokens)
+    /// against ids from the JavaScript port of Hugging Face tokenizers (tools/crosscheck/encode.mjs → Fixtures/qwen3-cases.json).
+    /// </summary>
+    [Fact]
+    public async Task ReadsQwen3TokenizerJsonLikeHuggingFace()
+    {
+        string dir = await TestData.Catalog.GetAsync(Catalog.Get("qwen3-tokenizer"));
+        var tok = TokenizerJson.Load(Path.Combine(dir, "models", "tokenizer.json"));
+        var cases = JsonSerializer.Deserialize<List<CrossCheckCase>>(await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Fixtures", "qwen3-cases.json")),
+            new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+        Assert.NotEmpty(cases);
+        foreach (var c in cases)
+        {
+            Assert.Equal(c.Ids, tok.Encode(c.Text, allowSpecial: true));
+            Assert.Equal(c.Text.Normalize(), tok.Decode(c.Ids));
+        }
+    }
+
+    public sealed record CrossCheckCase(string Text, int[] Ids);
+
+    [Theory]
+    [InlineData("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}", "not valid JSON")]
+    [InlineData("[1, 2, 3]", "top level is not an object")]
+    [InlineData("{\"version\": \"1.0\"}", "field 'model' is missing")]
+    [InlineData("{\"model\": {\"type\": \"Unigram\", \"vocab\": {}}}", "model type 'Unigram' is not supported")]
+    [InlineData("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"decoder\": {\"type\": \"ByteLevel\"}}", "no token for byte")]
+    public void CorruptFilesGiveOneClearSentence(string content, string expected)
+    {
+        string path = Path.Combine(TestData.TempDir(), "tokenizer.json");
+        File.WriteAllText(path, content);
+        var e = Assert.Throws<SharpLMException>(() => TokenizerJson.Load(path));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void TruncatedFileIsReported()
+    {
+        var tok = CharTokenizer.FromTexts(["abc"]);
+        string path = Path.Combine(TestData.TempDir(), "tokenizer.json");
+        tok.Save(path);
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        var e = Assert.Throws<SharpLMException>(() => TokenizerJson.Load(path));
+        Assert.Contains("corrupt or truncated", e.Message);
+    }
+}
