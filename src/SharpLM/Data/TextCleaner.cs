@@ -41,8 +41,8 @@ public sealed partial class TextCleaner(CleaningOptions options)
     {
         if (Options.StripHtml)
         {
-            text = ScriptOrStyle().Replace(text, " ");
-            text = HtmlComment().Replace(text, " ");
+            text = ScriptOrStyle().Replace(text, "");
+            text = HtmlComment().Replace(text, "");
             text = BlockBreak().Replace(text, "\n");
             text = Tag().Replace(text, "");
             text = WebUtility.HtmlDecode(text);
