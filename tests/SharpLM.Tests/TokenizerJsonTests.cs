@@ -111,3 +111,32 @@ public class TokenizerJsonTests
         Assert.Contains("corrupt or truncated", e.Message);
     }
 }
+
+/// <summary>
+/// Files we write, read by the JavaScript port of Hugging Face tokenizers (tools/crosscheck/encode.mjs). The fixtures
+/// hold its ids for tokenizers trained by `sharplm tokenizer train` on the first 300,000 bytes of moby-dick; the test
+/// trains them again (training is deterministic) and requires the same ids.
+/// </summary>
+public class TokenizerJsonCrossCheckTests
+{
+    [Theory]
+    [InlineData("bpe", "1000")]
+    [InlineData("wordpiece", "1000")]
+    [InlineData("char", "0")]
+    public async Task HuggingFaceReadsOurFilesAsWeDo(string kind, string vocab)
+    {
+        string dir = TestData.TempDir();
+        string input = Path.Combine(dir, "moby300k.txt");
+        File.WriteAllBytes(input, File.ReadAllBytes(await TestData.MobyDickPath())[..300_000]);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await SharpLM.Cli.CliApp.RunAsync(["tokenizer", "train", "--input", input, "--kind", kind, "--vocab-size", vocab == "0" ? "1" : vocab, "--output", dir], output, error);
+        Assert.True(code == 0, error.ToString());
+        var tok = TokenizerJson.Load(dir);
+        string fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", $"ours-{(kind == "wordpiece" ? "wp" : kind)}-hf-js.json");
+        var cases = System.Text.Json.JsonSerializer.Deserialize<List<TokenizerJsonTests.CrossCheckCase>>(File.ReadAllText(fixture),
+            new System.Text.Json.JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+        Assert.NotEmpty(cases);
+        foreach (var c in cases) Assert.Equal(c.Ids, tok.Encode(c.Text, allowSpecial: true));
+    }
+}
