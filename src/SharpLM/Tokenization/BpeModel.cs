@@ -5,7 +5,7 @@ namespace SharpLM.Tokenization;
 /// <summary>
 /// Byte-pair encoding of one pre-tokenized piece. Tokens are kept in an internal form: for byte-level models each
 /// char is one byte (0–255). Merges are applied lowest rank first, leftmost first, with a heap over a linked list,
-/// so that a 10,000-character piece costs O(n log n) rather than tiktoken's O(n²).
+/// so that a 10,000-character piece costs O(n log n) rather than tiktoken's O(n²); short pieces use tiktoken's scan.
 /// </summary>
 public sealed class BpeModel
 {
@@ -16,6 +16,7 @@ public sealed class BpeModel
     readonly ConcurrentDictionary<string, int[]> _cache = new();
     readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
     const int CacheLimit = 200_000;
+    int _cacheCount; // ConcurrentDictionary.Count takes every lock, too slow to ask per insert
 
     /// <summary>Use the whole piece's id when the piece is itself a token (tiktoken's rule; HF's <c>ignore_merges</c>).</summary>
     public bool WholePieceFirst { get; }
@@ -36,7 +37,7 @@ public sealed class BpeModel
             if (!_ids.TryAdd(_tokens[i], i)) throw new SharpLMException($"The vocabulary lists token '{_tokens[i]}' twice (ids {_ids[_tokens[i]]} and {i}); fix the tokenizer file.");
         _idLookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
         _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        _merges = new Dictionary<long, (int, int)>(merges.Count, PairKey.Comparer);
         var ordered = new List<(string, string)>();
         foreach (var (l, r, rank) in merges)
         {
@@ -78,7 +79,7 @@ public sealed class BpeModel
         return model;
     }
 
-    static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+    static long Key(int left, int right) => PairKey.Of(left, right);
 
     public string TokenAt(int id) => _tokens[id];
     public IReadOnlyList<string> Tokens => _tokens;
@@ -91,11 +92,37 @@ public sealed class BpeModel
         if (WholePieceFirst && _idLookup.TryGetValue(piece, out int whole)) { output.Add(whole); return; }
         if (_cacheLookup.TryGetValue(piece, out int[]? cached)) { output.AddRange(cached); return; }
         int[] ids = Merge(piece);
-        if (_cache.Count < CacheLimit && piece.Length <= 256) _cacheLookup.TryAdd(piece, ids);
+        if (Volatile.Read(ref _cacheCount) < CacheLimit && piece.Length <= 256 && _cacheLookup.TryAdd(piece, ids))
+            Interlocked.Increment(ref _cacheCount);
         output.AddRange(ids);
     }
 
-    int[] Merge(ReadOnlySpan<char> piece, int maxRank = int.MaxValue)
+    int[] Merge(ReadOnlySpan<char> piece, int maxRank = int.MaxValue) =>
+        piece.Length <= 64 ? MergeShort(piece, maxRank) : MergeLong(piece, maxRank);
+
+    /// <summary>Short pieces (almost all): tiktoken's scan for the lowest-ranked pair, on stack memory.</summary>
+    int[] MergeShort(ReadOnlySpan<char> piece, int maxRank)
+    {
+        int n = piece.Length;
+        Span<int> ids = stackalloc int[n];
+        for (int i = 0; i < n; i++)
+            if (!_idLookup.TryGetValue(piece.Slice(i, 1), out ids[i]))
+                ids[i] = UnknownId ?? throw new SharpLMException($"Character U+{(int)piece[i]:X4} is not in the tokenizer's vocabulary and the tokenizer has no unknown token.");
+        while (n > 1)
+        {
+            int bestPos = -1, bestRank = int.MaxValue, bestMerged = 0;
+            for (int i = 0; i + 1 < n; i++)
+                if (_merges.TryGetValue(Key(ids[i], ids[i + 1]), out var m) && m.Rank < bestRank && m.Rank <= maxRank)
+                    (bestPos, bestRank, bestMerged) = (i, m.Rank, m.Merged);
+            if (bestPos < 0) break;
+            ids[bestPos] = bestMerged;
+            ids[(bestPos + 2)..n].CopyTo(ids[(bestPos + 1)..]);
+            n--;
+        }
+        return ids[..n].ToArray();
+    }
+
+    int[] MergeLong(ReadOnlySpan<char> piece, int maxRank)
     {
         int n = piece.Length;
         var id = new int[n];

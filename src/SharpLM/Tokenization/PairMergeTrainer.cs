@@ -16,8 +16,8 @@ internal static class PairMergeTrainer
     /// <param name="onMerge">Called per merge, e.g. to name the new symbol; for progress too.</param>
     public static List<Merge> Train(List<int[]> words, List<long> counts, int firstNewId, int maxMerges, long minFrequency, Action<Merge>? onMerge = null)
     {
-        var pairCounts = new Dictionary<long, long>();
-        var where = new Dictionary<long, HashSet<int>>();
+        var pairCounts = new Dictionary<long, long>(PairKey.Comparer);
+        var where = new Dictionary<long, HashSet<int>>(PairKey.Comparer);
         var symbols = new List<List<int>>(words.Count);
         for (int w = 0; w < words.Count; w++)
         {
@@ -51,7 +51,7 @@ internal static class PairMergeTrainer
             merges.Add(merge);
             onMerge?.Invoke(merge);
 
-            var changed = new HashSet<long>();
+            var changed = new HashSet<long>(PairKey.Comparer);
             foreach (int w in where[best].Order().ToList())
             {
                 var s = symbols[w];
@@ -89,5 +89,5 @@ internal static class PairMergeTrainer
         }
     }
 
-    static long Key(int left, int right) => ((long)left << 32) | (uint)right;
+    static long Key(int left, int right) => PairKey.Of(left, right);
 }
