@@ -66,7 +66,7 @@ public static class PrepareCommand
         table.AddRow("train", s.Train.Documents.ToString("N0"), s.Train.Characters.ToString("N0"), s.Train.Tokens.ToString("N0"), string.Join(' ', s.Train.Shards));
         table.AddRow("val", s.Val.Documents.ToString("N0"), s.Val.Characters.ToString("N0"), s.Val.Tokens.ToString("N0"), string.Join(' ', s.Val.Shards));
         ctx.WriteTable(table);
-        ctx.Out.WriteLine($"tokenizer {s.Tokenizer} (vocabulary {s.VocabSize:N0}), split by {s.SplitMode}, {s.TokensPerChar:F3} tokens/char, {s.Seconds:F1} s ({s.MegabytesPerSecond:F1} MB/s)");
+        ctx.Out.WriteLine($"tokenizer {s.Tokenizer} (vocabulary {s.VocabSize:N0}), split by {s.SplitMode}, {s.TokensPerChar:F3} tokens/char, {s.Seconds:F1} s ({s.MillionCharactersPerSecond:F2} M chars/s)");
         ctx.Out.WriteLine($"wrote {Path.GetFullPath(outputDir)} (shards, tokenizer.json, {CorpusPreparer.SummaryFile})");
     }
 }

@@ -29,7 +29,7 @@ public sealed record SplitSummary(int Documents, long Characters, long Tokens, I
 
 public sealed record PrepareSummary(
     string Tokenizer, int VocabSize, string SplitMode, double ValFraction, int Seed,
-    SplitSummary Train, SplitSummary Val, double TokensPerChar, double Seconds, double MegabytesPerSecond)
+    SplitSummary Train, SplitSummary Val, double TokensPerChar, double Seconds, double MillionCharactersPerSecond)
 {
     [JsonIgnore] public int Documents => Train.Documents + Val.Documents;
     [JsonIgnore] public long Characters => Train.Characters + Val.Characters;
