@@ -122,17 +122,11 @@ public static class CliApp
     /// <summary>Runs <paramref name="work"/> under a progress bar on stderr (or silently when not interactive).</summary>
     public static async Task<T> WithProgress<T>(CliContext ctx, string title, Func<ProgressTask, Task<T>> work)
     {
-        if (!ctx.Interactive) return await work(new ProgressContextStub().Task(title));
+        if (!ctx.Interactive) return await work(new ProgressTask(0, title, 100, autoStart: false)); // detached: updates are ignored
         return await ctx.Console.Progress()
             .AutoClear(true)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async p => await work(p.AddTask(title)));
-    }
-
-    /// <summary>A detached ProgressTask for non-interactive runs (updates are accepted and ignored).</summary>
-    sealed class ProgressContextStub
-    {
-        public ProgressTask Task(string title) => new(0, title, 100, autoStart: false);
     }
 
     public static IProgress<DownloadProgress> DownloadReporter(ProgressTask task) => new SyncProgress<DownloadProgress>(p =>

@@ -65,7 +65,9 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
         var seenSources = new HashSet<string>(StringComparer.Ordinal);
         var charSet = new SortedSet<int>();
         long totalChars = 0, rawChars = 0;
-        bool needCleanPass = isChar || o.Split == SplitMode.Characters || o.Split == SplitMode.Auto;
+        // Auto picks characters only for a corpus that is a single plain file; cleaning twice is needed only then or for char.
+        bool singleDocument = files.Count == 1 && files[0].Layout != DocumentLayout.PoemJson;
+        bool needCleanPass = isChar || o.Split == SplitMode.Characters || (o.Split == SplitMode.Auto && singleDocument);
         foreach (var doc in source.Read(files))
         {
             if (seenSources.Add(doc.Source)) sources.Add(doc.Source);

@@ -11,7 +11,10 @@ public abstract class Tokenizer
         AddedTokens = addedTokens.OrderBy(t => t.Id).ToList();
         _addedById = AddedTokens.ToDictionary(t => t.Id);
         _addedByContent = AddedTokens.ToDictionary(t => t.Content, StringComparer.Ordinal);
+        _alwaysMatched = AddedTokens.Where(t => !t.Special).ToList();
     }
+
+    readonly List<AddedToken> _alwaysMatched;
 
     readonly Dictionary<int, AddedToken> _addedById;
     readonly Dictionary<string, AddedToken> _addedByContent;
@@ -38,7 +41,7 @@ public abstract class Tokenizer
 
     public void Encode(string text, bool allowSpecial, List<int> output)
     {
-        var matchable = AddedTokens.Where(t => allowSpecial || !t.Special).ToList();
+        var matchable = allowSpecial ? AddedTokens : _alwaysMatched;
         if (matchable.Count == 0) { EncodeOrdinary(text, output); return; }
         int cursor = 0;
         while (cursor < text.Length)
