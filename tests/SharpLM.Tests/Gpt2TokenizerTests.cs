@@ -63,6 +63,29 @@ public class Gpt2TokenizerTests
         foreach (string h in TestData.Hostile) Assert.Equal(h, tok.Decode(tok.Encode(h)));
     }
 
+    /// <summary>Seeded random UTF-16 strings (any unit, so lone surrogates too) must round-trip exactly.</summary>
+    [Fact]
+    public async Task RoundTripsRandomUtf16()
+    {
+        var tok = await TestData.Gpt2();
+        var trained = TokenizerTrainer.TrainBpe([await File.ReadAllTextAsync(await TestData.MobyDickPath())], new TokenizerTrainingOptions { VocabSize = 500 });
+        var random = new Random(20240520);
+        string[] pools = [" \n\t\r", "abcXYZ019'!?.,", "éüßñ€£", "中文字符日本語한국어", "\U0001F600\U0001F468\u200D\U0001F469", "\ud800\udbff\udc00\udfff"];
+        for (int n = 0; n < 500; n++)
+        {
+            var sb = new System.Text.StringBuilder();
+            int length = random.Next(0, 40);
+            for (int i = 0; i < length; i++)
+            {
+                string pool = pools[random.Next(pools.Length)];
+                sb.Append(random.Next(4) == 0 ? (char)random.Next(0, 0x10000) : pool[random.Next(pool.Length)]);
+            }
+            string s = sb.ToString();
+            Assert.Equal(s, tok.Decode(tok.Encode(s)));
+            Assert.Equal(s, trained.Decode(trained.Encode(s)));
+        }
+    }
+
     [Fact]
     public void PreTokenizerFollowsGpt2Pattern()
     {
