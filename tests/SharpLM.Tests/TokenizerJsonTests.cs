@@ -72,8 +72,7 @@ public class TokenizerJsonTests
     {
         string dir = await TestData.Catalog.GetAsync(Catalog.Get("qwen3-tokenizer"));
         var tok = TokenizerJson.Load(Path.Combine(dir, "models", "tokenizer.json"));
-        var cases = JsonSerializer.Deserialize<List<CrossCheckCase>>(await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Fixtures", "qwen3-cases.json")),
-            new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+        var cases = CrossCheckCase.Load("qwen3-cases.json");
         Assert.NotEmpty(cases);
         foreach (var c in cases)
         {
@@ -82,7 +81,12 @@ public class TokenizerJsonTests
         }
     }
 
-    public sealed record CrossCheckCase(string Text, int[] Ids);
+    public sealed record CrossCheckCase(string Text, int[] Ids)
+    {
+        public static List<CrossCheckCase> Load(string fixture) =>
+            JsonSerializer.Deserialize<List<CrossCheckCase>>(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", fixture)),
+                new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+    }
 
     [Theory]
     [InlineData("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}", "not valid JSON")]
@@ -133,9 +137,7 @@ public class TokenizerJsonCrossCheckTests
         int code = await SharpLM.Cli.CliApp.RunAsync(["tokenizer", "train", "--input", input, "--kind", kind, "--vocab-size", vocab == "0" ? "1" : vocab, "--output", dir], output, error);
         Assert.True(code == 0, error.ToString());
         var tok = TokenizerJson.Load(dir);
-        string fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", $"ours-{(kind == "wordpiece" ? "wp" : kind)}-hf-js.json");
-        var cases = System.Text.Json.JsonSerializer.Deserialize<List<TokenizerJsonTests.CrossCheckCase>>(File.ReadAllText(fixture),
-            new System.Text.Json.JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+        var cases = TokenizerJsonTests.CrossCheckCase.Load($"ours-{(kind == "wordpiece" ? "wp" : kind)}-hf-js.json");
         Assert.NotEmpty(cases);
         foreach (var c in cases) Assert.Equal(c.Ids, tok.Encode(c.Text, allowSpecial: true));
     }

@@ -186,7 +186,7 @@ public static class TokenizerJson
     public static void Save(Tokenizer tokenizer, string path)
     {
         if (Directory.Exists(path)) path = Path.Combine(path, "tokenizer.json");
-        AtomicFile.WriteAllText(path, ToJson(tokenizer).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+        AtomicFile.WriteAllText(path, ToJson(tokenizer).ToJsonString(Json.Indented)); // JsonNode keys are kept as written
     }
 
     public static JsonObject ToJson(Tokenizer tokenizer)
