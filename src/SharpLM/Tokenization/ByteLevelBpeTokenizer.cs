@@ -68,4 +68,8 @@ public sealed class ByteLevelBpeTokenizer : Tokenizer
 
     public override string TokenText(int id) =>
         TryGetAdded(id, out var added) ? added.Content : ByteLevel.ToVocabForm(Model.TokenAt(id));
+
+    /// <summary>Byte-level tokens may hold part of a UTF-8 sequence, so count their bytes, not decoded characters.</summary>
+    public override int TokenByteCount(int id) =>
+        TryGetAdded(id, out var added) ? (added.Special ? 0 : System.Text.Encoding.UTF8.GetByteCount(added.Content)) : TokenText(id).Length;
 }

@@ -79,6 +79,13 @@ public abstract class Tokenizer
     /// <summary>The token's text as shown to people (vocabulary-file form for byte-level BPE).</summary>
     public abstract string TokenText(int id);
 
+    /// <summary>
+    /// How many bytes of UTF-8 text the token stands for (0 for special tokens, which are not text);
+    /// bits-per-byte divides a loss by these.
+    /// </summary>
+    public virtual int TokenByteCount(int id) =>
+        TryGetAdded(id, out var added) && added.Special ? 0 : System.Text.Encoding.UTF8.GetByteCount(Decode([id]));
+
     /// <summary>Saves as a Hugging Face tokenizer.json (atomically).</summary>
     public void Save(string path) => TokenizerJson.Save(this, path);
 }

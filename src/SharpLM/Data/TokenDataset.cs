@@ -1,0 +1,129 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Data;
+
+/// <summary>
+/// One split ("train" or "val") of a prepared data folder: its shards seen as one token sequence,
+/// read through memory maps. Batches are windows of block + 1 tokens (inputs and next-token targets).
+/// </summary>
+public sealed class TokenDataset : IDisposable
+{
+    readonly TokenShardReader[] _shards;
+    readonly long[] _starts; // global index of each shard's first token
+
+    public string Split { get; }
+    public long Count { get; }
+
+    TokenDataset(string split, TokenShardReader[] shards)
+    {
+        Split = split;
+        _shards = shards;
+        _starts = new long[shards.Length];
+        long total = 0;
+        for (int i = 0; i < shards.Length; i++) { _starts[i] = total; total += shards[i].Count; }
+        Count = total;
+    }
+
+    /// <summary>Opens <c>{split}_*.bin</c> in <paramref name="dir"/>, in name order.</summary>
+    public static TokenDataset Open(string dir, string split)
+    {
+        if (!Directory.Exists(dir)) throw new SharpLMException($"Data folder {dir} does not exist; create it with 'sharplm prepare --output {dir} ...'.");
+        var files = Directory.GetFiles(dir, $"{split}_*.bin").Order(StringComparer.Ordinal).ToArray();
+        if (files.Length == 0) throw new SharpLMException($"{dir} has no {split}_*.bin shards; create them with 'sharplm prepare --output {dir} ...'.");
+        var readers = new List<TokenShardReader>();
+        try
+        {
+            foreach (var f in files) readers.Add(new TokenShardReader(f));
+        }
+        catch
+        {
+            foreach (var r in readers) r.Dispose();
+            throw;
+        }
+        return new TokenDataset(split, readers.ToArray());
+    }
+
+    /// <summary>Copies tokens [start, start + destination.Length) of the concatenated shards.</summary>
+    public void Read(long start, Span<int> destination)
+    {
+        int shard = Array.BinarySearch(_starts, start);
+        if (shard < 0) shard = ~shard - 1;
+        while (destination.Length > 0)
+        {
+            while (_shards[shard].Count == 0 || start - _starts[shard] >= _shards[shard].Count) shard++;
+            long local = start - _starts[shard];
+            int n = (int)Math.Min(destination.Length, _shards[shard].Count - local);
+            _shards[shard].Read(local, destination[..n]);
+            destination = destination[n..];
+            start += n;
+        }
+    }
+
+    /// <summary>Throws unless windows of <paramref name="block"/> + 1 tokens fit.</summary>
+    public void RequireWindow(int block)
+    {
+        if (Count < block + 1)
+            throw new SharpLMException($"The {Split} split has {Count} tokens, fewer than one window of block_size + 1 = {block + 1}; use a smaller --block-size or more data.");
+    }
+
+    /// <summary>
+    /// A batch of random windows, the same for the same <paramref name="seed"/>: inputs [B, T] and targets [B, T] (int64).
+    /// The generator is seeded per call, so a resumed run draws exactly the batches an uninterrupted one would.
+    /// </summary>
+    public (Tensor Inputs, Tensor Targets) RandomBatch(int batch, int block, ulong seed)
+    {
+        RequireWindow(block);
+        var rng = new SplitMix64(seed);
+        var starts = new long[batch];
+        long range = Count - block; // valid starts: 0 .. Count - block - 1
+        for (int b = 0; b < batch; b++) starts[b] = (long)(rng.Next() % (ulong)range);
+        return Windows(starts, block);
+    }
+
+    /// <summary>Consecutive non-overlapping windows starting at <paramref name="starts"/>.</summary>
+    public (Tensor Inputs, Tensor Targets) Windows(IReadOnlyList<long> starts, int block)
+    {
+        var buffer = new int[block + 1];
+        var x = new long[starts.Count * block];
+        var y = new long[starts.Count * block];
+        for (int b = 0; b < starts.Count; b++)
+        {
+            Read(starts[b], buffer);
+            for (int i = 0; i < block; i++)
+            {
+                x[b * block + i] = buffer[i];
+                y[b * block + i] = buffer[i + 1];
+            }
+        }
+        return (tensor(x, [starts.Count, block]), tensor(y, [starts.Count, block]));
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _shards) s.Dispose();
+    }
+}
+
+/// <summary>SplitMix64: a tiny, well-mixed, stateless-to-seed generator (its whole state is one ulong).</summary>
+public struct SplitMix64(ulong seed)
+{
+    ulong _state = seed;
+
+    public ulong Next()
+    {
+        ulong z = _state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>Mixes several values into one seed (order matters).</summary>
+    public static ulong Mix(params ulong[] parts)
+    {
+        var g = new SplitMix64(0x5851F42D4C957F2DUL);
+        ulong h = g.Next();
+        foreach (var p in parts) { g = new SplitMix64(h ^ p); h = g.Next(); }
+        return h;
+    }
+}

@@ -1,0 +1,155 @@
+using System.Text;
+using SharpLM.Models;
+using SharpLM.Models.Layers;
+using SharpLM.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Generation;
+
+/// <summary>
+/// Autoregressive generation with a GPT: a batch of prompts (left-padded, with an attention mask and
+/// per-row positions), a KV cache (one full pass over the prompts, then one token per step), sampling,
+/// stop sequences and streaming of the text as it is produced.
+/// </summary>
+public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
+{
+    /// <summary>Raised with (row, new text) as soon as text is certain (not part of a possible stop sequence or an incomplete character).</summary>
+    public event Action<int, string>? TextProduced;
+    /// <summary>Raised for warnings such as a cropped prompt.</summary>
+    public event Action<string>? Warning;
+
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<string> prompts, GenerationOptions options, CancellationToken ct = default)
+    {
+        options.Validate();
+        if (prompts.Count == 0) throw new SharpLMException("Give at least one prompt.");
+        int block = model.Config.NPositions;
+        int? eot = tokenizer.SpecialTokenId("<|endoftext|>");
+        int batch = prompts.Count;
+        var rows = new List<int>[batch];
+        var promptTokens = new int[batch];
+        var cropped = new bool[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            var ids = tokenizer.Encode(prompts[b], allowSpecial: true).ToList();
+            if (ids.Count == 0)
+            {
+                if (eot is int e) ids.Add(e);
+                else throw new SharpLMException("The prompt is empty and the tokenizer has no <|endoftext|> token to start from; give a prompt of at least one character.");
+            }
+            if (ids.Count > block)
+            {
+                Warning?.Invoke($"prompt {b + 1} has {ids.Count} tokens, more than the model's context of {block}; using its last {block} tokens.");
+                ids = ids.GetRange(ids.Count - block, block);
+                cropped[b] = true;
+            }
+            promptTokens[b] = ids.Count;
+            rows[b] = ids;
+        }
+        // Left-pad to a common width; attend[b][j] is false on padding.
+        int width = rows.Max(r => r.Count);
+        var tokens = rows.Select(r => Enumerable.Repeat(0, width - r.Count).Concat(r).ToList()).ToArray();
+        var attend = rows.Select(r => Enumerable.Repeat(false, width - r.Count).Concat(Enumerable.Repeat(true, r.Count)).ToList()).ToArray();
+        bool padded = rows.Any(r => r.Count != width);
+
+        var generated = Enumerable.Range(0, batch).Select(_ => new List<int>()).ToArray();
+        var finish = new string?[batch];
+        var texts = new string[batch];
+        var streamed = new int[batch];
+        var history = rows.Select(r => (IReadOnlyList<int>)r).ToArray(); // prompt + generated, for the repetition penalty
+        using var generator = new torch.Generator((ulong)options.Seed);
+        using var cache = options.UseKvCache ? model.NewCache(batch) : null;
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            for (int step = 0; step < options.MaxNewTokens && finish.Any(f => f is null); step++)
+            {
+                ct.ThrowIfCancellationRequested();
+                long[] next;
+                using (var scope = NewDisposeScope())
+                {
+                    int total = tokens[0].Count;
+                    Tensor logits;
+                    if (cache is null || cache.Length == 0 || cache.Length + 1 > block)
+                    {
+                        // Full pass over the last `block` columns (the prompt, or a context that has outgrown the cache).
+                        cache?.Reset();
+                        int w = Math.Min(total, block);
+                        var idx = tensor(tokens.SelectMany(r => r.Skip(total - w)).Select(i => (long)i).ToArray(), [batch, w]);
+                        Tensor? mask = padded ? tensor(attend.SelectMany(r => r.Skip(total - w)).ToArray(), [batch, w]) : null;
+                        var positions = mask is null ? null : (mask.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
+                        logits = model.Forward(idx, cache, positions, mask, lastOnly: true);
+                    }
+                    else
+                    {
+                        int w = cache.Length + 1;
+                        var idx = tensor(tokens.Select(r => (long)r[^1]).ToArray(), [batch, 1]);
+                        Tensor? mask = padded ? tensor(attend.SelectMany(r => r.Skip(total - w)).ToArray(), [batch, w]) : null;
+                        var positions = mask is null ? null : (mask.to(ScalarType.Int64).sum(1, keepdim: true) - 1);
+                        logits = model.Forward(idx, cache, positions, mask, lastOnly: true);
+                    }
+                    next = LogitsProcessor.Sample(logits[.., -1, ..], options, history, generator);
+                }
+                for (int b = 0; b < batch; b++)
+                {
+                    tokens[b].Add((int)next[b]);
+                    attend[b].Add(true);
+                    if (finish[b] is not null) continue;
+                    if (options.StopAtEndOfText && eot == next[b]) { finish[b] = "eos"; continue; }
+                    generated[b].Add((int)next[b]);
+                    rows[b].Add((int)next[b]);
+                    string text = tokenizer.Decode(generated[b]);
+                    int cut = FirstStop(text, options.StopSequences);
+                    if (cut >= 0) { text = text[..cut]; finish[b] = "stop"; }
+                    texts[b] = text;
+                    Stream(b, text, finish[b] is not null, options.StopSequences, streamed);
+                }
+            }
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+        var results = new GenerationResult[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            texts[b] ??= "";
+            Stream(b, texts[b], true, options.StopSequences, streamed);
+            results[b] = new GenerationResult(prompts[b], texts[b], generated[b].ToArray(), finish[b] ?? "length", promptTokens[b], cropped[b]);
+        }
+        return results;
+    }
+
+    static int FirstStop(string text, IReadOnlyList<string> stops)
+    {
+        int first = -1;
+        foreach (var s in stops)
+        {
+            int i = text.IndexOf(s, StringComparison.Ordinal);
+            if (i >= 0 && (first < 0 || i < first)) first = i;
+        }
+        return first;
+    }
+
+    /// <summary>Emits the part of the text not yet streamed, holding back what might still turn into a stop sequence or a split character.</summary>
+    void Stream(int row, string text, bool final, IReadOnlyList<string> stops, int[] streamed)
+    {
+        if (TextProduced is null) return;
+        int safe = text.Length;
+        if (!final)
+        {
+            while (safe > 0 && (text[safe - 1] == '\uFFFD' || char.IsHighSurrogate(text[safe - 1]))) safe--;
+            int end = safe;
+            foreach (var s in stops)
+                for (int k = Math.Min(s.Length - 1, end); k > 0; k--)
+                    if (string.CompareOrdinal(text, end - k, s, 0, k) == 0) { safe = Math.Min(safe, end - k); break; }
+        }
+        if (safe > streamed[row])
+        {
+            TextProduced(row, text[streamed[row]..safe]);
+            streamed[row] = safe;
+        }
+    }
+}

@@ -1,0 +1,171 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.IO;
+
+/// <summary>
+/// Reads and writes the safetensors format (8-byte little-endian header length, JSON header with
+/// dtype/shape/data_offsets per tensor and optional string metadata, then raw little-endian data).
+/// Written by hand because TorchSharp has no safetensors API; the format is small and fully specified.
+/// </summary>
+public static class Safetensors
+{
+    const long MaxHeaderBytes = 100_000_000;
+
+    static readonly Dictionary<ScalarType, (string Name, int Size)> DTypes = new()
+    {
+        [ScalarType.Float32] = ("F32", 4),
+        [ScalarType.Float64] = ("F64", 8),
+        [ScalarType.Float16] = ("F16", 2),
+        [ScalarType.BFloat16] = ("BF16", 2),
+        [ScalarType.Int64] = ("I64", 8),
+        [ScalarType.Int32] = ("I32", 4),
+        [ScalarType.Int8] = ("I8", 1),
+        [ScalarType.Byte] = ("U8", 1),
+        [ScalarType.Bool] = ("BOOL", 1),
+    };
+
+    /// <summary>Writes the tensors (in the given order) atomically to <paramref name="path"/>.</summary>
+    public static void Save(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors writing needs a little-endian machine.");
+        var list = tensors.ToList();
+        var header = new JsonObject();
+        if (metadata is { Count: > 0 })
+        {
+            var meta = new JsonObject();
+            foreach (var (k, v) in metadata) meta[k] = v;
+            header["__metadata__"] = meta;
+        }
+        long offset = 0;
+        foreach (var (name, t) in list)
+        {
+            if (!DTypes.TryGetValue(t.dtype, out var dt)) throw new NotSupportedException($"safetensors: dtype {t.dtype} of '{name}' is not supported.");
+            long bytes = t.numel() * dt.Size;
+            header[name] = new JsonObject
+            {
+                ["dtype"] = dt.Name,
+                ["shape"] = new JsonArray(t.shape.Select(s => (JsonNode)s).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + bytes),
+            };
+            offset += bytes;
+        }
+        byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int pad = (8 - json.Length % 8) % 8; // the spec allows trailing spaces; 8-byte alignment helps memory-mapped readers
+        AtomicFile.Write(path, stream =>
+        {
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)(json.Length + pad));
+            stream.Write(len);
+            stream.Write(json);
+            for (int i = 0; i < pad; i++) stream.WriteByte((byte)' ');
+            foreach (var (_, t) in list)
+            {
+                using var c = t.detach().cpu().contiguous();
+                stream.Write(c.bytes);
+            }
+        });
+    }
+
+    /// <summary>A parsed file: its tensors' descriptions and metadata, with the data read on demand.</summary>
+    public sealed class File
+    {
+        public string Path { get; }
+        public IReadOnlyDictionary<string, string> Metadata { get; }
+        public IReadOnlyDictionary<string, (string DType, long[] Shape, long Begin, long End)> Entries { get; }
+        readonly long _dataStart;
+
+        File(string path, Dictionary<string, string> metadata, Dictionary<string, (string, long[], long, long)> entries, long dataStart)
+        {
+            Path = path; Metadata = metadata; Entries = entries; _dataStart = dataStart;
+        }
+
+        /// <summary>Parses and validates the header; every problem becomes a <see cref="SharpLMException"/> naming the file.</summary>
+        public static File Open(string path)
+        {
+            if (!System.IO.File.Exists(path)) throw new SharpLMException($"{path} does not exist.");
+            string Corrupt(string why) => $"{path} is not a valid safetensors file ({why}); it may be truncated or corrupted — delete it and re-run the command that wrote it.";
+            using var fs = System.IO.File.OpenRead(path);
+            long fileLength = fs.Length;
+            Span<byte> len = stackalloc byte[8];
+            if (fs.ReadAtLeast(len, 8, throwOnEndOfStream: false) < 8) throw new SharpLMException(Corrupt("shorter than its 8-byte header length"));
+            ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(len);
+            if (headerLength > (ulong)Math.Min(MaxHeaderBytes, fileLength - 8)) throw new SharpLMException(Corrupt($"header length {headerLength} does not fit in the file"));
+            var json = new byte[headerLength];
+            fs.ReadExactly(json);
+            JsonObject header;
+            try
+            {
+                header = JsonNode.Parse(json) as JsonObject ?? throw new SharpLMException(Corrupt("header is not a JSON object"));
+            }
+            catch (JsonException e)
+            {
+                throw new SharpLMException(Corrupt($"header is not JSON: {e.Message.Split('.')[0]}"));
+            }
+            long dataStart = 8 + (long)headerLength, dataLength = fileLength - dataStart;
+            var metadata = new Dictionary<string, string>();
+            var entries = new Dictionary<string, (string, long[], long, long)>();
+            try
+            {
+                foreach (var (name, node) in header)
+                {
+                    if (name == "__metadata__")
+                    {
+                        foreach (var (k, v) in node!.AsObject()) metadata[k] = v!.GetValue<string>();
+                        continue;
+                    }
+                    var o = node!.AsObject();
+                    string dtype = o["dtype"]!.GetValue<string>();
+                    long[] shape = o["shape"]!.AsArray().Select(s => s!.GetValue<long>()).ToArray();
+                    var offsets = o["data_offsets"]!.AsArray();
+                    long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
+                    var dt = DTypes.Values.FirstOrDefault(d => d.Name == dtype);
+                    if (dt.Name is null) throw new SharpLMException(Corrupt($"tensor '{name}' has unknown dtype {dtype}"));
+                    if (shape.Any(s => s < 0) || begin < 0 || end < begin || end > dataLength)
+                        throw new SharpLMException(Corrupt($"tensor '{name}' points outside the file"));
+                    if (shape.Aggregate(1L, (a, s) => a * s) * dt.Size != end - begin)
+                        throw new SharpLMException(Corrupt($"tensor '{name}' has {end - begin} bytes but its shape needs {shape.Aggregate(1L, (a, s) => a * s) * dt.Size}"));
+                    entries[name] = (dtype, shape, begin, end);
+                }
+            }
+            catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+            {
+                throw new SharpLMException(Corrupt("malformed tensor entry"));
+            }
+            return new File(path, metadata, entries, dataStart);
+        }
+
+        /// <summary>Reads one tensor (CPU) by name.</summary>
+        public Tensor Read(string name)
+        {
+            if (!Entries.TryGetValue(name, out var e))
+                throw new SharpLMException($"{Path} has no tensor '{name}'; it was written by a different model or version — retrain or point at the right run.");
+            var type = DTypes.First(d => d.Value.Name == e.DType).Key;
+            var data = new byte[e.End - e.Begin];
+            using (var fs = System.IO.File.OpenRead(Path))
+            {
+                fs.Position = _dataStart + e.Begin;
+                fs.ReadExactly(data);
+            }
+            var t = empty(e.Shape, type);
+            data.AsSpan().CopyTo(t.bytes);
+            return t;
+        }
+
+        /// <summary>Copies a stored tensor into <paramref name="target"/>, checking the shape.</summary>
+        public void CopyInto(string name, Tensor target)
+        {
+            using var scope = NewDisposeScope();
+            var source = Read(name);
+            if (!source.shape.SequenceEqual(target.shape))
+                throw new SharpLMException($"{Path}: tensor '{name}' has shape [{string.Join(", ", source.shape)}] but the model expects [{string.Join(", ", target.shape)}]; the checkpoint does not match config.json.");
+            using var noGrad = no_grad();
+            target.copy_(source.to(target.dtype));
+        }
+    }
+}

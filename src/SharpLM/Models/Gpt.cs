@@ -1,0 +1,126 @@
+using SharpLM.IO;
+using SharpLM.Models.Layers;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SharpLM.Models;
+
+/// <summary>
+/// GPT-2-style decoder: token + learned position embeddings, pre-LayerNorm blocks of causal
+/// multi-head attention and a GELU MLP, final LayerNorm, LM head tied to the token embedding.
+/// Parameter names follow Hugging Face's GPT-2 (wte, wpe, h.N.attn.c_attn, ..., ln_f).
+/// </summary>
+public sealed class Gpt : nn.Module<Tensor, Tensor>
+{
+    readonly Embedding wte, wpe;
+    readonly Dropout drop;
+    readonly ModuleList<GptBlock> h;
+    readonly LayerNorm ln_f;
+
+    public GptConfig Config { get; }
+
+    /// <summary>Builds a model initialised as GPT-2 (normal 0.02; residual projections 0.02/sqrt(2·n_layer)) from torch's global generator.</summary>
+    public Gpt(GptConfig config) : base(nameof(Gpt))
+    {
+        Config = config.Validate();
+        wte = nn.Embedding(config.VocabSize, config.NEmbd);
+        wpe = nn.Embedding(config.NPositions, config.NEmbd);
+        drop = nn.Dropout(config.EmbdPdrop);
+        h = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(_ => new GptBlock(config)).ToArray());
+        ln_f = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
+        RegisterComponents();
+        Initialise();
+    }
+
+    void Initialise()
+    {
+        using var noGrad = no_grad();
+        double std = Config.InitializerRange;
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith(".bias")) nn.init.zeros_(p);
+            else if (name.StartsWith("ln_") || name.Contains(".ln_")) nn.init.ones_(p);
+            else nn.init.normal_(p, 0, std);
+        }
+        double residualStd = std / Math.Sqrt(2.0 * Config.NLayer);
+        foreach (var block in h)
+            foreach (var proj in block.ResidualProjections) nn.init.normal_(proj.weight!, 0, residualStd);
+    }
+
+    public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>Token embedding matrix [vocab, n_embd] (also the LM head).</summary>
+    public Parameter TokenEmbedding => wte.weight!;
+
+    /// <summary>Logits [B, T, vocab] for token ids [B, T] with plain causal attention.</summary>
+    public override Tensor forward(Tensor idx) => Forward(idx);
+
+    /// <param name="idx">Token ids [B, T].</param>
+    /// <param name="cache">KV cache holding the previous positions (their keys/values); null for a full pass.</param>
+    /// <param name="positions">Position ids [B, T]; default past..past+T-1.</param>
+    /// <param name="attend">Boolean [B, past + T]: false marks padding keys (left-padded batches).</param>
+    /// <param name="lastOnly">Return logits for the last position only ([B, 1, vocab]), as decoding needs.</param>
+    public Tensor Forward(Tensor idx, KvCache? cache = null, Tensor? positions = null, Tensor? attend = null, bool lastOnly = false)
+    {
+        long t = idx.shape[1];
+        int past = cache?.Length ?? 0;
+        if (past + t > Config.NPositions)
+            throw new SharpLMException($"Sequence of {past + t} tokens is longer than the model's context (n_positions {Config.NPositions}).");
+        positions ??= arange(past, past + t, dtype: ScalarType.Int64, device: idx.device).unsqueeze(0);
+        var x = drop.forward(wte.forward(idx) + wpe.forward(positions));
+        Tensor? mask = null;
+        if (attend is not null)
+        {
+            // causal ∧ key is real; a query may always see itself so that padding rows never become all -inf (NaN).
+            var causal = CausalSelfAttention.CausalMask(t, past, idx.device);
+            var self = eye(t, dtype: ScalarType.Bool, device: idx.device);
+            var selfFull = past == 0 ? self : cat([zeros(t, past, ScalarType.Bool, idx.device), self], 1);
+            mask = ((causal.unsqueeze(0) & attend.unsqueeze(1)) | selfFull.unsqueeze(0)).unsqueeze(1);
+        }
+        for (int i = 0; i < h.Count; i++) x = h[i].Forward(x, cache, i, mask);
+        cache?.Advance((int)t);
+        if (lastOnly) x = x[.., ^1.., ..];
+        return nn.functional.linear(ln_f.forward(x), wte.weight!);
+    }
+
+    public KvCache NewCache(long batch, int? capacity = null) =>
+        new(Config.NLayer, batch, Config.NHead, capacity ?? Config.NPositions, Config.HeadDim);
+
+    /// <summary>Mean cross-entropy of next-token prediction (logits [B,T,V], targets [B,T]).</summary>
+    public static Tensor Loss(Tensor logits, Tensor targets, long ignoreIndex = -100) =>
+        nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1), ignore_index: ignoreIndex);
+
+    /// <summary>Prefix of Hugging Face GPT2LMHeadModel's state-dict names.</summary>
+    public const string HuggingFacePrefix = "transformer.";
+
+    // Hugging Face GPT-2 stores these projections as Conv1D, whose weight is [in, out]: the transpose of a Linear's.
+    static bool IsConv1D(string name) =>
+        name.EndsWith(".weight") && (name.Contains(".c_attn.") || name.Contains(".c_proj.") || name.Contains(".c_fc."));
+
+    /// <summary>Writes the weights as model.safetensors in Hugging Face GPT-2 layout (names and Conv1D orientation).</summary>
+    public void SaveWeights(string path)
+    {
+        using var scope = NewDisposeScope();
+        Safetensors.Save(path,
+            named_parameters().Select(p => (HuggingFacePrefix + p.name, IsConv1D(p.name) ? p.parameter.detach().t() : p.parameter.detach())),
+            new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    /// <summary>Loads weights written by <see cref="SaveWeights"/> (or a Hugging Face GPT-2 file with the same shape).</summary>
+    public void LoadWeights(string path)
+    {
+        var file = Safetensors.File.Open(path);
+        using var noGrad = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            using var scope = NewDisposeScope();
+            string key = file.Entries.ContainsKey(HuggingFacePrefix + name) ? HuggingFacePrefix + name : name;
+            var t = file.Read(key);
+            if (IsConv1D(name)) t = t.t();
+            if (!t.shape.SequenceEqual(p.shape))
+                throw new SharpLMException($"{path}: tensor '{key}' has shape [{string.Join(", ", t.shape)}] but config.json needs [{string.Join(", ", p.shape)}]; the weights belong to a different model.");
+            p.copy_(t.to(p.dtype));
+        }
+    }
+}

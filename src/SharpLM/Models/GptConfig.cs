@@ -1,0 +1,93 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SharpLM.IO;
+
+namespace SharpLM.Models;
+
+/// <summary>
+/// GPT configuration with Hugging Face GPT-2 <c>config.json</c> field names, so a run folder
+/// (config.json + model.safetensors) can be opened by transformers' GPT2LMHeadModel as well.
+/// </summary>
+public sealed record GptConfig
+{
+    [JsonPropertyName("model_type")] public string ModelType { get; init; } = "gpt2";
+    [JsonPropertyName("architectures")] public string[] Architectures { get; init; } = ["GPT2LMHeadModel"];
+    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; } = 50257;
+    [JsonPropertyName("n_positions")] public int NPositions { get; init; } = 1024;
+    [JsonPropertyName("n_embd")] public int NEmbd { get; init; } = 768;
+    [JsonPropertyName("n_layer")] public int NLayer { get; init; } = 12;
+    [JsonPropertyName("n_head")] public int NHead { get; init; } = 12;
+    /// <summary>Feed-forward width; null means 4 × n_embd (as in GPT-2).</summary>
+    [JsonPropertyName("n_inner")] public int? NInner { get; init; }
+    /// <summary>"gelu_new" (tanh approximation, GPT-2's) or "gelu" (exact erf form).</summary>
+    [JsonPropertyName("activation_function")] public string ActivationFunction { get; init; } = "gelu_new";
+    [JsonPropertyName("embd_pdrop")] public double EmbdPdrop { get; init; } = 0.1;
+    [JsonPropertyName("attn_pdrop")] public double AttnPdrop { get; init; } = 0.1;
+    [JsonPropertyName("resid_pdrop")] public double ResidPdrop { get; init; } = 0.1;
+    [JsonPropertyName("layer_norm_epsilon")] public double LayerNormEpsilon { get; init; } = 1e-5;
+    [JsonPropertyName("initializer_range")] public double InitializerRange { get; init; } = 0.02;
+    [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; } = true;
+    [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; init; }
+    [JsonPropertyName("eos_token_id")] public int? EosTokenId { get; init; }
+
+    [JsonIgnore] public int HeadDim => NEmbd / NHead;
+    [JsonIgnore] public int InnerDim => NInner ?? 4 * NEmbd;
+
+    /// <summary>Sets every dropout probability at once.</summary>
+    public GptConfig WithDropout(double p) => this with { EmbdPdrop = p, AttnPdrop = p, ResidPdrop = p };
+
+    /// <summary>Throws a <see cref="SharpLMException"/> naming the first bad field and what would be valid.</summary>
+    public GptConfig Validate()
+    {
+        static void Positive(string name, long value)
+        {
+            if (value < 1) throw new SharpLMException($"GPT config: {name} must be a positive integer (got {value}).");
+        }
+        Positive("vocab_size", VocabSize);
+        Positive("n_positions", NPositions);
+        Positive("n_embd", NEmbd);
+        Positive("n_layer", NLayer);
+        Positive("n_head", NHead);
+        if (NInner is int inner) Positive("n_inner", inner);
+        if (NEmbd % NHead != 0)
+            throw new SharpLMException($"GPT config: n_embd ({NEmbd}) must be divisible by n_head ({NHead}); try n_head {Divisors(NEmbd)}.");
+        foreach (var (name, p) in new[] { ("embd_pdrop", EmbdPdrop), ("attn_pdrop", AttnPdrop), ("resid_pdrop", ResidPdrop) })
+            if (!(p >= 0 && p < 1)) throw new SharpLMException($"GPT config: {name} must be in [0, 1) (got {p}).");
+        if (ActivationFunction is not ("gelu_new" or "gelu" or "gelu_pytorch_tanh"))
+            throw new SharpLMException($"GPT config: activation_function '{ActivationFunction}' is not supported; use gelu_new (tanh approximation) or gelu (exact).");
+        if (!(LayerNormEpsilon > 0)) throw new SharpLMException($"GPT config: layer_norm_epsilon must be positive (got {LayerNormEpsilon}).");
+        if (!(InitializerRange > 0)) throw new SharpLMException($"GPT config: initializer_range must be positive (got {InitializerRange}).");
+        if (!TieWordEmbeddings) throw new SharpLMException("GPT config: tie_word_embeddings must be true (the LM head shares the token embedding).");
+        return this;
+    }
+
+    static string Divisors(int n) => string.Join(", ", Enumerable.Range(1, Math.Min(n, 64)).Where(d => n % d == 0).TakeLast(4));
+
+    public static GptConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new SharpLMException($"Model config {path} does not exist; point --model at a run folder written by 'sharplm train'.");
+        try
+        {
+            return (JsonSerializer.Deserialize<GptConfig>(File.ReadAllText(path), Json.Indented)
+                ?? throw new SharpLMException($"Model config {path} is empty.")).Validate();
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"Model config {path} is not valid JSON ({e.Message.Split('.')[0]}); fix or recreate it.");
+        }
+    }
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json.Indented));
+
+    /// <summary>Parameter count (the LM head is tied, so it adds nothing).</summary>
+    [JsonIgnore]
+    public long ParameterCount
+    {
+        get
+        {
+            long e = NEmbd, inner = InnerDim;
+            long perLayer = 2 * 2 * e + (e * 3 * e + 3 * e) + (e * e + e) + (e * inner + inner) + (inner * e + e);
+            return (long)VocabSize * e + (long)NPositions * e + NLayer * perLayer + 2 * e;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SharpLM.Models.Layers;
+
+/// <summary>The transformer feed-forward block: c_fc → GELU → c_proj → dropout (GPT-2 names).</summary>
+public sealed class GptMlp : nn.Module<Tensor, Tensor>
+{
+    readonly Linear c_fc, c_proj;
+    readonly GELU act;
+    readonly Dropout dropout;
+
+    public GptMlp(int embd, int inner, bool tanhGelu, double dropoutP) : base(nameof(GptMlp))
+    {
+        c_fc = nn.Linear(embd, inner);
+        c_proj = nn.Linear(inner, embd);
+        act = tanhGelu ? nn.GELU(GELU.Approximate.tanh) : nn.GELU();
+        dropout = nn.Dropout(dropoutP);
+        RegisterComponents();
+    }
+
+    public Linear OutputProjection => c_proj;
+
+    public override Tensor forward(Tensor x) => dropout.forward(c_proj.forward(act.forward(c_fc.forward(x))));
+}

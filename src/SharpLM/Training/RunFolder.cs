@@ -1,0 +1,47 @@
+using SharpLM.Models;
+using SharpLM.Tokenization;
+
+namespace SharpLM.Training;
+
+/// <summary>
+/// The files of a training run. The root is a Hugging Face-style model folder (config.json,
+/// model.safetensors = best weights by validation loss, tokenizer.json); checkpoint/ holds the latest
+/// state for --resume; logs/ holds TensorBoard events; loss.png the curves.
+/// </summary>
+public sealed class RunFolder(string path)
+{
+    public string Path { get; } = System.IO.Path.GetFullPath(path);
+    public string Config => System.IO.Path.Combine(Path, "config.json");
+    public string Weights => System.IO.Path.Combine(Path, "model.safetensors");
+    public string Tokenizer => System.IO.Path.Combine(Path, "tokenizer.json");
+    public string Training => System.IO.Path.Combine(Path, "training.json");
+    public string Data => System.IO.Path.Combine(Path, "data.txt");
+    public string Checkpoint => System.IO.Path.Combine(Path, "checkpoint");
+    public string Logs => System.IO.Path.Combine(Path, "logs");
+    public string Plot => System.IO.Path.Combine(Path, "loss.png");
+    public string Metrics => System.IO.Path.Combine(Path, "metrics.json");
+
+    public bool HasCheckpoint => File.Exists(System.IO.Path.Combine(Checkpoint, CheckpointState.FileName));
+
+    /// <summary>If a crash hit between the two renames of a checkpoint swap, puts the previous checkpoint back.</summary>
+    public void RecoverInterruptedCheckpointSwap()
+    {
+        string old = Checkpoint + ".old";
+        if (!Directory.Exists(Checkpoint) && File.Exists(System.IO.Path.Combine(old, CheckpointState.FileName))) Directory.Move(old, Checkpoint);
+    }
+
+    /// <summary>Loads the model (best weights) and its tokenizer, with a clear error for anything missing or corrupt.</summary>
+    public (Gpt Model, Tokenizer Tokenizer) LoadGpt()
+    {
+        if (!Directory.Exists(Path)) throw new SharpLMException($"Run folder {Path} does not exist; train one with 'sharplm train --data DIR --output {Path}'.");
+        if (!File.Exists(Weights)) throw new SharpLMException($"{Path} has no model.safetensors; the run has not finished its first evaluation yet, or it is not a run folder.");
+        var config = GptConfig.Load(Config);
+        var tokenizer = TokenizerJson.Load(Tokenizer);
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new SharpLMException($"{Tokenizer} has {tokenizer.VocabSize} tokens but the model only {config.VocabSize}; the files come from different runs.");
+        var model = new Gpt(config);
+        model.LoadWeights(Weights);
+        model.eval();
+        return (model, tokenizer);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SharpLM.IO;
+
+namespace SharpLM.Training;
+
+public enum OptimizerKind { AdamW, Adam, Sgd }
+public enum LrDecay { Cosine, Linear, Constant }
+
+/// <summary>
+/// Everything that determines a training run. Saved as training.json in the run folder, so that
+/// --resume continues with exactly the same settings.
+/// </summary>
+public sealed record TrainOptions
+{
+    // model shape
+    [JsonPropertyName("n_layer")] public int NLayer { get; init; } = 4;
+    [JsonPropertyName("n_head")] public int NHead { get; init; } = 4;
+    [JsonPropertyName("n_embd")] public int NEmbd { get; init; } = 128;
+    [JsonPropertyName("block_size")] public int BlockSize { get; init; } = 64;
+    [JsonPropertyName("dropout")] public double Dropout { get; init; }
+    // batches and length
+    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 12;
+    [JsonPropertyName("grad_accumulation")] public int GradAccumulation { get; init; } = 1;
+    [JsonPropertyName("max_steps")] public int MaxSteps { get; init; } = 2000;
+    // optimiser and schedule
+    [JsonPropertyName("optimizer")] public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
+    [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 1e-3;
+    [JsonPropertyName("min_learning_rate")] public double MinLearningRate { get; init; } = 1e-4;
+    [JsonPropertyName("warmup_steps")] public int WarmupSteps { get; init; } = 100;
+    /// <summary>Step at which decay reaches the minimum; null means max_steps.</summary>
+    [JsonPropertyName("decay_steps")] public int? DecaySteps { get; init; }
+    [JsonPropertyName("lr_decay")] public LrDecay Decay { get; init; } = LrDecay.Cosine;
+    [JsonPropertyName("beta1")] public double Beta1 { get; init; } = 0.9;
+    [JsonPropertyName("beta2")] public double Beta2 { get; init; } = 0.99;
+    [JsonPropertyName("momentum")] public double Momentum { get; init; } = 0.9;
+    /// <summary>Decoupled (AdamW) or coupled (Adam, SGD) weight decay, applied to matrices only.</summary>
+    [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; } = 0.1;
+    /// <summary>Adds l1·Σ|w| over the matrices to the loss.</summary>
+    [JsonPropertyName("l1")] public double L1 { get; init; }
+    /// <summary>Adds l2·Σw² over the matrices to the loss.</summary>
+    [JsonPropertyName("l2")] public double L2 { get; init; }
+    /// <summary>Maximum global gradient norm; 0 disables clipping.</summary>
+    [JsonPropertyName("grad_clip")] public double GradClip { get; init; } = 1.0;
+    // evaluation and checkpoints
+    [JsonPropertyName("eval_interval")] public int EvalInterval { get; init; } = 250;
+    [JsonPropertyName("eval_batches")] public int EvalBatches { get; init; } = 20;
+    /// <summary>Stop after this many evaluations without improvement; 0 disables early stopping.</summary>
+    [JsonPropertyName("early_stopping_patience")] public int EarlyStoppingPatience { get; init; }
+    [JsonPropertyName("early_stopping_min_delta")] public double EarlyStoppingMinDelta { get; init; }
+    [JsonPropertyName("log_interval")] public int LogInterval { get; init; } = 10;
+    [JsonPropertyName("seed")] public int Seed { get; init; } = 1337;
+
+    [JsonIgnore] public int EffectiveDecaySteps => DecaySteps ?? MaxSteps;
+    [JsonIgnore] public long TokensPerStep => (long)BatchSize * BlockSize * GradAccumulation;
+
+    /// <summary>Named starting points; flags override single fields.</summary>
+    public static IReadOnlyDictionary<string, TrainOptions> Presets { get; } = new Dictionary<string, TrainOptions>
+    {
+        // nanoGPT's README CPU configuration for character-level Shakespeare.
+        ["baby"] = new(),
+        // nanoGPT's config/train_shakespeare_char.py.
+        ["small"] = new()
+        {
+            NLayer = 6, NHead = 6, NEmbd = 384, BlockSize = 256, Dropout = 0.2, BatchSize = 64, MaxSteps = 5000, EvalBatches = 200,
+        },
+        // For tests and smoke runs: seconds, not minutes.
+        ["tiny"] = new()
+        {
+            NLayer = 2, NHead = 2, NEmbd = 32, BlockSize = 32, BatchSize = 8, MaxSteps = 200, WarmupSteps = 10, EvalInterval = 50, EvalBatches = 4,
+        },
+    };
+
+    public static TrainOptions Preset(string name) =>
+        Presets.TryGetValue(name, out var p) ? p : throw new SharpLMException($"Unknown preset '{name}'; choose one of: {string.Join(", ", Presets.Keys)}.");
+
+    public TrainOptions Validate()
+    {
+        static void AtLeast(string name, double value, double min)
+        {
+            if (!(value >= min)) throw new SharpLMException($"Training option {name} must be at least {min} (got {value}).");
+        }
+        AtLeast("batch_size", BatchSize, 1);
+        AtLeast("block_size", BlockSize, 1);
+        AtLeast("grad_accumulation", GradAccumulation, 1);
+        AtLeast("max_steps", MaxSteps, 1);
+        AtLeast("warmup_steps", WarmupSteps, 0);
+        AtLeast("eval_interval", EvalInterval, 1);
+        AtLeast("eval_batches", EvalBatches, 1);
+        AtLeast("log_interval", LogInterval, 1);
+        AtLeast("weight_decay", WeightDecay, 0);
+        AtLeast("l1", L1, 0);
+        AtLeast("l2", L2, 0);
+        AtLeast("grad_clip", GradClip, 0);
+        AtLeast("early_stopping_patience", EarlyStoppingPatience, 0);
+        if (!(LearningRate > 0 && LearningRate < 10)) throw new SharpLMException($"Training option learning_rate must be in (0, 10) (got {LearningRate}).");
+        if (!(MinLearningRate >= 0 && MinLearningRate <= LearningRate))
+            throw new SharpLMException($"Training option min_learning_rate must be between 0 and learning_rate {LearningRate} (got {MinLearningRate}).");
+        foreach (var (name, b) in new[] { ("beta1", Beta1), ("beta2", Beta2), ("momentum", Momentum) })
+            if (!(b >= 0 && b < 1)) throw new SharpLMException($"Training option {name} must be in [0, 1) (got {b}).");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new SharpLMException($"Training option dropout must be in [0, 1) (got {Dropout}).");
+        if (DecaySteps is int d && d < WarmupSteps) throw new SharpLMException($"Training option decay_steps ({d}) must not be smaller than warmup_steps ({WarmupSteps}).");
+        return this;
+    }
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, JsonOptions));
+
+    public static TrainOptions Load(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(path), JsonOptions)?.Validate()
+                ?? throw new SharpLMException($"{path} is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"{path} is not a valid training.json ({e.Message.Split('.')[0]}).");
+        }
+    }
+
+    static readonly JsonSerializerOptions JsonOptions = new(Json.Indented)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+}
