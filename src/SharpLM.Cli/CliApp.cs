@@ -60,6 +60,9 @@ public static class CliApp
         root.Subcommands.Add(DataCommands.Build(ctx));
         root.Subcommands.Add(TokenizerCommands.Build(ctx));
         root.Subcommands.Add(PrepareCommand.Build(ctx));
+        root.Subcommands.Add(TrainCommand.Build(ctx));
+        root.Subcommands.Add(EvalCommand.Build(ctx));
+        root.Subcommands.Add(GenerateCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
         root.Subcommands.Add(BenchCommands.Build(ctx));
         return root;

@@ -25,6 +25,7 @@ public sealed class LanguageModelTask : ITrainingTask, IDisposable
     {
         DataDir = Path.GetFullPath(dataDir);
         _o = o;
+        if (!Directory.Exists(dataDir)) throw new SharpLMException($"Data folder {dataDir} does not exist; create it with 'sharplm prepare --output {dataDir} ...'.");
         string tokenizerPath = Path.Combine(dataDir, "tokenizer.json");
         if (!File.Exists(tokenizerPath)) throw new SharpLMException($"{dataDir} has no tokenizer.json; prepare it with 'sharplm prepare --output {dataDir} ...'.");
         Tokenizer = TokenizerJson.Load(tokenizerPath);

@@ -110,6 +110,8 @@ public sealed class Trainer(ITrainingTask task, TrainOptions options, RunFolder 
             if (step % _o.EvalInterval == 0 || step == _o.MaxSteps)
             {
                 lastEval = Evaluate(step, loss, ref state, history, tensorboard, progress, ct);
+                window.Restart(); // keep evaluation time out of the throughput figure
+                windowTokens = 0;
                 state = state with { Step = step, Tokens = tokens, Seconds = secondsBefore + clock.Elapsed.TotalSeconds, History = history };
                 SaveCheckpoint(optimizer, state, history);
                 if (_o.EarlyStoppingPatience > 0 && state.EvalsWithoutImprovement >= _o.EarlyStoppingPatience)

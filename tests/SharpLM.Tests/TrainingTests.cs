@@ -1,0 +1,191 @@
+using SharpLM.Data;
+using SharpLM.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Tests;
+
+public class TrainingTests
+{
+    /// <summary>A prepared char-level data folder for <paramref name="text"/> (first 90% train, last 10% validation).</summary>
+    public static async Task<string> PreparedData(string text)
+    {
+        string dir = TestData.TempDir();
+        string input = Path.Combine(dir, "corpus.txt");
+        await File.WriteAllTextAsync(input, text);
+        await new CorpusPreparer(TestData.Catalog).RunAsync(new PrepareOptions
+        {
+            Inputs = [input], Tokenizer = "char", OutputDir = Path.Combine(dir, "data"), ValFraction = 0.1, Split = SplitMode.Characters,
+        });
+        return Path.Combine(dir, "data");
+    }
+
+    static readonly Lazy<Task<string>> Periodic = new(() => PreparedData(string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 400))));
+
+    static TrainOptions Tiny => TrainOptions.Preset("tiny") with { LogInterval = 5 };
+
+    static TrainingResult Train(string data, TrainOptions o, string run, bool resume = false, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
+    {
+        using var task = new LanguageModelTask(data, o);
+        return new Trainer(task, o, new RunFolder(run)).Run(resume, progress, ct);
+    }
+
+    [Fact]
+    public async Task TinyModelOverfitsATinyCorpus()
+    {
+        string data = await Periodic.Value;
+        string run = TestData.TempDir();
+        var result = Train(data, Tiny with { MaxSteps = 300, LearningRate = 3e-3, MinLearningRate = 3e-4, EvalInterval = 100, WeightDecay = 0 }, run);
+        Assert.True(result.BestValLoss < 0.05, $"validation loss {result.BestValLoss}");
+        var history = CheckpointState.Load(Path.Combine(run, "checkpoint", CheckpointState.FileName)).History;
+        Assert.True(history.First(h => h.ValLoss is not null).ValLoss > 2.0); // starts near ln(vocab 12) = 2.48
+        Assert.True(File.Exists(Path.Combine(run, "loss.png")));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(run, "logs"), "events.out.tfevents.*"));
+        Assert.True(File.Exists(Path.Combine(run, "model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(run, "config.json")));
+        Assert.True(File.Exists(Path.Combine(run, "tokenizer.json")));
+    }
+
+    [Fact]
+    public async Task ResumingGivesTheSameWeightsBitForBit()
+    {
+        string data = await Periodic.Value;
+        // Dropout and accumulation exercise the random draws and micro-batch seeding.
+        var o = Tiny with { MaxSteps = 40, EvalInterval = 15, Dropout = 0.1, GradAccumulation = 2 };
+        string straight = TestData.TempDir(), interrupted = TestData.TempDir();
+        Train(data, o, straight);
+
+        using var cts = new CancellationTokenSource();
+        var partial = Train(data, o, interrupted, progress: new SyncProgress(p => { if (p.Step == 23) cts.Cancel(); }), ct: cts.Token);
+        Assert.Equal("cancelled", partial.StoppedBecause);
+        Assert.Equal(23, partial.Steps);
+        var resumed = Train(data, o, interrupted, resume: true);
+        Assert.Equal(40, resumed.Steps);
+
+        foreach (var file in new[] { "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors", "model.safetensors" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, file)), File.ReadAllBytes(Path.Combine(interrupted, file)));
+        Assert.Equal(resumed.BestValLoss, Train(data, o with { MaxSteps = 40 }, TestData.TempDir()).BestValLoss);
+    }
+
+    [Fact]
+    public async Task ResumeRefusesAMissingOrCorruptCheckpoint()
+    {
+        string data = await Periodic.Value;
+        var o = Tiny with { MaxSteps = 10, EvalInterval = 5 };
+        string run = TestData.TempDir();
+        Assert.Contains("no checkpoint", Assert.Throws<SharpLMException>(() => Train(data, o, run, resume: true)).Message);
+        Train(data, o, run);
+        Assert.Contains("already holds a run", Assert.Throws<SharpLMException>(() => Train(data, o, run)).Message);
+        Assert.Contains("already finished", Assert.Throws<SharpLMException>(() => Train(data, o, run, resume: true)).Message);
+
+        string optimizer = Path.Combine(run, "checkpoint", "optimizer.safetensors");
+        var bytes = File.ReadAllBytes(optimizer);
+        File.WriteAllBytes(optimizer, bytes[..(bytes.Length - 100)]);
+        Assert.Contains("not a valid safetensors file", Assert.Throws<SharpLMException>(() => Train(data, o with { MaxSteps = 20 }, run, resume: true)).Message);
+
+        File.WriteAllText(Path.Combine(run, "checkpoint", CheckpointState.FileName), "{ not json");
+        Assert.Contains("corrupt", Assert.Throws<SharpLMException>(() => Train(data, o with { MaxSteps = 20 }, run, resume: true)).Message);
+    }
+
+    [Fact]
+    public async Task EarlyStoppingStopsWhenValidationStallsAndKeepsTheBestWeights()
+    {
+        string data = await Periodic.Value;
+        string run = TestData.TempDir();
+        // Improvements must exceed 10 nats, which never happens after the first evaluation.
+        var r = Train(data, Tiny with { MaxSteps = 200, EvalInterval = 10, EarlyStoppingPatience = 2, EarlyStoppingMinDelta = 10 }, run);
+        Assert.Equal("early_stopping", r.StoppedBecause);
+        Assert.Equal(20, r.Steps);
+        Assert.Equal(0, r.BestStep);
+    }
+
+    [Theory]
+    [InlineData(OptimizerKind.Adam)]
+    [InlineData(OptimizerKind.Sgd)]
+    [InlineData(OptimizerKind.AdamW)]
+    public async Task EveryOptimizerLearns(OptimizerKind kind)
+    {
+        string data = await Periodic.Value;
+        var o = Tiny with { Optimizer = kind, MaxSteps = 60, EvalInterval = 60, LearningRate = kind == OptimizerKind.Sgd ? 0.3 : 3e-3, MinLearningRate = 0 };
+        var r = Train(data, o, TestData.TempDir());
+        Assert.True(r.BestValLoss < 2.0, $"{kind}: {r.BestValLoss}"); // ln(vocab 12) = 2.48 is where it starts
+    }
+
+    [Fact]
+    public async Task L2PenaltyShrinksTheWeights()
+    {
+        string data = await Periodic.Value;
+        double Norm(string run)
+        {
+            using var scope = NewDisposeScope();
+            var (model, _) = new RunFolder(run).LoadGpt();
+            using var m = model;
+            return new TrainingOptimizerProbe(m).MatrixNorm();
+        }
+        var o = Tiny with { MaxSteps = 60, EvalInterval = 60, WeightDecay = 0 };
+        string plain = TestData.TempDir(), l2 = TestData.TempDir(), l1 = TestData.TempDir();
+        Train(data, o, plain);
+        Train(data, o with { L2 = 0.01 }, l2);
+        Train(data, o with { L1 = 1e-4 }, l1);
+        Assert.True(Norm(l2) < 0.9 * Norm(plain), $"{Norm(l2)} vs {Norm(plain)}");
+        Assert.True(Norm(l1) < Norm(plain));
+    }
+
+    sealed class TrainingOptimizerProbe(nn.Module m)
+    {
+        public double MatrixNorm() => m.parameters().Where(p => p.dim() >= 2).Sum(p => p.pow(2).sum().item<float>());
+    }
+
+    [Fact]
+    public void LearningRateScheduleWarmsUpThenDecays()
+    {
+        var o = new TrainOptions { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 100, MaxSteps = 1100 };
+        Assert.Equal(1e-3 / 101, LearningRateSchedule.At(o, 0), 12);
+        Assert.Equal(1e-3 * 100 / 101, LearningRateSchedule.At(o, 99), 12);
+        Assert.Equal(1e-3, LearningRateSchedule.At(o, 100), 12);
+        Assert.Equal(5.5e-4, LearningRateSchedule.At(o, 600), 12); // cosine midpoint
+        Assert.Equal(1e-4, LearningRateSchedule.At(o, 1100), 12);
+        Assert.Equal(5.5e-4, LearningRateSchedule.At(o with { Decay = LrDecay.Linear }, 600), 12);
+        Assert.Equal(1e-3, LearningRateSchedule.At(o with { Decay = LrDecay.Constant }, 1000), 12);
+    }
+
+    [Fact]
+    public void BadTrainingOptionsAreRejected()
+    {
+        Assert.Contains("batch_size", Assert.Throws<SharpLMException>(() => new TrainOptions { BatchSize = 0 }.Validate()).Message);
+        Assert.Contains("learning_rate", Assert.Throws<SharpLMException>(() => new TrainOptions { LearningRate = -1 }.Validate()).Message);
+        Assert.Contains("min_learning_rate", Assert.Throws<SharpLMException>(() => new TrainOptions { MinLearningRate = 1 }.Validate()).Message);
+        Assert.Contains("dropout", Assert.Throws<SharpLMException>(() => new TrainOptions { Dropout = 1 }.Validate()).Message);
+        Assert.Contains("Unknown preset 'huge'", Assert.Throws<SharpLMException>(() => TrainOptions.Preset("huge")).Message);
+    }
+
+    [Fact]
+    public async Task DataProblemsAreReportedClearly()
+    {
+        string data = await Periodic.Value;
+        Assert.Contains("fewer than one window", Assert.Throws<SharpLMException>(() => new LanguageModelTask(data, Tiny with { BlockSize = 100_000 })).Message);
+        Assert.Contains("does not exist", Assert.Throws<SharpLMException>(() => new LanguageModelTask(Path.Combine(data, "nope"), Tiny)).Message);
+        string empty = TestData.TempDir();
+        File.Copy(Path.Combine(data, "tokenizer.json"), Path.Combine(empty, "tokenizer.json"));
+        Assert.Contains("no train_*.bin", Assert.Throws<SharpLMException>(() => new LanguageModelTask(empty, Tiny)).Message);
+    }
+
+    [Fact]
+    public async Task BatchesAreDeterministicWindowsOfTheShards()
+    {
+        string data = await Periodic.Value;
+        using var train = TokenDataset.Open(data, "train");
+        using var scope = NewDisposeScope();
+        var (x1, y1) = train.RandomBatch(4, 8, 42);
+        var (x2, _) = train.RandomBatch(4, 8, 42);
+        var (x3, _) = train.RandomBatch(4, 8, 43);
+        Assert.True(GptTests.Same(x1, x2));
+        Assert.False(GptTests.Same(x1, x3));
+        Assert.True(GptTests.Same(x1[.., 1..], y1[.., ..^1])); // targets are inputs shifted by one
+    }
+
+    sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}
