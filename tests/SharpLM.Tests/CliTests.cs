@@ -119,11 +119,72 @@ public class CliTests
     [Fact]
     public async Task HelpWorksEverywhere()
     {
-        foreach (var path in new[] { new[] { "--help" }, ["data", "--help"], ["data", "get", "--help"], ["tokenizer", "train", "--help"], ["prepare", "--help"], ["bench", "tokenizer", "--help"], ["quickstart", "--help"] })
+        foreach (var path in new[] { new[] { "--help" }, ["data", "--help"], ["data", "get", "--help"], ["tokenizer", "train", "--help"], ["prepare", "--help"], ["bench", "tokenizer", "--help"], ["quickstart", "--help"], ["train", "--help"], ["eval", "--help"], ["generate", "--help"], ["bench", "train", "--help"], ["bench", "generate", "--help"] })
         {
             var r = await Run(path);
             Assert.Equal(0, r.Code);
             Assert.Contains("Usage", r.Out);
         }
+    }
+
+    [Fact]
+    public async Task TrainEvalGenerateFromTheCommandLine()
+    {
+        string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("to be or not to be, that is the question. ", 100)));
+        string run = Path.Combine(TestData.TempDir(), "run");
+        var train = await Run("train", "--data", data, "--output", run, "--preset", "tiny", "--max-steps", "30", "--eval-interval", "15", "--json");
+        Assert.Equal(0, train.Code);
+        using var result = JsonDocument.Parse(train.Out);
+        Assert.Equal(30, result.RootElement.GetProperty("steps").GetInt32());
+        Assert.Contains("step     15: val loss", train.Err);
+
+        var eval = await Run("eval", "--model", run, "--json");
+        Assert.Equal(0, eval.Code);
+        using var metrics = JsonDocument.Parse(eval.Out);
+        double loss = metrics.RootElement.GetProperty("loss").GetDouble();
+        Assert.Equal(Math.Exp(loss), metrics.RootElement.GetProperty("perplexity").GetDouble(), 6);
+        Assert.True(loss is > 0 and < 3);
+
+        var gen = await Run("generate", "--model", run, "--prompt", "to be", "--prompt", "that", "--max-new-tokens", "12", "--seed", "5", "--json");
+        Assert.Equal(0, gen.Code);
+        using var results = JsonDocument.Parse(gen.Out);
+        Assert.Equal(2, results.RootElement.GetProperty("results").GetArrayLength());
+        var again = await Run("generate", "--model", run, "--prompt", "to be", "--prompt", "that", "--max-new-tokens", "12", "--seed", "5", "--json");
+        using var againResults = JsonDocument.Parse(again.Out);
+        Assert.Equal(results.RootElement.GetProperty("results").GetRawText(), againResults.RootElement.GetProperty("results").GetRawText());
+
+        var streamed = await Run("generate", "--model", run, "--prompt", "to be", "--max-new-tokens", "12", "--temperature", "0");
+        Assert.Equal(0, streamed.Code);
+        Assert.StartsWith("to be", streamed.Out);
+
+        var resumed = await Run("train", "--output", run, "--resume", "--max-steps", "40", "--json");
+        Assert.Equal(0, resumed.Code);
+        using var more = JsonDocument.Parse(resumed.Out);
+        Assert.Equal(40, more.RootElement.GetProperty("steps").GetInt32());
+    }
+
+    [Fact]
+    public async Task TrainingAndGenerationErrorsAreOneLine()
+    {
+        string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("abc def ghi. ", 200)));
+        string dir = TestData.TempDir();
+        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "a"), "--n-embd", "30", "--n-head", "4"), "divisible by n_head");
+        AssertUserError(await Run("train", "--data", Path.Combine(dir, "missing"), "--output", Path.Combine(dir, "b")), "does not exist");
+        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "c"), "--preset", "huge"), "Unknown preset");
+        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "d"), "--optimizer", "lion"), "--optimizer 'lion'");
+        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "e"), "--lr", "-1"), "learning_rate");
+        AssertUserError(await Run("train", "--output", Path.Combine(dir, "f"), "--resume"), "no training.json");
+        AssertUserError(await Run("eval", "--model", Path.Combine(dir, "nothing")), "does not exist");
+        AssertUserError(await Run("generate", "--model", Path.Combine(dir, "nothing")), "does not exist");
+        Assert.Equal(2, (await Run("train", "--data", data, "--output", dir, "--max-steps", "many")).Code);
+
+        string run = Path.Combine(dir, "run");
+        Assert.Equal(0, (await Run("train", "--data", data, "--output", run, "--preset", "tiny", "--max-steps", "5", "--eval-interval", "5", "--json")).Code);
+        AssertUserError(await Run("generate", "--model", run, "--top-p", "0"), "--top-p");
+        var weights = Path.Combine(run, "model.safetensors");
+        File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..200]);
+        AssertUserError(await Run("generate", "--model", run), "not a valid safetensors file");
+        File.WriteAllText(Path.Combine(run, "config.json"), "{\"n_head\": 0}");
+        AssertUserError(await Run("eval", "--model", run), "n_head must be a positive integer");
     }
 }

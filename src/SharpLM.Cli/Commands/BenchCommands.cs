@@ -28,6 +28,66 @@ public static class BenchCommands
             return 0;
         }));
         bench.Subcommands.Add(tok);
+        bench.Subcommands.Add(BuildTrain(ctx));
+        bench.Subcommands.Add(BuildGenerate(ctx));
         return bench;
+    }
+
+    static Command BuildTrain(CliContext ctx)
+    {
+        var presets = new Option<string[]>("--preset") { Description = "Presets to measure.", DefaultValueFactory = _ => ["baby", "small"], AllowMultipleArgumentsPerToken = true };
+        var threads = new Option<int[]>("--threads") { Description = "Thread counts to compare (default: 1 and all cores).", AllowMultipleArgumentsPerToken = true };
+        var babySteps = new Option<int>("--baby-steps") { Description = "Timed steps for baby (median reported).", DefaultValueFactory = _ => 30 };
+        var smallSteps = new Option<int>("--small-steps") { Description = "Timed steps for small (median reported).", DefaultValueFactory = _ => 3 };
+        var cmd = new Command("train", "Training tokens/s and model FLOPs utilisation (vs peak matmul measured in the same run) per preset and thread count.");
+        foreach (var o in new Option[] { presets, threads, babySteps, smallSteps, CliApp.JsonOption }) cmd.Options.Add(o);
+        cmd.SetAction(CliApp.Guard(ctx, (p, _) =>
+        {
+            Runtime.TorchRuntime.EnsureLoaded();
+            var counts = p.GetValue(threads) is { Length: > 0 } t ? t : new[] { 1, Environment.ProcessorCount }.Distinct().ToArray();
+            if (counts.Any(c => c < 1)) throw new SharpLMException("--threads values must be at least 1.");
+            foreach (var preset in p.GetValue(presets)!) Training.TrainOptions.Preset(preset);
+            var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
+            var r = TrainBenchmark.Run(p.GetValue(presets)!, counts, p.GetValue(babySteps), p.GetValue(smallSteps), status);
+            if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return Task.FromResult(0); }
+            var table = new Table().AddColumns("preset", "threads", "parameters", "tokens/step", "s/step", "tokens/s", "model GFLOP/s", "peak matmul GFLOP/s", "MFU", "RSS MB start→end");
+            foreach (var x in r.Runs)
+                table.AddRow(x.Preset, x.Threads.ToString(), x.Parameters.ToString("N0"), x.TokensPerStep.ToString("N0"), x.SecondsPerStep.ToString("F3"), x.TokensPerSecond.ToString("N0"),
+                    x.ModelGflops.ToString("F1"), x.PeakGflops.ToString("F1"), x.Utilisation.ToString("P0"), $"{x.RssStartMb:F0}→{x.RssEndMb:F0}");
+            ctx.WriteTable(table);
+            foreach (var preset in r.Runs.Select(x => x.Preset).Distinct())
+            {
+                var rows = r.Runs.Where(x => x.Preset == preset).OrderBy(x => x.Threads).ToList();
+                if (rows.Count > 1)
+                    ctx.Out.WriteLine($"{preset}: {rows[^1].Threads} threads / {rows[0].Threads} thread tokens/s = {rows[^1].TokensPerSecond / rows[0].TokensPerSecond:F2}x");
+            }
+            return Task.FromResult(0);
+        }));
+        return cmd;
+    }
+
+    static Command BuildGenerate(CliContext ctx)
+    {
+        var contexts = new Option<int[]>("--context") { Description = "Prompt lengths in tokens.", DefaultValueFactory = _ => [64, 512], AllowMultipleArgumentsPerToken = true };
+        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per measurement.", DefaultValueFactory = _ => 64 };
+        var cmd = new Command("generate", "Decode tokens/s with and without the KV cache at given context lengths (same model, same run).");
+        foreach (var o in new Option[] { contexts, newTokens, CliApp.JsonOption }) cmd.Options.Add(o);
+        cmd.SetAction(CliApp.Guard(ctx, (p, _) =>
+        {
+            Runtime.TorchRuntime.EnsureLoaded();
+            var ctxs = p.GetValue(contexts)!;
+            int n = p.GetValue(newTokens);
+            if (n < 1 || ctxs.Any(c => c < 1 || c + n > 1024)) throw new SharpLMException("--context and --new-tokens must be positive and add up to at most 1024 (the benchmark model's context).");
+            var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
+            var r = GenerateBenchmark.Run(ctxs, n, status);
+            if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return Task.FromResult(0); }
+            var table = new Table().AddColumns("context", "new tokens", "KV cache tokens/s", "recompute tokens/s", "ratio", "same tokens");
+            foreach (var x in r.Runs)
+                table.AddRow(x.Context.ToString(), x.NewTokens.ToString(), x.CachedTokensPerSecond.ToString("F1"), x.UncachedTokensPerSecond.ToString("F1"), $"{x.Ratio:F2}x", x.SameTokens ? "yes" : "NO");
+            ctx.WriteTable(table);
+            ctx.Out.WriteLine($"model: {r.Model}, {r.Parameters:N0} parameters, {r.Threads} threads");
+            return Task.FromResult(0);
+        }));
+        return cmd;
     }
 }
