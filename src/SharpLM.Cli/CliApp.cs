@@ -79,7 +79,12 @@ public static class CliApp
             error.WriteLine($"Run '{CommandPath(parse)} --help' for usage.");
             return ExitCodes.UsageError;
         }
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        return await parse.InvokeAsync(new InvocationConfiguration
+        {
+            Output = output, Error = error, EnableDefaultExceptionHandler = false,
+            // Ctrl+C cancels the command's token; give training time to write its checkpoint before the process ends.
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(120),
+        });
     }
 
     static string CommandPath(ParseResult parse)

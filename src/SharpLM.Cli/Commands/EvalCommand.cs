@@ -28,7 +28,7 @@ public static class EvalCommand
             var run = new RunFolder(p.GetValue(model)!);
             var (gpt, tokenizer) = run.LoadGpt();
             using var _ = gpt;
-            string dir = p.GetValue(data) ?? (File.Exists(run.Data) ? File.ReadAllText(run.Data).Trim() : throw new SharpLMException($"{run.Path} does not record its data folder; pass --data."));
+            string dir = run.DataDir(p.GetValue(data));
             var preparedPath = Path.Combine(dir, "tokenizer.json");
             var prepared = File.Exists(preparedPath) ? TokenizerJson.Load(preparedPath) : null;
             if (prepared is not null && prepared.VocabSize != tokenizer.VocabSize)

@@ -62,7 +62,7 @@ public static class TrainCommand
                 if (!File.Exists(run.Training)) throw new SharpLMException($"{run.Path} has no training.json to resume; start a new run without --resume.");
                 options = TrainOptions.Load(run.Training);
                 if (p.GetValue(Steps) is int s) options = options with { MaxSteps = s };
-                data = p.GetValue(Data) ?? (File.Exists(run.Data) ? File.ReadAllText(run.Data).Trim() : throw new SharpLMException($"{run.Path} does not say where its data is; pass --data."));
+                data = run.DataDir(p.GetValue(Data));
             }
             else
             {
@@ -72,7 +72,7 @@ public static class TrainCommand
             var result = Run(ctx, p, data, options, run, resume, ct);
             if (p.GetValue(CliApp.JsonOption)) ctx.WriteJson(result);
             else Print(ctx, result, run);
-            return Task.FromResult(0);
+            return Task.FromResult(result.StoppedBecause == "cancelled" ? 130 : 0);
         }));
         return cmd;
     }

@@ -23,6 +23,10 @@ public sealed class RunFolder(string path)
 
     public bool HasCheckpoint => File.Exists(System.IO.Path.Combine(Checkpoint, CheckpointState.FileName));
 
+    /// <summary>The data folder the run was trained on (recorded in data.txt), unless <paramref name="overrideDir"/> is given.</summary>
+    public string DataDir(string? overrideDir = null) =>
+        overrideDir ?? (File.Exists(Data) ? File.ReadAllText(Data).Trim() : throw new SharpLMException($"{Path} does not record its data folder; pass --data."));
+
     /// <summary>If a crash hit between the two renames of a checkpoint swap, puts the previous checkpoint back.</summary>
     public void RecoverInterruptedCheckpointSwap()
     {

@@ -163,7 +163,7 @@ public sealed class Trainer(ITrainingTask task, TrainOptions options, RunFolder 
         else state = state with { EvalsWithoutImprovement = state.EvalsWithoutImprovement + 1 };
         try
         {
-            LossPlot.Write(run.Plot, history, $"{Path.GetFileName(run.Path)}: loss");
+            LossPlot.Write(run.Plot, history, $"training loss: {run.Path}");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
