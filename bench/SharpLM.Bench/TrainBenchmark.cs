@@ -52,10 +52,12 @@ public static class TrainBenchmark
         {
             var sw = Stopwatch.StartNew();
             using var scope = NewDisposeScope();
-            var x = tensor(Enumerable.Range(0, o.BatchSize * o.BlockSize).Select(_ => (long)(rng.Next() % CharVocabulary)).ToArray(), [o.BatchSize, o.BlockSize]);
-            var y = x.roll(-1, 1);
             optimizer.ZeroGrad();
-            Gpt.Loss(model.forward(x), y).backward();
+            for (int micro = 0; micro < o.GradAccumulation; micro++)
+            {
+                var x = tensor(Enumerable.Range(0, o.BatchSize * o.BlockSize).Select(_ => (long)(rng.Next() % CharVocabulary)).ToArray(), [o.BatchSize, o.BlockSize]);
+                (Gpt.Loss(model.forward(x), x.roll(-1, 1)) / o.GradAccumulation).backward();
+            }
             nn.utils.clip_grad_norm_(optimizer.Parameters, o.GradClip);
             optimizer.Step();
             return sw.Elapsed.TotalSeconds;
@@ -71,7 +73,7 @@ public static class TrainBenchmark
         }
         double rssEnd = Process.GetCurrentProcess().WorkingSet64 / 1e6;
         double perStep = times.Order().ElementAt(times.Count / 2); // median: robust to a noisy neighbour
-        long tokens = (long)o.BatchSize * o.BlockSize;
+        long tokens = o.TokensPerStep;
         double tps = tokens / perStep;
         long parameters = model.ParameterCount;
         double modelGflops = 6.0 * parameters * tps / 1e9;
