@@ -3,6 +3,7 @@ using SharpLM.Cli;
 
 namespace SharpLM.Tests;
 
+[Collection(TorchCollection.Name)]
 public class CliTests
 {
     static async Task<(int Code, string Out, string Err)> Run(params string[] args)

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace SharpLM.Tests;
 
+[Collection(TorchCollection.Name)]
 public class GenerationTests
 {
     static readonly Lazy<Task<(Gpt Model, Tokenizer Tokenizer)>> Trained = new(async () =>

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace SharpLM.Tests;
 
+[Collection(TorchCollection.Name)]
 public class GptTests
 {
     static readonly GptConfig Small = new GptConfig { VocabSize = 50, NPositions = 16, NEmbd = 32, NLayer = 2, NHead = 4 }.WithDropout(0);

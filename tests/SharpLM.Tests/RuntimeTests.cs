@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace SharpLM.Tests;
 
+[Collection(TorchCollection.Name)]
 public class RuntimeTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace SharpLM.Tests;
 
+[Collection(TorchCollection.Name)]
 public class TrainingTests
 {
     /// <summary>A prepared char-level data folder for <paramref name="text"/> (first 90% train, last 10% validation).</summary>
