@@ -143,9 +143,20 @@ public sealed class TokenShardReader : IDisposable
         if (start < 0 || start + destination.Length > Count) throw new ArgumentOutOfRangeException(nameof(start));
         long offset = TokenShard.HeaderBytes + start * _tokenBytes;
         if (_tokenBytes == 2)
-            for (int i = 0; i < destination.Length; i++) destination[i] = _view.ReadUInt16(offset + 2L * i);
+        {
+            // One bulk copy out of the map instead of an accessor call per token, then widen.
+            var buffer = System.Buffers.ArrayPool<ushort>.Shared.Rent(destination.Length);
+            _view.ReadArray(offset, buffer, 0, destination.Length);
+            for (int i = 0; i < destination.Length; i++) destination[i] = buffer[i];
+            System.Buffers.ArrayPool<ushort>.Shared.Return(buffer);
+        }
         else
-            for (int i = 0; i < destination.Length; i++) destination[i] = (int)_view.ReadUInt32(offset + 4L * i);
+        {
+            var buffer = System.Buffers.ArrayPool<uint>.Shared.Rent(destination.Length);
+            _view.ReadArray(offset, buffer, 0, destination.Length);
+            for (int i = 0; i < destination.Length; i++) destination[i] = (int)buffer[i];
+            System.Buffers.ArrayPool<uint>.Shared.Return(buffer);
+        }
     }
 
     public void Dispose()
