@@ -142,3 +142,19 @@ public class TokenizerJsonCrossCheckTests
         foreach (var c in cases) Assert.Equal(c.Ids, tok.Encode(c.Text, allowSpecial: true));
     }
 }
+
+public class BertVocabularyTests
+{
+    [Fact]
+    public async Task BertBaseUncasedFromTheCatalogueGivesTheReferenceIds()
+    {
+        var bert = (SharpLM.Tokenization.WordPieceTokenizer)await SharpLM.Tokenization.TokenizerSource.LoadAsync("bert-base-uncased", TestData.Catalog);
+        Assert.Equal(30522, bert.VocabSize);
+        // Ids from the bert-base-uncased vocab.txt: [CLS] 101, [SEP] 102, [MASK] 103, [PAD] 0, [UNK] 100.
+        Assert.Equal([101, 102, 103, 0, 100], new[] { "[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]" }.Select(t => bert.SpecialTokenId(t)!.Value));
+        Assert.Equal([7592, 1010, 2088, 999], bert.Encode("Hello, World!"));
+        Assert.Equal([14477, 20961, 3468], bert.Encode("unaffable")); // una ##ffa ##ble, as Hugging Face's bert-base-uncased
+        Assert.Equal([7861, 8270, 4667, 2015], bert.Encode("embeddings")); // em ##bed ##ding ##s
+        Assert.Equal("[unused0]", bert.TokenText(1));
+    }
+}

