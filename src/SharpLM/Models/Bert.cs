@@ -1,0 +1,60 @@
+using SharpLM.Models.Layers;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SharpLM.Models;
+
+/// <summary>
+/// BERT-style bidirectional encoder: token, position and segment embeddings, post-LayerNorm blocks of multi-head
+/// self-attention with a padding mask and a GELU feed-forward, and the [CLS] pooler. Names follow Hugging Face's BertModel.
+/// </summary>
+public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
+{
+    readonly BertEmbeddings embeddings;
+    readonly BertEncoder encoder;
+    readonly BertPooler pooler;
+
+    public BertConfig Config { get; }
+
+    public Bert(BertConfig config) : base(nameof(Bert))
+    {
+        Config = config.Validate();
+        embeddings = new BertEmbeddings(config);
+        encoder = new BertEncoder(config);
+        pooler = new BertPooler(config);
+        RegisterComponents();
+    }
+
+    public Parameter WordEmbeddings => embeddings.WordEmbeddings;
+    public BertEmbeddings Embeddings => embeddings;
+    public IReadOnlyList<BertLayer> Layers => encoder.Layers;
+
+    /// <summary>Hidden states [B, T, H] for ids [B, T]; <paramref name="attend"/> [B, T] is false on padding.</summary>
+    public override Tensor forward(Tensor ids, Tensor attend) => Forward(ids, attend);
+
+    public Tensor Forward(Tensor ids, Tensor attend, Tensor? segments = null)
+    {
+        if (ids.shape[1] > Config.MaxPositionEmbeddings)
+            throw new SharpLMException($"Sequence of {ids.shape[1]} tokens is longer than the model's max_position_embeddings ({Config.MaxPositionEmbeddings}).");
+        segments ??= zeros_like(ids);
+        var x = embeddings.forward(ids, segments);
+        return encoder.forward(x, attend.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1));
+    }
+
+    /// <summary>The pooled [CLS] representation [B, H].</summary>
+    public Tensor Pool(Tensor hidden) => pooler.forward(hidden);
+
+    /// <summary>BERT initialisation: normal(0, initializer_range) weights, zero biases, unit LayerNorm, zero padding row.</summary>
+    public static void Initialise(nn.Module module, BertConfig config)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, p) in module.named_parameters())
+        {
+            if (name.EndsWith("LayerNorm.weight")) nn.init.ones_(p);
+            else if (name.EndsWith(".bias") || name.EndsWith("predictions.bias")) nn.init.zeros_(p);
+            else nn.init.normal_(p, 0, config.InitializerRange);
+            if (name.EndsWith("word_embeddings.weight")) p[config.PadTokenId].zero_();
+        }
+    }
+}

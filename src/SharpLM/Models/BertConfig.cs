@@ -1,0 +1,68 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SharpLM.IO;
+
+namespace SharpLM.Models;
+
+/// <summary>BERT encoder configuration with Hugging Face BERT <c>config.json</c> field names.</summary>
+public sealed record BertConfig
+{
+    [JsonPropertyName("model_type")] public string ModelType { get; init; } = "bert";
+    [JsonPropertyName("architectures")] public string[] Architectures { get; init; } = ["BertForMaskedLM"];
+    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; } = 30522;
+    [JsonPropertyName("hidden_size")] public int HiddenSize { get; init; } = 768;
+    [JsonPropertyName("num_hidden_layers")] public int NumHiddenLayers { get; init; } = 12;
+    [JsonPropertyName("num_attention_heads")] public int NumAttentionHeads { get; init; } = 12;
+    [JsonPropertyName("intermediate_size")] public int IntermediateSize { get; init; } = 3072;
+    [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "gelu";
+    [JsonPropertyName("hidden_dropout_prob")] public double HiddenDropoutProb { get; init; } = 0.1;
+    [JsonPropertyName("attention_probs_dropout_prob")] public double AttentionProbsDropoutProb { get; init; } = 0.1;
+    [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 512;
+    [JsonPropertyName("type_vocab_size")] public int TypeVocabSize { get; init; } = 2;
+    [JsonPropertyName("layer_norm_eps")] public double LayerNormEps { get; init; } = 1e-12;
+    [JsonPropertyName("initializer_range")] public double InitializerRange { get; init; } = 0.02;
+    [JsonPropertyName("pad_token_id")] public int PadTokenId { get; init; }
+    /// <summary>Class names of a sequence-classification head (Hugging Face's id2label, as a list).</summary>
+    [JsonPropertyName("labels")] public string[]? Labels { get; init; }
+
+    [JsonIgnore] public int HeadDim => HiddenSize / NumAttentionHeads;
+
+    public BertConfig Validate()
+    {
+        static void Positive(string name, long value)
+        {
+            if (value < 1) throw new SharpLMException($"BERT config: {name} must be a positive integer (got {value}).");
+        }
+        Positive("vocab_size", VocabSize);
+        Positive("hidden_size", HiddenSize);
+        Positive("num_hidden_layers", NumHiddenLayers);
+        Positive("num_attention_heads", NumAttentionHeads);
+        Positive("intermediate_size", IntermediateSize);
+        Positive("max_position_embeddings", MaxPositionEmbeddings);
+        Positive("type_vocab_size", TypeVocabSize);
+        if (HiddenSize % NumAttentionHeads != 0)
+            throw new SharpLMException($"BERT config: hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads}).");
+        foreach (var (name, p) in new[] { ("hidden_dropout_prob", HiddenDropoutProb), ("attention_probs_dropout_prob", AttentionProbsDropoutProb) })
+            if (!(p >= 0 && p < 1)) throw new SharpLMException($"BERT config: {name} must be in [0, 1) (got {p}).");
+        if (HiddenAct is not ("gelu" or "gelu_new"))
+            throw new SharpLMException($"BERT config: hidden_act '{HiddenAct}' is not supported; use gelu.");
+        if (PadTokenId < 0 || PadTokenId >= VocabSize) throw new SharpLMException($"BERT config: pad_token_id {PadTokenId} is outside the vocabulary.");
+        if (Labels is { Length: 1 }) throw new SharpLMException("BERT config: a classification head needs at least two labels.");
+        return this;
+    }
+
+    public static BertConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new SharpLMException($"Model config {path} does not exist; point --model at a run folder written by 'sharplm train' or 'sharplm finetune'.");
+        try
+        {
+            return (JsonSerializer.Deserialize<BertConfig>(File.ReadAllText(path), Json.Indented) ?? throw new SharpLMException($"Model config {path} is empty.")).Validate();
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"Model config {path} is not valid JSON ({e.Message.Split('.')[0]}); fix or recreate it.");
+        }
+    }
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json.Indented));
+}

@@ -1,0 +1,26 @@
+using SharpLM.Models.Layers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Models;
+
+/// <summary>BERT with the masked-LM head (HF BertForMaskedLM: bert.*, cls.predictions.*), decoder tied to the word embeddings.</summary>
+public sealed class BertForMaskedLm : nn.Module<Tensor, Tensor, Tensor>
+{
+    readonly Bert bert;
+    readonly BertOnlyMlmHead cls;
+
+    public BertForMaskedLm(BertConfig config) : base(nameof(BertForMaskedLm))
+    {
+        bert = new Bert(config);
+        cls = new BertOnlyMlmHead(config, () => bert.WordEmbeddings);
+        RegisterComponents();
+        Bert.Initialise(this, config);
+    }
+
+    public Bert Encoder => bert;
+    public BertConfig Config => bert.Config;
+
+    /// <summary>Vocabulary logits [B, T, V].</summary>
+    public override Tensor forward(Tensor ids, Tensor attend) => cls.forward(bert.Forward(ids, attend));
+}
