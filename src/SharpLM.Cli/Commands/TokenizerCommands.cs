@@ -47,7 +47,7 @@ public static class TokenizerCommands
             var watch = Stopwatch.StartNew();
             Tokenizer tokenizer = await CliApp.WithProgress(ctx, $"training {p.GetValue(kind)} tokenizer", task =>
             {
-                var reporter = new CliApp.SyncProgress<TrainingProgress>(t =>
+                var reporter = new CliApp.SyncProgress<TokenizerTrainingProgress>(t =>
                 {
                     if (t.Total > 0) { task.MaxValue = t.Total; task.Value = t.Done; task.Description = $"training: {t.Stage}"; }
                 });

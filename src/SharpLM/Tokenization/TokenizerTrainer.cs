@@ -4,7 +4,7 @@ using System.Text;
 namespace SharpLM.Tokenization;
 
 /// <summary>Progress of tokenizer training: stage, done and total units.</summary>
-public readonly record struct TrainingProgress(string Stage, long Done, long Total);
+public readonly record struct TokenizerTrainingProgress(string Stage, long Done, long Total);
 
 public sealed record TokenizerTrainingOptions
 {
@@ -22,7 +22,7 @@ public static class TokenizerTrainer
     /// <summary>
     /// Byte-level BPE: ids 0–255 are the bytes in GPT-2's order, then merges in the order learned, then special tokens.
     /// </summary>
-    public static ByteLevelBpeTokenizer TrainBpe(IEnumerable<string> texts, TokenizerTrainingOptions options, IProgress<TrainingProgress>? progress = null)
+    public static ByteLevelBpeTokenizer TrainBpe(IEnumerable<string> texts, TokenizerTrainingOptions options, IProgress<TokenizerTrainingProgress>? progress = null)
     {
         var specials = options.SpecialTokens ?? [Gpt2Tokenizer.EndOfText];
         int baseSize = 256 + specials.Count;
@@ -57,7 +57,7 @@ public static class TokenizerTrainer
         {
             tokens.Add(tokens[m.Left] + tokens[m.Right]);
             mergeList.Add((tokens[m.Left], tokens[m.Right]));
-            progress?.Report(new TrainingProgress("merging", mergeList.Count, maxMerges));
+            progress?.Report(new TokenizerTrainingProgress("merging", mergeList.Count, maxMerges));
         });
         var added = specials.Select((s, i) => new AddedToken(tokens.Count + i, s, Special: true)).ToList();
         return new ByteLevelBpeTokenizer(new BpeModel(tokens, mergeList, wholePieceFirst: false), Gpt2PreTokenizer.Instance, added);
@@ -67,7 +67,7 @@ public static class TokenizerTrainer
     /// WordPiece as Hugging Face trains it: BPE over words with "##" marking non-initial pieces; the vocabulary is the
     /// special tokens, then the alphabet, then the merged pieces.
     /// </summary>
-    public static WordPieceTokenizer TrainWordPiece(IEnumerable<string> texts, TokenizerTrainingOptions options, IProgress<TrainingProgress>? progress = null)
+    public static WordPieceTokenizer TrainWordPiece(IEnumerable<string> texts, TokenizerTrainingOptions options, IProgress<TokenizerTrainingProgress>? progress = null)
     {
         const string prefix = "##";
         var specials = options.SpecialTokens ?? WordPieceTokenizer.BertSpecialTokens;
@@ -111,7 +111,7 @@ public static class TokenizerTrainer
             // Two different pairs can spell the same piece; keep one id per piece (HF does the same).
             if (!ids.ContainsKey(merged)) { ids[merged] = m.NewId; }
             tokens.Add(merged);
-            progress?.Report(new TrainingProgress("merging", ++done, maxMerges));
+            progress?.Report(new TokenizerTrainingProgress("merging", ++done, maxMerges));
         });
         // Drop duplicate spellings (keeping the first), so that ids stay unique.
         var unique = tokens.Distinct(StringComparer.Ordinal).ToList();
@@ -120,7 +120,7 @@ public static class TokenizerTrainer
     }
 
     /// <summary>Pre-tokenizes texts in parallel and counts the pieces.</summary>
-    static Dictionary<string, long> CountPieces(IEnumerable<string> texts, PreTokenizer pre, Func<string, string>? normalize, IProgress<TrainingProgress>? progress)
+    static Dictionary<string, long> CountPieces(IEnumerable<string> texts, PreTokenizer pre, Func<string, string>? normalize, IProgress<TokenizerTrainingProgress>? progress)
     {
         var total = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         long chars = 0;
@@ -133,7 +133,7 @@ public static class TokenizerTrainer
                 var span = text.AsSpan(s, l);
                 lookup[span] = lookup.TryGetValue(span, out long c) ? c + 1 : 1;
             }
-            progress?.Report(new TrainingProgress("counting", Interlocked.Add(ref chars, text.Length), 0));
+            progress?.Report(new TokenizerTrainingProgress("counting", Interlocked.Add(ref chars, text.Length), 0));
             return local;
         }, local => { foreach (var (k, v) in local) total.AddOrUpdate(k, v, (_, old) => old + v); });
         return new Dictionary<string, long>(total, StringComparer.Ordinal);

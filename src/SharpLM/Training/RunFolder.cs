@@ -34,6 +34,52 @@ public sealed class RunFolder(string path)
         if (!Directory.Exists(Checkpoint) && File.Exists(System.IO.Path.Combine(old, CheckpointState.FileName))) Directory.Move(old, Checkpoint);
     }
 
+    /// <summary>The config's model_type ("gpt2" or "bert"), so commands can tell which model a run holds.</summary>
+    public string ModelType()
+    {
+        if (!File.Exists(Config)) throw new SharpLMException($"{Path} has no config.json; point --model at a run folder written by 'sharplm train' or 'sharplm finetune'.");
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Config));
+            return doc.RootElement.TryGetProperty("model_type", out var t) ? t.GetString() ?? "" : "";
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new SharpLMException($"Model config {Config} is not valid JSON ({e.Message.Split('.')[0]}); fix or recreate it.");
+        }
+    }
+
+    /// <summary>Loads a fine-tuned BERT classifier (best weights) and its tokenizer.</summary>
+    public (BertClassifier Model, Tokenizer Tokenizer) LoadBertClassifier()
+    {
+        RequireWeights();
+        var config = BertConfig.Load(Config);
+        if (config.Labels is not { Length: >= 2 }) throw new SharpLMException($"{Path} holds a BERT without a classification head; fine-tune it with 'sharplm finetune --task classify --from {Path} ...'.");
+        var tokenizer = TokenizerJson.Load(Tokenizer);
+        var model = new BertClassifier(config);
+        IO.ModuleWeights.Load(model, Weights);
+        model.eval();
+        return (model, tokenizer);
+    }
+
+    /// <summary>Loads a masked-LM BERT (best weights) and its tokenizer.</summary>
+    public (BertForMaskedLm Model, Tokenizer Tokenizer) LoadBertMlm()
+    {
+        RequireWeights();
+        var config = BertConfig.Load(Config);
+        var tokenizer = TokenizerJson.Load(Tokenizer);
+        var model = new BertForMaskedLm(config);
+        IO.ModuleWeights.Load(model, Weights);
+        model.eval();
+        return (model, tokenizer);
+    }
+
+    void RequireWeights()
+    {
+        if (!Directory.Exists(Path)) throw new SharpLMException($"Run folder {Path} does not exist; train one first.");
+        if (!File.Exists(Weights)) throw new SharpLMException($"{Path} has no model.safetensors; the run has not finished its first evaluation yet, or it is not a run folder.");
+    }
+
     /// <summary>Loads the model (best weights) and its tokenizer, with a clear error for anything missing or corrupt.</summary>
     public (Gpt Model, Tokenizer Tokenizer) LoadGpt()
     {

@@ -1,0 +1,134 @@
+using SharpLM.Data;
+using SharpLM.IO;
+using SharpLM.Models;
+using SharpLM.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Training;
+
+/// <summary>
+/// Masked-LM pretraining of a BERT encoder on prepared WordPiece shards: each example is a random window of
+/// block_size − 2 tokens wrapped in [CLS] … [SEP], corrupted by <see cref="MlmMasking"/>; the loss counts selected
+/// positions only. Evaluation: loss and accuracy on the masked tokens of fixed validation windows with fixed masks.
+/// </summary>
+public sealed class MaskedLanguageModelTask : ITrainingTask, IDisposable
+{
+    readonly TokenDataset _train, _val;
+    readonly TrainOptions _o;
+    readonly MlmMasking _masking;
+    readonly int _cls, _sep;
+    readonly long[] _evalStarts;
+    public BertForMaskedLm Mlm { get; }
+    public Tokenizer Tokenizer { get; }
+    public string DataDir { get; }
+    public nn.Module Model => Mlm;
+    public long TokensPerMicroBatch => (long)_o.BatchSize * _o.BlockSize;
+
+    public MaskedLanguageModelTask(string dataDir, TrainOptions o)
+    {
+        DataDir = Path.GetFullPath(dataDir);
+        _o = o;
+        if (!Directory.Exists(dataDir)) throw new SharpLMException($"Data folder {dataDir} does not exist; create it with 'sharplm prepare --tokenizer bert-base-uncased --output {dataDir} ...'.");
+        Tokenizer = TokenizerJson.Load(Path.Combine(dataDir, "tokenizer.json"));
+        int Special(string t) => Tokenizer.SpecialTokenId(t)
+            ?? throw new SharpLMException($"Masked-LM training needs a WordPiece tokenizer with {t}; {dataDir} was prepared with a {Tokenizer.Kind} tokenizer without it (use --tokenizer bert-base-uncased, or one from 'sharplm tokenizer train --kind wordpiece').");
+        _cls = Special("[CLS]");
+        _sep = Special("[SEP]");
+        int mask = Special("[MASK]"), pad = Special("[PAD]");
+        if (o.BlockSize < 3) throw new SharpLMException("Masked-LM training needs --block-size of at least 3 ([CLS], a token, [SEP]).");
+        _masking = new MlmMasking(mask, Tokenizer.VocabSize, Tokenizer.AddedTokens.Where(t => t.Special).Select(t => t.Id).ToHashSet());
+        _train = TokenDataset.Open(dataDir, "train");
+        _val = TokenDataset.Open(dataDir, "val");
+        _train.RequireWindow(o.BlockSize - 2);
+        _val.RequireWindow(o.BlockSize - 2);
+        var config = new BertConfig
+        {
+            VocabSize = Tokenizer.VocabSize, HiddenSize = o.NEmbd, NumHiddenLayers = o.NLayer, NumAttentionHeads = o.NHead, IntermediateSize = 4 * o.NEmbd,
+            MaxPositionEmbeddings = o.BlockSize, HiddenDropoutProb = o.Dropout, AttentionProbsDropoutProb = o.Dropout, PadTokenId = pad,
+        }.Validate();
+        torch.manual_seed(o.Seed);
+        Mlm = new BertForMaskedLm(config);
+        var rng = new SplitMix64(SplitMix64.Mix((ulong)o.Seed, 0xE7A1));
+        long range = _val.Count - (o.BlockSize - 2);
+        _evalStarts = Enumerable.Range(0, o.EvalBatches * o.BatchSize).Select(_ => (long)(rng.Next() % (ulong)range)).ToArray();
+    }
+
+    (Tensor Ids, Tensor Attend, Tensor Labels) Batch(TokenDataset data, IReadOnlyList<long> starts, ulong maskSeed)
+    {
+        int inner = _o.BlockSize - 2, t = _o.BlockSize;
+        var ids = new long[starts.Count * t];
+        var buffer = new int[inner];
+        for (int b = 0; b < starts.Count; b++)
+        {
+            data.Read(starts[b], buffer);
+            ids[b * t] = _cls;
+            for (int i = 0; i < inner; i++) ids[b * t + 1 + i] = buffer[i];
+            ids[b * t + t - 1] = _sep;
+        }
+        var attend = Enumerable.Repeat(true, ids.Length).ToArray();
+        var labels = _masking.Apply(ids, attend, maskSeed);
+        return (tensor(ids, [starts.Count, t]), tensor(attend, [starts.Count, t]), tensor(labels, [starts.Count, t]));
+    }
+
+    public Tensor MicroBatchLoss(int step, int micro)
+    {
+        ulong seed = SplitMix64.Mix((ulong)_o.Seed, (ulong)step, (ulong)micro);
+        var rng = new SplitMix64(seed);
+        long range = _train.Count - (_o.BlockSize - 2);
+        var starts = Enumerable.Range(0, _o.BatchSize).Select(_ => (long)(rng.Next() % (ulong)range)).ToArray();
+        var (ids, attend, labels) = Batch(_train, starts, rng.Next());
+        return Loss(Mlm.forward(ids, attend), labels);
+    }
+
+    static Tensor Loss(Tensor logits, Tensor labels) =>
+        nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), labels.view(-1), ignore_index: MlmMasking.Ignore);
+
+    public EvalResult Evaluate(CancellationToken ct)
+    {
+        bool wasTraining = Mlm.training;
+        Mlm.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            double nats = 0;
+            long count = 0, correct = 0;
+            for (int i = 0; i < _evalStarts.Length; i += _o.BatchSize)
+            {
+                ct.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var (ids, attend, labels) = Batch(_val, _evalStarts.Skip(i).Take(_o.BatchSize).ToArray(), SplitMix64.Mix((ulong)_o.Seed, 0x3A5C, (ulong)i));
+                var logits = Mlm.forward(ids, attend);
+                var selected = labels.ne(MlmMasking.Ignore);
+                long n = selected.sum().item<long>();
+                if (n == 0) continue;
+                nats += Loss(logits, labels).item<float>() * n;
+                correct += logits.argmax(-1).eq(labels).logical_and(selected).sum().item<long>();
+                count += n;
+            }
+            double loss = nats / Math.Max(1, count);
+            return new EvalResult(loss, new Dictionary<string, double> { ["masked_accuracy"] = (double)correct / Math.Max(1, count), ["perplexity"] = Math.Exp(loss) });
+        }
+        finally
+        {
+            Mlm.train(wasTraining);
+        }
+    }
+
+    public void SaveWeights(string path) => ModuleWeights.Save(Mlm, path);
+    public void LoadWeights(string path) => ModuleWeights.Load(Mlm, path);
+
+    public void WriteRunFiles(RunFolder run)
+    {
+        Mlm.Config.Save(run.Config);
+        Tokenizer.Save(run.Tokenizer);
+        AtomicFile.WriteAllText(run.Data, DataDir + Environment.NewLine);
+    }
+
+    public void Dispose()
+    {
+        _train.Dispose();
+        _val.Dispose();
+        Mlm.Dispose();
+    }
+}

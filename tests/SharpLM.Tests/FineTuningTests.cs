@@ -1,0 +1,109 @@
+using SharpLM.Data;
+using SharpLM.Tokenization;
+using SharpLM.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SharpLM.Tests;
+
+[Collection(TorchCollection.Name)]
+public class FineTuningTests
+{
+    static readonly string[] Good = ["great", "lovely", "superb", "wonderful", "fine", "nice"];
+    static readonly string[] Bad = ["awful", "terrible", "dreadful", "poor", "nasty", "grim"];
+    static readonly string[] Filler = ["the", "food", "was", "service", "and", "room", "quite", "really", "very", "today"];
+
+    /// <summary>Reviews whose label is decided by which word list their one sentiment word comes from.</summary>
+    static LabelledDataset Toy(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var examples = Enumerable.Range(0, n).Select(i =>
+        {
+            bool positive = i % 2 == 0;
+            var words = Enumerable.Range(0, 6).Select(_ => Filler[rng.Next(Filler.Length)]).ToList();
+            words.Insert(rng.Next(words.Count + 1), (positive ? Good : Bad)[rng.Next(6)]);
+            return new LabelledExample(string.Join(' ', words), positive ? "pos" : "neg");
+        }).ToArray();
+        return new LabelledDataset(examples, "toy");
+    }
+
+    /// <summary>Trained on toy text, so every word is frequent enough to become one token.</summary>
+    static WordPieceTokenizer ToyTokenizer() => TokenizerTrainer.TrainWordPiece(Toy(400, 9).Examples.Select(e => e.Text), new TokenizerTrainingOptions { VocabSize = 200 });
+
+    static TrainOptions Tiny => TrainOptions.Preset("tiny") with { BlockSize = 16, BatchSize = 16, MaxSteps = 120, LearningRate = 2e-3, MinLearningRate = 2e-4, WarmupSteps = 10, EvalInterval = 40, WeightDecay = 0.01 };
+
+    [Fact]
+    public void ATinyEncoderLearnsASeparableToyTask()
+    {
+        var tokenizer = ToyTokenizer();
+        using var task = new ClassificationTask(Toy(200, 1), Toy(60, 2), tokenizer, Tiny, new FineTuneOptions());
+        string run = TestData.TempDir();
+        var result = new Trainer(task, Tiny, new RunFolder(run)).Run(false);
+        Assert.Equal(1.0, result.LastEval!.Metrics["accuracy"]);
+        Assert.Equal(1.0, result.LastEval.Metrics["macro_f1"]);
+
+        var (model, tok) = new RunFolder(run).LoadBertClassifier();
+        using var m = model;
+        var ids = new[] { "the food was superb", "the room was awful" }.Select(t => ClassificationTask.Wrap(tok, t, 16)).ToArray();
+        var (p, predicted) = ClassificationTask.Predict(m, ids, tok.SpecialTokenId("[PAD]")!.Value, 8);
+        Assert.Equal(["neg", "pos"], m.Config.Labels!);
+        Assert.Equal([1, 0], predicted);
+        Assert.All(p, row => Assert.Equal(1.0, row.Sum(), 4));
+    }
+
+    [Fact]
+    public void FreezingKeepsTheChosenWeightsFixed()
+    {
+        var tokenizer = ToyTokenizer();
+        var o = Tiny with { MaxSteps = 20, EvalInterval = 20 };
+        using var task = new ClassificationTask(Toy(100, 1), Toy(20, 2), tokenizer, o, new FineTuneOptions { FreezeEmbeddings = true, FreezeLayers = 1 });
+        var before = task.Classifier.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        new Trainer(task, o, new RunFolder(TestData.TempDir())).Run(false);
+        foreach (var (name, p) in task.Classifier.named_parameters())
+        {
+            bool frozen = name.StartsWith("bert.embeddings.") || name.StartsWith("bert.encoder.layer.0.");
+            Assert.Equal(frozen, GptTests.Same(before[name], p));
+        }
+    }
+
+    [Fact]
+    public async Task MaskedLmPretrainingThenFineTuningStartsFromThePretrainedEncoder()
+    {
+        // Pretrain on text prepared with a WordPiece tokenizer (the toy sentences as a corpus).
+        string dir = TestData.TempDir();
+        var tokenizer = ToyTokenizer();
+        tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
+        await File.WriteAllLinesAsync(Path.Combine(dir, "corpus.txt"), Toy(400, 3).Examples.Select(e => e.Text));
+        await new CorpusPreparer(TestData.Catalog).RunAsync(new PrepareOptions
+        {
+            Inputs = [Path.Combine(dir, "corpus.txt")], Tokenizer = Path.Combine(dir, "tokenizer.json"), OutputDir = Path.Combine(dir, "data"), Split = SplitMode.Characters,
+        });
+        var o = Tiny with { MaxSteps = 150, EvalInterval = 50 };
+        string mlmRun = Path.Combine(dir, "mlm");
+        TrainingResult pretrained;
+        using (var mlm = new MaskedLanguageModelTask(Path.Combine(dir, "data"), o))
+            pretrained = new Trainer(mlm, o, new RunFolder(mlmRun)).Run(false);
+        // Filler words are uniform over 10, so ln 10 ≈ 2.3 nats is about the best possible; the start is ln(vocabulary).
+        var history = CheckpointState.Load(Path.Combine(mlmRun, "checkpoint", CheckpointState.FileName)).History.Where(h => h.ValLoss is not null).ToList();
+        Assert.True(history[0].ValLoss > 4, $"initial {history[0].ValLoss}"); // ln(110 tokens) = 4.7
+        Assert.True(pretrained.BestValLoss < 3.2, $"masked-LM loss {pretrained.BestValLoss}");
+
+        var (mlmModel, _) = new RunFolder(mlmRun).LoadBertMlm();
+        using var _ = mlmModel;
+        using var task = new ClassificationTask(Toy(50, 1), Toy(10, 2), tokenizer, o, new FineTuneOptions { Pretrained = mlmRun }, mlmModel.Config);
+        var pre = mlmModel.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, p) in task.Classifier.named_parameters().Where(p => p.name.StartsWith("bert.")))
+            Assert.True(GptTests.Same(pre[name], p), name);
+    }
+
+    [Fact]
+    public void LabelMismatchAndMissingClassesAreReported()
+    {
+        var tokenizer = ToyTokenizer();
+        var val = new LabelledDataset([new("x", "pos"), new("y", "meh")], "val");
+        Assert.Contains("labels the training data lacks: meh", Assert.Throws<SharpLMException>(() => new ClassificationTask(Toy(20, 1), val, tokenizer, Tiny, new FineTuneOptions())).Message);
+        var gpt2Like = CharTokenizer.FromTexts(["abc"]);
+        Assert.Contains("no [PAD] token", Assert.Throws<SharpLMException>(() => new ClassificationTask(Toy(20, 1), Toy(4, 2), gpt2Like, Tiny, new FineTuneOptions())).Message);
+        Assert.Contains("--freeze-layers", Assert.Throws<SharpLMException>(() => new ClassificationTask(Toy(20, 1), Toy(4, 2), tokenizer, Tiny, new FineTuneOptions { FreezeLayers = 9 })).Message);
+    }
+}
