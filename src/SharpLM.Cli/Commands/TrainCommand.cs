@@ -13,6 +13,7 @@ public static class TrainCommand
     static readonly Option<string?> Data = new("--data") { Description = "Folder written by 'sharplm prepare' (train_*.bin, val_*.bin, tokenizer.json)." };
     static readonly Option<string> Output = new("--output") { Description = "Run folder (config.json, model.safetensors, checkpoint/, logs/, loss.png).", Required = true };
     static readonly Option<string> PresetOption = new("--preset") { Description = $"Starting configuration: {string.Join(", ", TrainOptions.Presets.Keys)}.", DefaultValueFactory = _ => "baby" };
+    static readonly Option<string?> Objective = new("--objective") { Description = "lm (GPT, next token; default) or mlm (BERT encoder, masked tokens; needs WordPiece shards)." };
     static readonly Option<bool> Resume = new("--resume") { Description = "Continue the run in --output from its last checkpoint (same settings; --max-steps may grow)." };
 
     // Every TrainOptions field can be overridden; null means "keep the preset's value".
@@ -47,7 +48,7 @@ public static class TrainCommand
     public static Command Build(CliContext ctx)
     {
         var cmd = new Command("train", "Pretrain a GPT on token shards; writes a run folder with checkpoints, TensorBoard logs and loss.png.");
-        foreach (var o in new Option[] { Data, Output, PresetOption, Resume, NLayer, NHead, NEmbd, Block, Dropout, Batch, Accum, Steps, Optimizer, Lr, MinLr,
+        foreach (var o in new Option[] { Data, Output, PresetOption, Objective, Resume, NLayer, NHead, NEmbd, Block, Dropout, Batch, Accum, Steps, Optimizer, Lr, MinLr,
                      Warmup, DecaySteps, Decay, Beta1, Beta2, Momentum, WeightDecay, L1, L2, Clip, EvalInterval, EvalBatches, Patience, MinDelta, LogInterval, Seed,
                      ThreadsOption, CliApp.JsonOption })
             cmd.Options.Add(o);
@@ -91,6 +92,7 @@ public static class TrainCommand
             EarlyStoppingPatience = Pick(Patience, o.EarlyStoppingPatience), EarlyStoppingMinDelta = Pick(MinDelta, o.EarlyStoppingMinDelta),
             LogInterval = Pick(LogInterval, o.LogInterval), Seed = Pick(Seed, o.Seed),
         };
+        if (p.GetValue(Objective) is string objective) o = o with { Objective = objective.ToLowerInvariant() };
         if (p.GetValue(Optimizer) is string opt)
             o = o with { Optimizer = opt.ToLowerInvariant() switch { "adamw" => OptimizerKind.AdamW, "adam" => OptimizerKind.Adam, "sgd" => OptimizerKind.Sgd, _ => throw new SharpLMException($"--optimizer '{opt}' is not one of adamw, adam, sgd.") } };
         if (p.GetValue(Decay) is string d)
@@ -103,8 +105,8 @@ public static class TrainCommand
     {
         TorchRuntime.ConfigureThreads(p.GetValue(ThreadsOption));
         options.Validate();
-        using var task = new LanguageModelTask(data, options);
-        ctx.Err.WriteLine($"model: {task.Gpt.ParameterCount:N0} parameters ({options.NLayer} layers, {options.NHead} heads, {options.NEmbd} wide, context {options.BlockSize}); " +
+        using var task = NewTask(data, options);
+        ctx.Err.WriteLine($"model: {(options.Objective == "mlm" ? "BERT (masked LM)" : "GPT")}, {task.Model.parameters().Sum(x => x.numel()):N0} parameters ({options.NLayer} layers, {options.NHead} heads, {options.NEmbd} wide, context {options.BlockSize}); " +
                           $"{options.TokensPerStep:N0} tokens per step; {TorchSharp.torch.get_num_threads()} CPU threads");
         var trainer = new Trainer(task, options, run);
         void Line(TrainingProgress t)
@@ -132,13 +134,15 @@ public static class TrainCommand
         return result!;
     }
 
+    static ITrainingTask NewTask(string data, TrainOptions o) =>
+        o.Objective == "mlm" ? new MaskedLanguageModelTask(data, o) : new LanguageModelTask(data, o);
+
     public static void Print(CliContext ctx, TrainingResult r, RunFolder run)
     {
-        var table = new Table().AddColumns("steps", "stopped", "best val loss", "best step", "val perplexity", "val bits/byte", "tokens/s", "time");
-        var m = r.LastEval?.Metrics;
-        table.AddRow(r.Steps.ToString(), r.StoppedBecause, r.BestValLoss?.ToString("F4") ?? "-", r.BestStep?.ToString() ?? "-",
-            m?.GetValueOrDefault("perplexity").ToString("F3") ?? "-", m?.GetValueOrDefault("bits_per_byte").ToString("F3") ?? "-",
-            r.TokensPerSecond.ToString("N0"), TimeSpan.FromSeconds(r.Seconds).ToString(@"hh\:mm\:ss"));
+        var metrics = r.LastEval?.Metrics ?? new Dictionary<string, double>();
+        var table = new Table().AddColumns(["steps", "stopped", "best val loss", "best step", .. metrics.Keys.Select(k => "val " + k.Replace('_', ' ')), "tokens/s", "time"]);
+        table.AddRow([r.Steps.ToString(), r.StoppedBecause, r.BestValLoss?.ToString("F4") ?? "-", r.BestStep?.ToString() ?? "-",
+            .. metrics.Values.Select(v => v.ToString("F4")), r.TokensPerSecond.ToString("N0"), TimeSpan.FromSeconds(r.Seconds).ToString(@"hh\:mm\:ss")]);
         ctx.WriteTable(table);
         ctx.Out.WriteLine($"run: {run.Path} (best weights in model.safetensors; resume with --resume)");
         ctx.Out.WriteLine($"plot: {run.Plot}");

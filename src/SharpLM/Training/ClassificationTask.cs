@@ -27,7 +27,7 @@ public sealed record FineTuneOptions
 /// wrapped in [CLS] … [SEP]; batches are padded to their longest sequence. Examples are visited in a seeded shuffle per
 /// epoch that depends only on (seed, epoch), so training resumes exactly. Evaluation reports loss, accuracy and macro-F1.
 /// </summary>
-public sealed class ClassificationTask : ITrainingTask, IDisposable
+public sealed class ClassificationTask : ITrainingTask
 {
     readonly TrainOptions _o;
     readonly long[][] _trainIds, _valIds;

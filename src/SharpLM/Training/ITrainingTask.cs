@@ -8,9 +8,9 @@ public sealed record EvalResult(double Loss, IReadOnlyDictionary<string, double>
 
 /// <summary>
 /// What the trainer needs from a model + data pair (language modelling now; masked LM and
-/// classification later): batches, a loss, an evaluation and how to save the model.
+/// classification): batches, a loss, an evaluation and how to save the model. Disposing it frees the model and data.
 /// </summary>
-public interface ITrainingTask
+public interface ITrainingTask : IDisposable
 {
     nn.Module Model { get; }
     /// <summary>Tokens (or examples) per micro-batch, for throughput figures.</summary>

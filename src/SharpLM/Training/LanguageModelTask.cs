@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace SharpLM.Training;
 
 /// <summary>Next-token prediction for a GPT on prepared token shards.</summary>
-public sealed class LanguageModelTask : ITrainingTask, IDisposable
+public sealed class LanguageModelTask : ITrainingTask
 {
     readonly TokenDataset _train, _val;
     readonly TrainOptions _o;

@@ -12,7 +12,7 @@ namespace SharpLM.Training;
 /// block_size − 2 tokens wrapped in [CLS] … [SEP], corrupted by <see cref="MlmMasking"/>; the loss counts selected
 /// positions only. Evaluation: loss and accuracy on the masked tokens of fixed validation windows with fixed masks.
 /// </summary>
-public sealed class MaskedLanguageModelTask : ITrainingTask, IDisposable
+public sealed class MaskedLanguageModelTask : ITrainingTask
 {
     readonly TokenDataset _train, _val;
     readonly TrainOptions _o;
