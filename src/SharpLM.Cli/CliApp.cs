@@ -63,6 +63,9 @@ public static class CliApp
         root.Subcommands.Add(TrainCommand.Build(ctx));
         root.Subcommands.Add(EvalCommand.Build(ctx));
         root.Subcommands.Add(GenerateCommand.Build(ctx));
+        root.Subcommands.Add(FillMaskCommand.Build(ctx));
+        root.Subcommands.Add(FineTuneCommand.Build(ctx));
+        root.Subcommands.Add(ClassifyCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
         root.Subcommands.Add(BenchCommands.Build(ctx));
         return root;

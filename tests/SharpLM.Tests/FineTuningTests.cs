@@ -107,3 +107,62 @@ public class FineTuningTests
         Assert.Contains("--freeze-layers", Assert.Throws<SharpLMException>(() => new ClassificationTask(Toy(20, 1), Toy(4, 2), tokenizer, Tiny, new FineTuneOptions { FreezeLayers = 9 })).Message);
     }
 }
+
+[Collection(TorchCollection.Name)]
+public class FineTuningCliTests
+{
+    static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await SharpLM.Cli.CliApp.RunAsync(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task FinetuneClassifyAndFillMaskFromTheCommandLine()
+    {
+        string dir = TestData.TempDir();
+        var rng = new Random(3);
+        string[] good = ["great", "lovely", "superb"], bad = ["awful", "terrible", "grim"], filler = ["the", "food", "was", "room", "very"];
+        string Sentence(bool positive) => string.Join(' ', filler.OrderBy(_ => rng.Next()).Take(3).Append((positive ? good : bad)[rng.Next(3)]));
+        var rows = Enumerable.Range(0, 300).Select(i => (Text: Sentence(i % 2 == 0), Label: i % 2 == 0 ? "pos" : "neg")).ToList();
+        string csv = Path.Combine(dir, "reviews.csv");
+        await File.WriteAllLinesAsync(csv, ["review,sentiment", .. rows.Select(r => $"\"{r.Text}\",{r.Label}")]);
+        var tokenizer = SharpLM.Tokenization.TokenizerTrainer.TrainWordPiece(rows.Select(r => r.Text), new SharpLM.Tokenization.TokenizerTrainingOptions { VocabSize = 100 });
+        string tok = Path.Combine(dir, "tokenizer.json");
+        tokenizer.Save(tok);
+        string run = Path.Combine(dir, "clf");
+
+        var bad1 = await Run("finetune", "--data", csv, "--output", run, "--tokenizer", tok);
+        Assert.Equal(1, bad1.Code);
+        Assert.Contains("no column 'text' (--text-column); its columns are: review, sentiment", bad1.Err);
+
+        var ft = await Run("finetune", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", run, "--tokenizer", tok,
+            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "6", "--dropout", "0", "--eval-interval", "40", "--json");
+        Assert.True(ft.Code == 0, ft.Err);
+        using var result = System.Text.Json.JsonDocument.Parse(ft.Out);
+        Assert.Equal(1.0, result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble());
+        Assert.Equal(30, result.RootElement.GetProperty("testExamples").GetInt32());
+
+        var one = await Run("classify", "--model", run, "--text", "the room was superb", "--json");
+        Assert.Equal(0, one.Code);
+        using var prediction = System.Text.Json.JsonDocument.Parse(one.Out);
+        var first = prediction.RootElement.GetProperty("predictions")[0];
+        Assert.Equal("pos", first.GetProperty("label").GetString());
+        Assert.True(first.GetProperty("probabilities").GetProperty("pos").GetDouble() > 0.9);
+
+        var labelled = await Run("classify", "--model", run, "--input", csv, "--text-column", "review", "--label-column", "sentiment");
+        Assert.Equal(0, labelled.Code);
+        Assert.Contains("accuracy 1.0000 on 300 examples", labelled.Out);
+
+        string other = Path.Combine(dir, "other.csv");
+        await File.WriteAllLinesAsync(other, ["text,label", "great food,pos", "meh,neutral"]);
+        var mismatch = await Run("classify", "--model", run, "--input", other);
+        Assert.Equal(1, mismatch.Code);
+        Assert.Contains("labels the model was not trained on: neutral (the model knows neg, pos)", mismatch.Err);
+
+        var notMlm = await Run("fill-mask", "--model", run, "--text", "the [MASK] was great");
+        Assert.Equal(1, notMlm.Code);
+    }
+}
