@@ -66,6 +66,7 @@ public static class CliApp
         root.Subcommands.Add(FillMaskCommand.Build(ctx));
         root.Subcommands.Add(FineTuneCommand.Build(ctx));
         root.Subcommands.Add(ClassifyCommand.Build(ctx));
+        root.Subcommands.Add(TuneCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
         root.Subcommands.Add(BenchCommands.Build(ctx));
         return root;

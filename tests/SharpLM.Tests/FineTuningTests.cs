@@ -119,8 +119,8 @@ public class FineTuningCliTests
         return (code, output.ToString(), error.ToString());
     }
 
-    [Fact]
-    public async Task FinetuneClassifyAndFillMaskFromTheCommandLine()
+    /// <summary>A 300-row review CSV (columns review, sentiment) and a WordPiece tokenizer.json trained on it.</summary>
+    static async Task<(string Dir, string Csv, string Tokenizer)> ToyCsv()
     {
         string dir = TestData.TempDir();
         var rng = new Random(3);
@@ -132,6 +132,32 @@ public class FineTuningCliTests
         var tokenizer = SharpLM.Tokenization.TokenizerTrainer.TrainWordPiece(rows.Select(r => r.Text), new SharpLM.Tokenization.TokenizerTrainingOptions { VocabSize = 100 });
         string tok = Path.Combine(dir, "tokenizer.json");
         tokenizer.Save(tok);
+        return (dir, csv, tok);
+    }
+
+    [Fact]
+    public async Task TuneRanksAGridByCrossValidation()
+    {
+        var (dir, csv, tok) = await ToyCsv();
+        var r = await Run("tune", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--tokenizer", tok, "--output", Path.Combine(dir, "tune"),
+            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--folds", "3", "--lr", "2e-3", "1e-6", "--epochs", "6", "--dropout", "0", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        var points = doc.RootElement.GetProperty("points");
+        Assert.Equal(2, points.GetArrayLength());
+        Assert.Equal(3, points[0].GetProperty("folds").GetArrayLength());
+        // A learning rate of 1e-6 cannot learn in 6 epochs; 2e-3 can.
+        Assert.Equal(2e-3, doc.RootElement.GetProperty("best").GetProperty("parameters").GetProperty("learningRate").GetDouble());
+        Assert.True(points[0].GetProperty("mean").GetDouble() > points[1].GetProperty("mean").GetDouble() + 0.2);
+        Assert.Contains("combination 2/2", r.Err);
+        Assert.Contains("fold 3/3", r.Err);
+        Assert.True(File.Exists(Path.Combine(dir, "tune", "tune.json")));
+    }
+
+    [Fact]
+    public async Task FinetuneClassifyAndFillMaskFromTheCommandLine()
+    {
+        var (dir, csv, tok) = await ToyCsv();
         string run = Path.Combine(dir, "clf");
 
         var bad1 = await Run("finetune", "--data", csv, "--output", run, "--tokenizer", tok);

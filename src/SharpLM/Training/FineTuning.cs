@@ -32,27 +32,45 @@ public sealed record FineTuneResult(string Run, IReadOnlyList<string> Labels, in
 /// </summary>
 public static class FineTuning
 {
+    /// <summary>Labelled data from a file, folder or catalogue name.</summary>
+    public static async Task<(LabelledDataset Data, string Path)> LoadDataAsync(string data, string textColumn, string labelColumn, DataCatalogClient catalog, CancellationToken ct = default)
+    {
+        string path = Directory.Exists(data) || File.Exists(data) ? data
+            : Catalog.Find(data) is { } entry ? await catalog.GetAsync(entry, ct: ct)
+            : throw new SharpLMException($"{data} is neither a file, a folder nor a catalogue name; give a CSV/TSV/JSONL file, a folder per label, or spam-assassin.");
+        return (LabelledDataset.Load(path, textColumn, labelColumn), path);
+    }
+
+    /// <summary>The starting point: a pretrained BERT run's config and tokenizer, or (from scratch) just a tokenizer.</summary>
+    public static async Task<(Tokenizer Tokenizer, BertConfig? Pretrained)> StartingPointAsync(FineTuneOptions f, DataCatalogClient catalog)
+    {
+        if (f.Pretrained is not string from) return (await TokenizerSource.LoadAsync(f.Tokenizer ?? TokenizerSource.BertBaseUncased, catalog), null);
+        var run = new RunFolder(from);
+        if (run.ModelType() != "bert") throw new SharpLMException($"{from} holds a {run.ModelType()} model; fine-tuning starts from a BERT run ('sharplm train --objective mlm').");
+        return (TokenizerJson.Load(run.Tokenizer), BertConfig.Load(run.Config) with { Labels = null });
+    }
+
+    /// <summary>
+    /// Stratified train / validation / test indices: first (rest, test), then rest into (train, validation), so the test
+    /// part is the same whatever the validation fraction (and the same one 'sharplm tune' keeps out of its folds).
+    /// </summary>
+    public static (int[] Train, int[] Val, int[] Test) Split(IReadOnlyList<int> labels, double valFraction, double testFraction, int seed)
+    {
+        var outer = CrossValidation.StratifiedSplit(labels, [1 - testFraction, testFraction], seed);
+        var rest = outer[0];
+        var inner = CrossValidation.StratifiedSplit(rest.Select(i => labels[i]).ToArray(), [1 - valFraction / (1 - testFraction), valFraction / (1 - testFraction)], seed);
+        return (inner[0].Select(i => rest[i]).ToArray(), inner[1].Select(i => rest[i]).ToArray(), outer[1]);
+    }
+
     public static async Task<FineTuneResult> RunAsync(FineTuneRequest r, DataCatalogClient catalog, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
     {
-        string dataPath = Directory.Exists(r.Data) || File.Exists(r.Data) ? r.Data
-            : Catalog.Find(r.Data) is { } entry ? await catalog.GetAsync(entry, ct: ct)
-            : throw new SharpLMException($"{r.Data} is neither a file, a folder nor a catalogue name; give a CSV/TSV/JSONL file, a folder per label, or spam-assassin.");
-        var data = LabelledDataset.Load(dataPath, r.TextColumn, r.LabelColumn);
-        var parts = CrossValidation.StratifiedSplit(data.LabelIndex, [1 - r.ValFraction - r.TestFraction, r.ValFraction, r.TestFraction], r.Training.Seed);
+        var (data, dataPath) = await LoadDataAsync(r.Data, r.TextColumn, r.LabelColumn, catalog, ct);
+        var (trainIdx, valIdx, testIdx) = Split(data.LabelIndex, r.ValFraction, r.TestFraction, r.Training.Seed);
+        int[][] parts = [trainIdx, valIdx, testIdx];
         if (parts[0].Length == 0 || parts[1].Length == 0) throw new SharpLMException("The split leaves no training or validation examples; use more data or other --val-fraction/--test-fraction.");
         var train = data.Subset(parts[0], "the training split");
         var val = data.Subset(parts[1], "the validation split");
-
-        BertConfig? pretrainedConfig = null;
-        Tokenizer tokenizer;
-        if (r.FineTune.Pretrained is string from)
-        {
-            var run = new RunFolder(from);
-            if (run.ModelType() != "bert") throw new SharpLMException($"{from} holds a {run.ModelType()} model; fine-tuning starts from a BERT run ('sharplm train --objective mlm').");
-            pretrainedConfig = BertConfig.Load(run.Config) with { Labels = null };
-            tokenizer = TokenizerJson.Load(run.Tokenizer);
-        }
-        else tokenizer = await TokenizerSource.LoadAsync(r.FineTune.Tokenizer ?? TokenizerSource.BertBaseUncased, catalog);
+        var (tokenizer, pretrainedConfig) = await StartingPointAsync(r.FineTune, catalog);
 
         var o = r.Training;
         if (r.StepsFromEpochs) o = o with { MaxSteps = Math.Max(1, (int)Math.Ceiling(r.Epochs * train.Examples.Count / (double)(o.BatchSize * o.GradAccumulation))) };
