@@ -155,6 +155,23 @@ public class FineTuningCliTests
     }
 
     [Fact]
+    public async Task BenchClassifyScoresBothModelsOnTheSameSplit()
+    {
+        var (dir, csv, tok) = await ToyCsv();
+        var r = await Run("bench", "classify", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--tokenizer", tok, "--output", Path.Combine(dir, "b"),
+            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "6", "--dropout", "0", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        var scores = doc.RootElement.GetProperty("scores");
+        Assert.Equal(2, scores.GetArrayLength());
+        Assert.StartsWith("SharpLM", scores[0].GetProperty("name").GetString());
+        Assert.StartsWith("ML.NET", scores[1].GetProperty("name").GetString());
+        Assert.All(scores.EnumerateArray(), s => Assert.Equal(30, s.GetProperty("testExamples").GetInt32()));
+        Assert.Equal(1.0, scores[1].GetProperty("accuracy").GetDouble()); // the sentiment word is a perfect unigram feature
+        Assert.Equal(1.0, scores[0].GetProperty("accuracy").GetDouble());
+    }
+
+    [Fact]
     public async Task FinetuneClassifyAndFillMaskFromTheCommandLine()
     {
         var (dir, csv, tok) = await ToyCsv();
@@ -188,7 +205,7 @@ public class FineTuningCliTests
         Assert.Equal(1, mismatch.Code);
         Assert.Contains("labels the model was not trained on: neutral (the model knows neg, pos)", mismatch.Err);
 
-        var notMlm = await Run("fill-mask", "--model", run, "--text", "the [MASK] was great");
+        var notMlm = await Run("fill-mask", "--model", run, "--text", "the [MASK] was great"); // a classifier has no masked-LM head
         Assert.Equal(1, notMlm.Code);
     }
 }

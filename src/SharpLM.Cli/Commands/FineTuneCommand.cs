@@ -9,14 +9,15 @@ namespace SharpLM.Cli.Commands;
 /// <summary>sharplm finetune --task classify: a classification head on a pretrained (or fresh) BERT encoder.</summary>
 public static class FineTuneCommand
 {
-    public static Command Build(CliContext ctx)
+    /// <summary>The options that describe a fine-tuning job (shared by finetune and bench classify) and their parser.</summary>
+    public static (Option[] Options, Func<ParseResult, FineTuneRequest> Parse) RequestOptions(string defaultOutput)
     {
         var taskOption = new Option<string>("--task") { Description = "Fine-tuning task.", DefaultValueFactory = _ => "classify" };
         taskOption.AcceptOnlyFromAmong("classify");
         var data = new Option<string>("--data") { Description = "Labelled data: CSV/TSV/JSONL file, a folder per label, or spam-assassin.", Required = true };
         var textColumn = new Option<string>("--text-column") { Description = "Text column / field name.", DefaultValueFactory = _ => "text" };
         var labelColumn = new Option<string>("--label-column") { Description = "Label column / field name.", DefaultValueFactory = _ => "label" };
-        var output = new Option<string>("--output") { Description = "Run folder for the classifier.", Required = true };
+        var output = new Option<string>("--output") { Description = "Run folder for the classifier.", DefaultValueFactory = _ => defaultOutput, Required = defaultOutput.Length == 0 };
         var from = new Option<string?>("--from") { Description = "Pretrained BERT run ('sharplm train --objective mlm'); omit to train from scratch." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "From scratch only: bert-base-uncased (default), a vocab.txt or a tokenizer.json." };
         var epochs = new Option<double>("--epochs") { Description = "Passes over the training split.", DefaultValueFactory = _ => 3 };
@@ -37,13 +38,10 @@ public static class FineTuneCommand
         var evalInterval = new Option<int>("--eval-interval") { Description = "Steps between validation evaluations.", DefaultValueFactory = _ => 50 };
         var patience = new Option<int>("--patience") { Description = "Early stopping after this many evaluations without improvement (0 = off).", DefaultValueFactory = _ => 0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the split, initialisation, order and dropout.", DefaultValueFactory = _ => 1337 };
-        var cmd = new Command("finetune", "Fine-tune a text classifier on labelled data; reports accuracy, P/R/F1 and the confusion matrix on the test split.");
-        foreach (var o in new Option[] { taskOption, data, textColumn, labelColumn, output, from, tokenizer, epochs, steps, lr, batch, block, dropout, layers, heads, width,
-                     freezeEmbeddings, freezeLayers, weights, val, test, evalInterval, patience, seed, TrainCommand.ThreadsOption, CliApp.JsonOption })
-            cmd.Options.Add(o);
-        cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
+        Option[] options = [taskOption, data, textColumn, labelColumn, output, from, tokenizer, epochs, steps, lr, batch, block, dropout, layers, heads, width,
+            freezeEmbeddings, freezeLayers, weights, val, test, evalInterval, patience, seed];
+        FineTuneRequest Parse(ParseResult p)
         {
-            TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
             if (p.GetValue(from) is not null && p.GetValue(tokenizer) is not null)
                 throw new SharpLMException("--tokenizer applies when training from scratch; a --from run brings its own tokenizer.");
             double vf = p.GetValue(val), tf = p.GetValue(test);
@@ -55,7 +53,7 @@ public static class FineTuneCommand
                 BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), MinLearningRate = p.GetValue(lr) / 10, WarmupSteps = 20, WeightDecay = 0.01,
                 EvalInterval = p.GetValue(evalInterval), EarlyStoppingPatience = p.GetValue(patience), Seed = p.GetValue(seed), MaxSteps = p.GetValue(steps) ?? 1,
             };
-            var request = new FineTuneRequest
+            return new FineTuneRequest
             {
                 Data = p.GetValue(data)!, TextColumn = p.GetValue(textColumn)!, LabelColumn = p.GetValue(labelColumn)!, Output = p.GetValue(output)!,
                 ValFraction = vf, TestFraction = tf, Epochs = p.GetValue(epochs), StepsFromEpochs = p.GetValue(steps) is null, Training = training,
@@ -65,13 +63,21 @@ public static class FineTuneCommand
                     FreezeLayers = p.GetValue(freezeLayers), BalancedClassWeights = p.GetValue(weights) == "balanced",
                 },
             };
-            var progress = new CliApp.SyncProgress<TrainingProgress>(t =>
-            {
-                if (t.Message is not null) ctx.Err.WriteLine(t.Message);
-                else if (t.Eval is { } e) ctx.Err.WriteLine($"step {t.Step,6}: val loss {e.Loss:F4}" + string.Concat(e.Metrics.Select(m => $", {m.Key.Replace('_', ' ')} {m.Value:F4}")));
-                else if (t.Step % 10 == 0) ctx.Err.WriteLine($"step {t.Step,6}/{t.MaxSteps}: loss {t.Loss:F4}, lr {t.LearningRate:G3}, ETA {t.Eta:hh\\:mm\\:ss}");
-            });
-            var result = await FineTuning.RunAsync(request, CliApp.Catalog(p), progress, ct);
+        }
+        return (options, Parse);
+    }
+
+    public static Command Build(CliContext ctx)
+    {
+        var (options, parse) = RequestOptions("");
+        var cmd = new Command("finetune", "Fine-tune a text classifier on labelled data; reports accuracy, P/R/F1 and the confusion matrix on the test split.");
+        foreach (var o in options.Append(TrainCommand.ThreadsOption).Append(CliApp.JsonOption)) cmd.Options.Add(o);
+        cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
+        {
+            TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
+            var request = parse(p);
+            var training = request.Training;
+            var result = await FineTuning.RunAsync(request, CliApp.Catalog(p), ProgressLines(ctx), ct);
             if (p.GetValue(CliApp.JsonOption)) ctx.WriteJson(result);
             else
             {
@@ -83,6 +89,14 @@ public static class FineTuneCommand
         }));
         return cmd;
     }
+
+    /// <summary>Training progress as lines on stderr: every 10th step, every evaluation and every message.</summary>
+    public static IProgress<TrainingProgress> ProgressLines(CliContext ctx) => new CliApp.SyncProgress<TrainingProgress>(t =>
+    {
+        if (t.Message is not null) ctx.Err.WriteLine(t.Message);
+        else if (t.Eval is { } e) ctx.Err.WriteLine($"step {t.Step,6}: val loss {e.Loss:F4}" + string.Concat(e.Metrics.Select(m => $", {m.Key.Replace('_', ' ')} {m.Value:F4}")));
+        else if (t.Step % 10 == 0) ctx.Err.WriteLine($"step {t.Step,6}/{t.MaxSteps}: loss {t.Loss:F4}, lr {t.LearningRate:G3}, ETA {t.Eta:hh\\:mm\\:ss}");
+    });
 
     /// <summary>Per-class table, averages, confusion matrix and AUC.</summary>
     public static void PrintReport(CliContext ctx, ClassificationReport r)
