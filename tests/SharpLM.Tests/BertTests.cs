@@ -111,3 +111,22 @@ public class BertTests
         Assert.Contains("at least two labels", Assert.Throws<SharpLMException>(() => (Small with { Labels = ["x"] }).Validate()).Message);
     }
 }
+
+[Collection(TorchCollection.Name)]
+public class BertSelectedHeadTests
+{
+    [Fact]
+    public void LogitsAtSelectedPositionsEqualTheFullOutputThere()
+    {
+        Runtime.TorchRuntime.EnsureLoaded();
+        torch.manual_seed(3);
+        using var m = new SharpLM.Models.BertForMaskedLm(new SharpLM.Models.BertConfig { VocabSize = 40, HiddenSize = 16, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 32, MaxPositionEmbeddings = 8, HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 });
+        m.eval();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = randint(5, 40, [2, 8]);
+        var attend = ones(2, 8, ScalarType.Bool);
+        var selected = tensor(new[] { false, true, false, false, true, false, false, false, true, false, false, false, false, false, false, true }, [2, 8]);
+        Assert.True(m.forward(ids, attend)[selected].allclose(m.ForwardSelected(ids, attend, selected), rtol: 1e-5, atol: 1e-6));
+    }
+}

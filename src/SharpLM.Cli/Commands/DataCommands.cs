@@ -54,6 +54,7 @@ public static class DataCommands
 
         data.Subcommands.Add(list);
         data.Subcommands.Add(get);
+        data.Subcommands.Add(SplitCommand.Build(ctx));
         return data;
     }
 }

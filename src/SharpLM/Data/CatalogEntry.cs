@@ -7,8 +7,10 @@ public enum DocumentLayout
     TextFiles,
     /// <summary>JSON files holding objects with "paragraphs" (chinese-poetry): each object is one document.</summary>
     PoemJson,
-    /// <summary>Raw e-mails, one per file.</summary>
+    /// <summary>Raw e-mails, one per file (read as subject + body text).</summary>
     Emails,
+    /// <summary>JSON lines: each line's "text" field is one document.</summary>
+    Jsonl,
     /// <summary>Not a text corpus (tokenizer assets).</summary>
     Assets,
 }

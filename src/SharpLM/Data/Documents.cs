@@ -21,13 +21,13 @@ public sealed class DocumentSource(DataCatalogClient catalog)
         var files = new List<(string, DocumentLayout)>();
         foreach (string input in inputs)
         {
-            if (File.Exists(input)) files.Add((Path.GetFullPath(input), DocumentLayout.TextFiles));
+            if (File.Exists(input)) files.Add((Path.GetFullPath(input), LayoutOf(input)));
             else if (Directory.Exists(input))
             {
                 var inFolder = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories)
                     .Where(f => !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList();
                 if (inFolder.Count == 0) throw new SharpLMException($"Folder {input} holds no files; give a folder of text files.");
-                files.AddRange(inFolder.Select(f => (Path.GetFullPath(f), DocumentLayout.TextFiles)));
+                files.AddRange(inFolder.Select(f => (Path.GetFullPath(f), LayoutOf(f))));
             }
             else if (Catalog.Find(input) is { } entry)
             {
@@ -53,10 +53,41 @@ public sealed class DocumentSource(DataCatalogClient catalog)
                 case DocumentLayout.PoemJson:
                     foreach (var d in ReadPoems(path)) yield return d;
                     break;
+                case DocumentLayout.Emails:
+                    // The package keeps a .json copy of every .txt e-mail; read each e-mail once.
+                    if (path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)) yield return new Document(path, Email.ToText(path));
+                    break;
+                case DocumentLayout.Jsonl:
+                    foreach (var d in ReadJsonLines(path)) yield return d;
+                    break;
                 default:
                     foreach (var chunk in ReadChunks(path)) yield return new Document(path, chunk);
                     break;
             }
+        }
+    }
+
+    static DocumentLayout LayoutOf(string path) =>
+        Path.GetExtension(path).ToLowerInvariant() is ".jsonl" or ".ndjson" ? DocumentLayout.Jsonl : DocumentLayout.TextFiles;
+
+    static IEnumerable<Document> ReadJsonLines(string path)
+    {
+        int line = 0;
+        foreach (var raw in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(raw)) continue;
+            string? text;
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(raw);
+                text = doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("text", out var t) ? t.GetString() : null;
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                text = null;
+            }
+            yield return new Document($"{path}:{line}", text ?? throw new SharpLMException($"{path} line {line} is not a JSON object with a \"text\" string."));
         }
     }
 

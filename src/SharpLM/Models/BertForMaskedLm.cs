@@ -23,4 +23,10 @@ public sealed class BertForMaskedLm : nn.Module<Tensor, Tensor, Tensor>
 
     /// <summary>Vocabulary logits [B, T, V].</summary>
     public override Tensor forward(Tensor ids, Tensor attend) => cls.forward(bert.Forward(ids, attend));
+
+    /// <summary>
+    /// Vocabulary logits [N, V] at the N positions where <paramref name="selected"/> [B, T] is true only: training needs
+    /// the head at the ~15% masked positions, and the vocabulary projection is the largest matrix product of a small BERT.
+    /// </summary>
+    public Tensor ForwardSelected(Tensor ids, Tensor attend, Tensor selected) => cls.forward(bert.Forward(ids, attend)[selected]);
 }

@@ -78,11 +78,9 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
         long range = _train.Count - (_o.BlockSize - 2);
         var starts = Enumerable.Range(0, _o.BatchSize).Select(_ => (long)(rng.Next() % (ulong)range)).ToArray();
         var (ids, attend, labels) = Batch(_train, starts, rng.Next());
-        return Loss(Mlm.forward(ids, attend), labels);
+        var selected = labels.ne(MlmMasking.Ignore);
+        return nn.functional.cross_entropy(Mlm.ForwardSelected(ids, attend, selected), labels[selected]);
     }
-
-    static Tensor Loss(Tensor logits, Tensor labels) =>
-        nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), labels.view(-1), ignore_index: MlmMasking.Ignore);
 
     public EvalResult Evaluate(CancellationToken ct)
     {
@@ -98,12 +96,13 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
                 ct.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
                 var (ids, attend, labels) = Batch(_val, _evalStarts.Skip(i).Take(_o.BatchSize).ToArray(), SplitMix64.Mix((ulong)_o.Seed, 0x3A5C, (ulong)i));
-                var logits = Mlm.forward(ids, attend);
                 var selected = labels.ne(MlmMasking.Ignore);
                 long n = selected.sum().item<long>();
                 if (n == 0) continue;
-                nats += Loss(logits, labels).item<float>() * n;
-                correct += logits.argmax(-1).eq(labels).logical_and(selected).sum().item<long>();
+                var logits = Mlm.ForwardSelected(ids, attend, selected);
+                var target = labels[selected];
+                nats += nn.functional.cross_entropy(logits, target, reduction: nn.Reduction.Sum).item<float>();
+                correct += logits.argmax(-1).eq(target).sum().item<long>();
                 count += n;
             }
             double loss = nats / Math.Max(1, count);
