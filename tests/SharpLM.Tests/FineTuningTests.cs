@@ -155,6 +155,33 @@ public class FineTuningCliTests
     }
 
     [Fact]
+    public async Task MaskedLmTrainingAndFillMaskFromTheCommandLine()
+    {
+        var (dir, csv, tok) = await ToyCsv();
+        string jsonl = Path.Combine(dir, "split");
+        Assert.Equal(0, (await Run("data", "split", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", jsonl)).Code);
+        Assert.Equal(240, File.ReadAllLines(Path.Combine(jsonl, "train.jsonl")).Length);
+        string data = Path.Combine(dir, "mlm-data");
+        var prep = await Run("prepare", "--input", Path.Combine(jsonl, "train.jsonl"), "--tokenizer", tok, "--output", data, "--json");
+        Assert.True(prep.Code == 0, prep.Err);
+        string run = Path.Combine(dir, "mlm");
+        var train = await Run("train", "--objective", "mlm", "--data", data, "--output", run, "--preset", "tiny", "--block-size", "16", "--max-steps", "40", "--eval-interval", "20", "--json");
+        Assert.True(train.Code == 0, train.Err);
+        Assert.Contains("masked accuracy", train.Err);
+        var fill = await Run("fill-mask", "--model", run, "--text", "the food was [MASK]", "--top", "3", "--json");
+        Assert.True(fill.Code == 0, fill.Err);
+        using var doc = System.Text.Json.JsonDocument.Parse(fill.Out);
+        var candidates = doc.RootElement.GetProperty("masks")[0].GetProperty("candidates");
+        Assert.Equal(3, candidates.GetArrayLength());
+        Assert.True(candidates[0].GetProperty("probability").GetDouble() >= candidates[1].GetProperty("probability").GetDouble());
+        var noMask = await Run("fill-mask", "--model", run, "--text", "no mask here");
+        Assert.Equal(1, noMask.Code);
+        Assert.Contains("no [MASK] token", noMask.Err);
+        var gptData = await Run("train", "--objective", "mlm", "--data", data + "-missing", "--output", Path.Combine(dir, "x"));
+        Assert.Equal(1, gptData.Code);
+    }
+
+    [Fact]
     public async Task BenchClassifyScoresBothModelsOnTheSameSplit()
     {
         var (dir, csv, tok) = await ToyCsv();
