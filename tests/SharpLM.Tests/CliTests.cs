@@ -120,7 +120,7 @@ public class CliTests
     [Fact]
     public async Task HelpWorksEverywhere()
     {
-        foreach (var path in new[] { new[] { "--help" }, ["data", "--help"], ["data", "get", "--help"], ["tokenizer", "train", "--help"], ["prepare", "--help"], ["bench", "tokenizer", "--help"], ["quickstart", "--help"], ["train", "--help"], ["eval", "--help"], ["generate", "--help"], ["bench", "train", "--help"], ["bench", "generate", "--help"] })
+        foreach (var path in new[] { new[] { "--help" }, ["data", "--help"], ["data", "get", "--help"], ["tokenizer", "train", "--help"], ["prepare", "--help"], ["bench", "tokenizer", "--help"], ["quickstart", "--help"], ["train", "--help"], ["eval", "--help"], ["generate", "--help"], ["bench", "train", "--help"], ["bench", "generate", "--help"], ["bench", "classify", "--help"], ["finetune", "--help"], ["classify", "--help"], ["tune", "--help"], ["fill-mask", "--help"], ["data", "split", "--help"] })
         {
             var r = await Run(path);
             Assert.Equal(0, r.Code);
