@@ -31,29 +31,20 @@ public static class LanguageModelEvaluator
     public static LanguageModelMetrics Evaluate(Gpt model, TokenDataset data, IReadOnlyList<long> starts, int block, int batch,
         int[] tokenBytes, IProgress<(int Done, int Total)>? progress = null, CancellationToken ct = default)
     {
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        using var inference = new Runtime.InferenceScope(model);
+        double nats = 0;
+        long tokens = 0, bytes = 0;
+        for (int i = 0; i < starts.Count; i += batch)
         {
-            using var noGrad = no_grad();
-            double nats = 0;
-            long tokens = 0, bytes = 0;
-            for (int i = 0; i < starts.Count; i += batch)
-            {
-                ct.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var (x, y) = data.Windows(starts.Skip(i).Take(batch).ToList(), block);
-                var logits = model.forward(x);
-                nats += nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), y.view(-1), reduction: nn.Reduction.Sum).item<float>();
-                tokens += y.numel();
-                foreach (long id in y.data<long>()) bytes += tokenBytes[id];
-                progress?.Report((Math.Min(i + batch, starts.Count), starts.Count));
-            }
-            return LanguageModelMetrics.From(nats, tokens, bytes);
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var (x, y) = data.Windows(starts.Skip(i).Take(batch).ToList(), block);
+            var logits = model.forward(x);
+            nats += nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), y.view(-1), reduction: nn.Reduction.Sum).item<float>();
+            tokens += y.numel();
+            foreach (long id in y.data<long>()) bytes += tokenBytes[id];
+            progress?.Report((Math.Min(i + batch, starts.Count), starts.Count));
         }
-        finally
-        {
-            model.train(wasTraining);
-        }
+        return LanguageModelMetrics.From(nats, tokens, bytes);
     }
 }

@@ -59,11 +59,8 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
         var history = rows.Select(r => (IReadOnlyList<int>)r).ToArray(); // prompt + generated, for the repetition penalty
         using var generator = new torch.Generator((ulong)options.Seed);
         using var cache = options.UseKvCache ? model.NewCache(batch) : null;
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        using (new Runtime.InferenceScope(model))
         {
-            using var noGrad = no_grad();
             for (int step = 0; step < options.MaxNewTokens && finish.Any(f => f is null); step++)
             {
                 ct.ThrowIfCancellationRequested();
@@ -107,10 +104,6 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
                     Stream(b, text, finish[b] is not null, options.StopSequences, streamed);
                 }
             }
-        }
-        finally
-        {
-            model.train(wasTraining);
         }
         var results = new GenerationResult[batch];
         for (int b = 0; b < batch; b++)

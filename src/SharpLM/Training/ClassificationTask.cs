@@ -162,27 +162,18 @@ public sealed class ClassificationTask : ITrainingTask
     /// <summary>Class probabilities and the most likely class of each encoded example (eval mode, no gradients).</summary>
     public static (float[][] Probabilities, int[] Predicted) Predict(BertClassifier model, long[][] ids, long pad, int batch, CancellationToken ct = default)
     {
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        using var inference = new Runtime.InferenceScope(model);
+        var probabilities = new float[ids.Length][];
+        for (int i = 0; i < ids.Length; i += batch)
         {
-            using var noGrad = no_grad();
-            var probabilities = new float[ids.Length][];
-            for (int i = 0; i < ids.Length; i += batch)
-            {
-                ct.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var chunk = ids.Skip(i).Take(batch).ToArray();
-                var (x, attend) = Pad(chunk, pad);
-                var p = model.forward(x, attend).softmax(-1);
-                for (int b = 0; b < chunk.Length; b++) probabilities[i + b] = p[b].data<float>().ToArray();
-            }
-            return (probabilities, probabilities.Select(p => Array.IndexOf(p, p.Max())).ToArray());
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var chunk = ids.Skip(i).Take(batch).ToArray();
+            var (x, attend) = Pad(chunk, pad);
+            var p = model.forward(x, attend).softmax(-1);
+            for (int b = 0; b < chunk.Length; b++) probabilities[i + b] = p[b].data<float>().ToArray();
         }
-        finally
-        {
-            model.train(wasTraining);
-        }
+        return (probabilities, probabilities.Select(p => Array.IndexOf(p, p.Max())).ToArray());
     }
 
     public void SaveWeights(string path) => ModuleWeights.Save(Classifier, path);

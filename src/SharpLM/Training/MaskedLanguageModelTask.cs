@@ -84,34 +84,25 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
 
     public EvalResult Evaluate(CancellationToken ct)
     {
-        bool wasTraining = Mlm.training;
-        Mlm.eval();
-        try
+        using var inference = new Runtime.InferenceScope(Mlm);
+        double nats = 0;
+        long count = 0, correct = 0;
+        for (int i = 0; i < _evalStarts.Length; i += _o.BatchSize)
         {
-            using var noGrad = no_grad();
-            double nats = 0;
-            long count = 0, correct = 0;
-            for (int i = 0; i < _evalStarts.Length; i += _o.BatchSize)
-            {
-                ct.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var (ids, attend, labels) = Batch(_val, _evalStarts.Skip(i).Take(_o.BatchSize).ToArray(), SplitMix64.Mix((ulong)_o.Seed, 0x3A5C, (ulong)i));
-                var selected = labels.ne(MlmMasking.Ignore);
-                long n = selected.sum().item<long>();
-                if (n == 0) continue;
-                var logits = Mlm.ForwardSelected(ids, attend, selected);
-                var target = labels[selected];
-                nats += nn.functional.cross_entropy(logits, target, reduction: nn.Reduction.Sum).item<float>();
-                correct += logits.argmax(-1).eq(target).sum().item<long>();
-                count += n;
-            }
-            double loss = nats / Math.Max(1, count);
-            return new EvalResult(loss, new Dictionary<string, double> { ["masked_accuracy"] = (double)correct / Math.Max(1, count), ["perplexity"] = Math.Exp(loss) });
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var (ids, attend, labels) = Batch(_val, _evalStarts.Skip(i).Take(_o.BatchSize).ToArray(), SplitMix64.Mix((ulong)_o.Seed, 0x3A5C, (ulong)i));
+            var selected = labels.ne(MlmMasking.Ignore);
+            long n = selected.sum().item<long>();
+            if (n == 0) continue;
+            var logits = Mlm.ForwardSelected(ids, attend, selected);
+            var target = labels[selected];
+            nats += nn.functional.cross_entropy(logits, target, reduction: nn.Reduction.Sum).item<float>();
+            correct += logits.argmax(-1).eq(target).sum().item<long>();
+            count += n;
         }
-        finally
-        {
-            Mlm.train(wasTraining);
-        }
+        double loss = nats / Math.Max(1, count);
+        return new EvalResult(loss, new Dictionary<string, double> { ["masked_accuracy"] = (double)correct / Math.Max(1, count), ["perplexity"] = Math.Exp(loss) });
     }
 
     public void SaveWeights(string path) => ModuleWeights.Save(Mlm, path);
