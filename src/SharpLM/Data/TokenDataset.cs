@@ -71,14 +71,15 @@ public sealed class TokenDataset : IDisposable
     /// A batch of random windows, the same for the same <paramref name="seed"/>: inputs [B, T] and targets [B, T] (int64).
     /// The generator is seeded per call, so a resumed run draws exactly the batches an uninterrupted one would.
     /// </summary>
-    public (Tensor Inputs, Tensor Targets) RandomBatch(int batch, int block, ulong seed)
+    public (Tensor Inputs, Tensor Targets) RandomBatch(int batch, int block, ulong seed) => Windows(RandomStarts(batch, block, seed), block);
+
+    /// <summary>Seeded uniform starts of windows of <paramref name="window"/> + 1 tokens: the same seed, the same starts.</summary>
+    public long[] RandomStarts(int count, int window, ulong seed)
     {
-        RequireWindow(block);
+        RequireWindow(window);
         var rng = new SplitMix64(seed);
-        var starts = new long[batch];
-        long range = Count - block; // valid starts: 0 .. Count - block - 1
-        for (int b = 0; b < batch; b++) starts[b] = (long)(rng.Next() % (ulong)range);
-        return Windows(starts, block);
+        long range = Count - window; // valid starts: 0 .. Count - window - 1
+        return Enumerable.Range(0, count).Select(_ => (long)(rng.Next() % (ulong)range)).ToArray();
     }
 
     /// <summary>Consecutive non-overlapping windows starting at <paramref name="starts"/>.</summary>

@@ -42,9 +42,7 @@ public sealed class LanguageModelTask : ITrainingTask
         torch.manual_seed(o.Seed);
         Gpt = new Gpt(config);
         // The same validation windows at every evaluation, so successive figures are comparable.
-        var rng = new SplitMix64(SplitMix64.Mix((ulong)o.Seed, 0xE7A1));
-        long range = _val.Count - o.BlockSize;
-        _evalStarts = Enumerable.Range(0, o.EvalBatches * o.BatchSize).Select(_ => (long)(rng.Next() % (ulong)range)).ToArray();
+        _evalStarts = _val.RandomStarts(o.EvalBatches * o.BatchSize, o.BlockSize, SplitMix64.Mix((ulong)o.Seed, 0xE7A1));
     }
 
     public Tensor MicroBatchLoss(int step, int micro)

@@ -49,9 +49,7 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
         }.Validate();
         torch.manual_seed(o.Seed);
         Mlm = new BertForMaskedLm(config);
-        var rng = new SplitMix64(SplitMix64.Mix((ulong)o.Seed, 0xE7A1));
-        long range = _val.Count - (o.BlockSize - 2);
-        _evalStarts = Enumerable.Range(0, o.EvalBatches * o.BatchSize).Select(_ => (long)(rng.Next() % (ulong)range)).ToArray();
+        _evalStarts = _val.RandomStarts(o.EvalBatches * o.BatchSize, o.BlockSize - 2, SplitMix64.Mix((ulong)o.Seed, 0xE7A1));
     }
 
     (Tensor Ids, Tensor Attend, Tensor Labels) Batch(TokenDataset data, IReadOnlyList<long> starts, ulong maskSeed)
