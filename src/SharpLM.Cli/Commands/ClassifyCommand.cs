@@ -45,7 +45,8 @@ public static class ClassifyCommand
                 if (unknown.Count > 0)
                     throw new SharpLMException($"{p.GetValue(input)} has labels the model was not trained on: {string.Join(", ", unknown)} (the model knows {string.Join(", ", labels)}).");
             }
-            int block = classifier.Config.MaxPositionEmbeddings;
+            // Cut texts where fine-tuning cut them (training.json), not at the encoder's longest context.
+            int block = File.Exists(run.Training) ? TrainOptions.Load(run.Training).BlockSize : classifier.Config.MaxPositionEmbeddings;
             var ids = texts.Select(t => ClassificationTask.Wrap(tokenizer, t, block)).ToArray();
             var (probabilities, predicted) = ClassificationTask.Predict(classifier, ids, tokenizer.SpecialTokenId("[PAD]")!.Value, 32, ct);
             var predictions = texts.Select((t, i) => new
