@@ -49,12 +49,13 @@ public static class ClassifyBenchmark
     public static async Task<ClassifyBenchmarkResult> RunAsync(FineTuneRequest request, DataCatalogClient catalog, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
     {
         var (data, _) = await FineTuning.LoadDataAsync(request.Data, request.TextColumn, request.LabelColumn, catalog, ct);
-        var (train, _, test) = FineTuning.Split(data.LabelIndex, request.ValFraction, request.TestFraction, request.Training.Seed);
+        var (train, _, test) = FineTuning.Split(data.LabelIndex, request.ValFraction, request.TestFraction, request.SplitSeed ?? request.Training.Seed);
         var baseline = MlNetBaseline(data, train, test, request.Training.Seed);
         var sw = Stopwatch.StartNew();
         var ours = await FineTuning.RunAsync(request, catalog, progress, ct);
         double seconds = sw.Elapsed.TotalSeconds;
-        string name = request.FineTune.Pretrained is null ? "SharpLM BERT from scratch" : $"SharpLM BERT fine-tuned from {Path.GetFileName(Path.GetFullPath(request.FineTune.Pretrained))}";
+        string model = request.FineTune.ResolveArchitecture() == FineTuneOptions.Gpt ? "GPT" : "BERT";
+        string name = request.FineTune.Pretrained is null ? $"SharpLM {model} from scratch" : $"SharpLM {model} fine-tuned from {Path.GetFileName(Path.GetFullPath(request.FineTune.Pretrained))}";
         return new ClassifyBenchmarkResult(request.Data, train.Length, test.Length,
             [new ClassifierScore(name, ours.Test.Accuracy, ours.Test.Macro.F1, seconds, ours.TestExamples), baseline]);
     }

@@ -1,4 +1,5 @@
 using SharpLM.Data;
+using SharpLM.Models;
 using SharpLM.Tokenization;
 using SharpLM.Training;
 using TorchSharp;
@@ -42,11 +43,13 @@ public class FineTuningTests
         Assert.Equal(1.0, result.LastEval!.Metrics["accuracy"]);
         Assert.Equal(1.0, result.LastEval.Metrics["macro_f1"]);
 
-        var (model, tok) = new RunFolder(run).LoadBertClassifier();
+        var (model, tok) = new RunFolder(run).LoadClassifier();
         using var m = model;
-        var ids = new[] { "the food was superb", "the room was awful" }.Select(t => ClassificationTask.Wrap(tok, t, 16)).ToArray();
-        var (p, predicted) = ClassificationTask.Predict(m, ids, tok.SpecialTokenId("[PAD]")!.Value, 8);
-        Assert.Equal(["neg", "pos"], m.Config.Labels!);
+        Assert.IsType<BertClassifier>(m);
+        var ids = ClassificationTask.Encode(m, tok, ["the food was superb", "the room was awful"], 16);
+        Assert.Equal(tok.SpecialTokenId("[CLS]"), (int)ids[0][0]);
+        var (p, predicted) = ClassificationTask.Predict(m, ids, 8);
+        Assert.Equal(["neg", "pos"], m.Labels);
         Assert.Equal([1, 0], predicted);
         Assert.All(p, row => Assert.Equal(1.0, row.Sum(), 4));
     }
@@ -57,9 +60,9 @@ public class FineTuningTests
         var tokenizer = ToyTokenizer();
         var o = Tiny with { MaxSteps = 20, EvalInterval = 20 };
         using var task = new ClassificationTask(Toy(100, 1), Toy(20, 2), tokenizer, o, new FineTuneOptions { FreezeEmbeddings = true, FreezeLayers = 1 });
-        var before = task.Classifier.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        var before = task.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
         new Trainer(task, o, new RunFolder(TestData.TempDir())).Run(false);
-        foreach (var (name, p) in task.Classifier.named_parameters())
+        foreach (var (name, p) in task.Model.named_parameters())
         {
             bool frozen = name.StartsWith("bert.embeddings.") || name.StartsWith("bert.encoder.layer.0.");
             Assert.Equal(frozen, GptTests.Same(before[name], p));
@@ -90,10 +93,84 @@ public class FineTuningTests
 
         var (mlmModel, _) = new RunFolder(mlmRun).LoadBertMlm();
         using var _ = mlmModel;
-        using var task = new ClassificationTask(Toy(50, 1), Toy(10, 2), tokenizer, o, new FineTuneOptions { Pretrained = mlmRun }, mlmModel.Config);
+        using var task = new ClassificationTask(Toy(50, 1), Toy(10, 2), tokenizer, o, new FineTuneOptions { Pretrained = mlmRun });
         var pre = mlmModel.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        foreach (var (name, p) in task.Classifier.named_parameters().Where(p => p.name.StartsWith("bert.")))
+        foreach (var (name, p) in task.Model.named_parameters().Where(p => p.name.StartsWith("bert.")))
             Assert.True(GptTests.Same(pre[name], p), name);
+    }
+
+    [Fact]
+    public void ATinyGptClassifierLearnsTheToyTaskFromItsLastToken()
+    {
+        var tokenizer = ToyTokenizer();
+        var o = Tiny with { MaxSteps = 160 };
+        using var task = new ClassificationTask(Toy(200, 1), Toy(60, 2), tokenizer, o, new FineTuneOptions { Architecture = "gpt2" });
+        string run = TestData.TempDir();
+        var result = new Trainer(task, o, new RunFolder(run)).Run(false);
+        Assert.Equal(1.0, result.LastEval!.Metrics["accuracy"]);
+
+        // Hugging Face GPT2ForSequenceClassification names: the body as GPT-2 writes it, plus score.weight.
+        var names = SharpLM.IO.Safetensors.File.Open(Path.Combine(run, "model.safetensors")).Entries.Keys.ToHashSet();
+        Assert.Contains("transformer.h.0.attn.c_attn.weight", names);
+        Assert.Contains("score.weight", names);
+        Assert.Equal("gpt2", new RunFolder(run).ModelType());
+        var (model, tok) = new RunFolder(run).LoadClassifier();
+        using var m = model;
+        Assert.IsType<GptClassifier>(m);
+        var (_, predicted) = ClassificationTask.Predict(m, ClassificationTask.Encode(m, tok, ["the food was superb", "the room was awful"], 16), 8);
+        Assert.Equal([1, 0], predicted);
+    }
+
+    [Fact]
+    public void GptClassifierReadsTheLastRealTokenSoPaddingChangesNothing()
+    {
+        torch.manual_seed(3);
+        using var model = new GptClassifier(new GptConfig { VocabSize = 50, NPositions = 16, NEmbd = 32, NLayer = 2, NHead = 2, Labels = ["a", "b", "c"] });
+        model.eval();
+        using var scope = NewDisposeScope();
+        long[] shortText = [5, 9, 13], longText = [7, 7, 8, 21, 30, 2, 4];
+        var (alone, attendAlone) = ClassificationTask.Pad([shortText], model.PadId);
+        var (batch, attendBatch) = ClassificationTask.Pad([shortText, longText], model.PadId);
+        var single = model.forward(alone, attendAlone)[0];
+        var padded = model.forward(batch, attendBatch)[0];
+        Assert.True(single.allclose(padded, rtol: 1e-5, atol: 1e-6));
+        // ... while the pooled position matters: reading the (padded) last column instead gives other logits.
+        var lastColumn = model.forward(batch, ones_like(attendBatch))[0];
+        Assert.False(single.allclose(lastColumn, rtol: 1e-3, atol: 1e-4));
+    }
+
+    [Fact]
+    public async Task AGptLanguageModelRunIsAStartingPointAndFreezingNamesItsLayers()
+    {
+        string dir = TestData.TempDir();
+        var tokenizer = ToyTokenizer();
+        tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
+        await File.WriteAllLinesAsync(Path.Combine(dir, "corpus.txt"), Toy(300, 3).Examples.Select(e => e.Text));
+        await new CorpusPreparer(TestData.Catalog).RunAsync(new PrepareOptions
+        {
+            Inputs = [Path.Combine(dir, "corpus.txt")], Tokenizer = Path.Combine(dir, "tokenizer.json"), OutputDir = Path.Combine(dir, "data"), Split = SplitMode.Characters,
+        });
+        var o = Tiny with { MaxSteps = 20, EvalInterval = 20 };
+        string lmRun = Path.Combine(dir, "lm");
+        using (var lm = new LanguageModelTask(Path.Combine(dir, "data"), o))
+            new Trainer(lm, o, new RunFolder(lmRun)).Run(false);
+
+        var (gpt, _) = new RunFolder(lmRun).LoadGpt();
+        using var _ = gpt;
+        var options = new FineTuneOptions { Pretrained = lmRun, FreezeEmbeddings = true, FreezeLayers = 1 };
+        using var task = new ClassificationTask(Toy(50, 1), Toy(10, 2), tokenizer, o, options);
+        var pre = gpt.named_parameters().ToDictionary(p => "transformer." + p.name, p => p.parameter);
+        var before = task.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        foreach (var (name, p) in before.Where(p => p.Key.StartsWith("transformer.")))
+            Assert.True(GptTests.Same(pre[name], p), name);
+        new Trainer(task, o, new RunFolder(Path.Combine(dir, "clf"))).Run(false);
+        foreach (var (name, p) in task.Model.named_parameters())
+        {
+            bool frozen = name.StartsWith("transformer.wte.") || name.StartsWith("transformer.wpe.") || name.StartsWith("transformer.h.0.");
+            Assert.Equal(frozen, GptTests.Same(before[name], p));
+        }
+        Assert.Contains("contradicts", Assert.Throws<SharpLMException>(() => new ClassificationTask(Toy(20, 1), Toy(4, 2), tokenizer, o, new FineTuneOptions { Pretrained = lmRun, Architecture = "bert" })).Message);
+        Assert.Contains("without a classification head", Assert.Throws<SharpLMException>(() => new RunFolder(lmRun).LoadClassifier()).Message);
     }
 
     [Fact]
@@ -174,6 +251,15 @@ public class FineTuningCliTests
         var candidates = doc.RootElement.GetProperty("masks")[0].GetProperty("candidates");
         Assert.Equal(3, candidates.GetArrayLength());
         Assert.True(candidates[0].GetProperty("probability").GetDouble() >= candidates[1].GetProperty("probability").GetDouble());
+        var eval = await Run("eval", "--model", run, "--json");
+        Assert.True(eval.Code == 0, eval.Err);
+        using (var e = System.Text.Json.JsonDocument.Parse(eval.Out))
+        {
+            Assert.InRange(e.RootElement.GetProperty("maskedAccuracy").GetDouble(), 0.0, 1.0);
+            Assert.True(e.RootElement.GetProperty("windows").GetInt32() >= 1);
+            Assert.Equal(Math.Exp(e.RootElement.GetProperty("loss").GetDouble()), e.RootElement.GetProperty("perplexity").GetDouble(), 6);
+        }
+        Assert.Contains("applies to classifiers", (await Run("eval", "--model", run, "--split", "test")).Err);
         var noMask = await Run("fill-mask", "--model", run, "--text", "no mask here");
         Assert.Equal(1, noMask.Code);
         Assert.Contains("no [MASK] token", noMask.Err);
@@ -199,6 +285,24 @@ public class FineTuningCliTests
     }
 
     [Fact]
+    public async Task FinetuneAndClassifyWithAGptFromTheCommandLine()
+    {
+        var (dir, csv, tok) = await ToyCsv();
+        string run = Path.Combine(dir, "gpt-clf");
+        var ft = await Run("finetune", "--architecture", "gpt2", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", run, "--tokenizer", tok,
+            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "8", "--dropout", "0", "--eval-interval", "40", "--json");
+        Assert.True(ft.Code == 0, ft.Err);
+        using var result = System.Text.Json.JsonDocument.Parse(ft.Out);
+        Assert.Equal(1.0, result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble());
+        var one = await Run("classify", "--model", run, "--text", "the room was superb", "--text", "very room was grim", "--json");
+        Assert.True(one.Code == 0, one.Err);
+        using var prediction = System.Text.Json.JsonDocument.Parse(one.Out);
+        Assert.Equal(["pos", "neg"], prediction.RootElement.GetProperty("predictions").EnumerateArray().Select(x => x.GetProperty("label").GetString()));
+        var bad = await Run("finetune", "--architecture", "transformer", "--data", csv, "--output", Path.Combine(dir, "x"));
+        Assert.NotEqual(0, bad.Code);
+    }
+
+    [Fact]
     public async Task FinetuneClassifyAndFillMaskFromTheCommandLine()
     {
         var (dir, csv, tok) = await ToyCsv();
@@ -215,6 +319,17 @@ public class FineTuningCliTests
         Assert.Equal(1.0, result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble());
         Assert.Equal(30, result.RootElement.GetProperty("testExamples").GetInt32());
 
+        // eval re-scores the recorded test split: the same numbers finetune reported.
+        var eval = await Run("eval", "--model", run, "--json");
+        Assert.True(eval.Code == 0, eval.Err);
+        using (var e = System.Text.Json.JsonDocument.Parse(eval.Out))
+        {
+            var report = e.RootElement.GetProperty("report");
+            Assert.Equal(30, report.GetProperty("count").GetInt32());
+            Assert.Equal(result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble(), report.GetProperty("accuracy").GetDouble());
+        }
+        var evalVal = await Run("eval", "--model", run, "--split", "val", "--json");
+        Assert.Equal(30, System.Text.Json.JsonDocument.Parse(evalVal.Out).RootElement.GetProperty("report").GetProperty("count").GetInt32());
         var one = await Run("classify", "--model", run, "--text", "the room was superb", "--json");
         Assert.Equal(0, one.Code);
         using var prediction = System.Text.Json.JsonDocument.Parse(one.Out);

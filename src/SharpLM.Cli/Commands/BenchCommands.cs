@@ -31,7 +31,29 @@ public static class BenchCommands
         bench.Subcommands.Add(BuildTrain(ctx));
         bench.Subcommands.Add(BuildGenerate(ctx));
         bench.Subcommands.Add(BuildClassify(ctx));
+        bench.Subcommands.Add(BuildHeap(ctx));
         return bench;
+    }
+
+    static Command BuildHeap(CliContext ctx)
+    {
+        var rounds = new Option<int>("--rounds") { Description = "Alternating rounds of glibc default / kept in heap.", DefaultValueFactory = _ => 3 };
+        var iterations = new Option<int>("--iterations") { Description = "Timed repetitions per workload and round (median over all reported).", DefaultValueFactory = _ => 5 };
+        var cmd = new Command("heap", "Large-tensor allocation: glibc's default (mmap per buffer over 32 MB) vs freed buffers kept in the heap, same run.");
+        foreach (var o in new Option[] { rounds, iterations, TrainCommand.ThreadsOption, CliApp.JsonOption }) cmd.Options.Add(o);
+        cmd.SetAction(CliApp.Guard(ctx, (p, _) =>
+        {
+            Runtime.TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
+            if (p.GetValue(rounds) < 1 || p.GetValue(iterations) < 1) throw new SharpLMException("--rounds and --iterations must be at least 1.");
+            var r = HeapBenchmark.Run(p.GetValue(rounds), p.GetValue(iterations), new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}")));
+            if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return Task.FromResult(0); }
+            var table = new Table().AddColumns("workload", "glibc default ms", "kept in heap ms", "speed-up");
+            foreach (var x in r.Runs) table.AddRow(Markup.Escape(x.Workload), x.SystemMs.ToString("F1"), x.KeptMs.ToString("F1"), $"{x.Speedup:F2}x");
+            ctx.WriteTable(table);
+            ctx.Out.WriteLine($"{r.Threads} thread(s); medians over alternating rounds of one run.");
+            return Task.FromResult(0);
+        }));
+        return cmd;
     }
 
     static Command BuildTrain(CliContext ctx)

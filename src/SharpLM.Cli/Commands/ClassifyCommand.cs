@@ -15,8 +15,8 @@ public static class ClassifyCommand
         var model = new Option<string>("--model") { Description = "Classifier run folder ('sharplm finetune').", Required = true };
         var text = new Option<string[]>("--text") { Description = "Text to classify; repeat for several.", DefaultValueFactory = _ => [] };
         var input = new Option<string?>("--input") { Description = "A text file (one text per line) or labelled data (CSV/TSV/JSONL with a label column: metrics too)." };
-        var textColumn = new Option<string>("--text-column") { Description = "Text column / field for CSV/TSV/JSONL input.", DefaultValueFactory = _ => "text" };
-        var labelColumn = new Option<string>("--label-column") { Description = "Label column / field for CSV/TSV/JSONL input.", DefaultValueFactory = _ => "label" };
+        var textColumn = ClassifierOptions.TextColumn();
+        var labelColumn = ClassifierOptions.LabelColumn();
         var cmd = new Command("classify", "Classify texts with a fine-tuned model: label and class probabilities.");
         foreach (var o in new Option[] { model, text, input, textColumn, labelColumn, TrainCommand.ThreadsOption, CliApp.JsonOption }) cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, (p, ct) =>
@@ -36,27 +36,20 @@ public static class ClassifyCommand
             }
             if (texts.Count == 0) throw new SharpLMException("Give --text or --input.");
             var run = new RunFolder(p.GetValue(model)!);
-            var (classifier, tokenizer) = run.LoadBertClassifier();
+            var (classifier, tokenizer) = run.LoadClassifier();
             using var _ = classifier;
-            var labels = classifier.Config.Labels!;
-            if (labelled is not null)
-            {
-                var unknown = labelled.Labels.Except(labels).ToList();
-                if (unknown.Count > 0)
-                    throw new SharpLMException($"{p.GetValue(input)} has labels the model was not trained on: {string.Join(", ", unknown)} (the model knows {string.Join(", ", labels)}).");
-            }
-            // Cut texts where fine-tuning cut them (training.json), not at the encoder's longest context.
-            int block = File.Exists(run.Training) ? TrainOptions.Load(run.Training).BlockSize : classifier.Config.MaxPositionEmbeddings;
-            var ids = texts.Select(t => ClassificationTask.Wrap(tokenizer, t, block)).ToArray();
-            var (probabilities, predicted) = ClassificationTask.Predict(classifier, ids, tokenizer.SpecialTokenId("[PAD]")!.Value, 32, ct);
+            var labels = classifier.Labels;
+            int block = ClassificationTask.BlockOf(run, classifier);
+            if (labelled is not null) ClassificationTask.RequireKnownLabels(classifier, labelled.Examples, p.GetValue(input)!);
+            var ids = ClassificationTask.Encode(classifier, tokenizer, texts, block);
+            var (probabilities, predicted) = ClassificationTask.Predict(classifier, ids, 32, ct);
+            // Labelled texts come last (after any --text).
+            ClassificationReport? report = labelled is null ? null : ClassificationTask.Report(labels, labelled.Examples, probabilities[(texts.Count - labelled.Examples.Count)..]);
             var predictions = texts.Select((t, i) => new
             {
                 text = t, label = labels[predicted[i]],
                 probabilities = labels.Select((l, c) => (l, c)).ToDictionary(x => x.l, x => (double)probabilities[i][x.c]),
             }).ToArray();
-            ClassificationReport? report = labelled is null ? null : ClassificationMetrics.Compute(
-                labelled.Examples.Select(e => Array.IndexOf(labels, e.Label)).ToArray(), predicted.Skip(texts.Count - labelled.Examples.Count).ToArray(), labels,
-                labels.Length == 2 ? probabilities.Skip(texts.Count - labelled.Examples.Count).Select(x => (double)x[1]).ToArray() : null);
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(new { predictions, report }); return Task.FromResult(0); }
             if (report is null || predictions.Length <= 20)
             {

@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;
 
-/// <summary>sharplm finetune --task classify: a classification head on a pretrained (or fresh) BERT encoder.</summary>
+/// <summary>sharplm finetune --task classify: a classification head on a pretrained (or fresh) BERT or GPT.</summary>
 public static class FineTuneCommand
 {
     /// <summary>The options that describe a fine-tuning job (shared by finetune and bench classify) and their parser.</summary>
@@ -14,36 +14,36 @@ public static class FineTuneCommand
     {
         var taskOption = new Option<string>("--task") { Description = "Fine-tuning task.", DefaultValueFactory = _ => "classify" };
         taskOption.AcceptOnlyFromAmong("classify");
-        var data = new Option<string>("--data") { Description = "Labelled data: CSV/TSV/JSONL file, a folder per label, or spam-assassin.", Required = true };
-        var textColumn = new Option<string>("--text-column") { Description = "Text column / field name.", DefaultValueFactory = _ => "text" };
-        var labelColumn = new Option<string>("--label-column") { Description = "Label column / field name.", DefaultValueFactory = _ => "label" };
+        var data = ClassifierOptions.Data();
+        var textColumn = ClassifierOptions.TextColumn();
+        var labelColumn = ClassifierOptions.LabelColumn();
         var output = new Option<string>("--output") { Description = "Run folder for the classifier.", DefaultValueFactory = _ => defaultOutput, Required = defaultOutput.Length == 0 };
-        var from = new Option<string?>("--from") { Description = "Pretrained BERT run ('sharplm train --objective mlm'); omit to train from scratch." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "From scratch only: bert-base-uncased (default), a vocab.txt or a tokenizer.json." };
+        var from = ClassifierOptions.From();
+        var architecture = ClassifierOptions.Architecture();
+        var tokenizer = ClassifierOptions.Tokenizer();
         var epochs = new Option<double>("--epochs") { Description = "Passes over the training split.", DefaultValueFactory = _ => 3 };
         var steps = new Option<int?>("--max-steps") { Description = "Optimiser steps (overrides --epochs)." };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (typical 2e-5 … 1e-3).", DefaultValueFactory = _ => 5e-4 };
         var batch = new Option<int>("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 16 };
-        var block = new Option<int>("--block-size") { Description = "Tokens kept per text (including [CLS] and [SEP]).", DefaultValueFactory = _ => 128 };
-        var dropout = new Option<double>("--dropout") { Description = "Dropout in the encoder and before the classifier.", DefaultValueFactory = _ => 0.1 };
-        var layers = new Option<int>("--n-layer") { Description = "From scratch: encoder layers.", DefaultValueFactory = _ => 4 };
-        var heads = new Option<int>("--n-head") { Description = "From scratch: attention heads.", DefaultValueFactory = _ => 4 };
-        var width = new Option<int>("--n-embd") { Description = "From scratch: hidden size.", DefaultValueFactory = _ => 128 };
+        var block = ClassifierOptions.BlockSize();
+        var dropout = new Option<double>("--dropout") { Description = "Dropout in the body (and before BERT's classifier).", DefaultValueFactory = _ => 0.1 };
+        var layers = ClassifierOptions.Layers();
+        var heads = ClassifierOptions.Heads();
+        var width = ClassifierOptions.Width();
         var freezeEmbeddings = new Option<bool>("--freeze-embeddings") { Description = "Keep the embeddings fixed." };
-        var freezeLayers = new Option<int>("--freeze-layers") { Description = "Keep the first k encoder layers fixed.", DefaultValueFactory = _ => 0 };
+        var freezeLayers = new Option<int>("--freeze-layers") { Description = "Keep the first k layers fixed.", DefaultValueFactory = _ => 0 };
         var weights = new Option<string>("--class-weights") { Description = "none or balanced (n / (classes · n_class)).", DefaultValueFactory = _ => "none" };
         weights.AcceptOnlyFromAmong("none", "balanced");
         var val = new Option<double>("--val-fraction") { Description = "Validation share of the stratified split.", DefaultValueFactory = _ => 0.1 };
         var test = new Option<double>("--test-fraction") { Description = "Test share of the stratified split.", DefaultValueFactory = _ => 0.1 };
         var evalInterval = new Option<int>("--eval-interval") { Description = "Steps between validation evaluations.", DefaultValueFactory = _ => 50 };
         var patience = new Option<int>("--patience") { Description = "Early stopping after this many evaluations without improvement (0 = off).", DefaultValueFactory = _ => 0 };
-        var seed = new Option<int>("--seed") { Description = "Seed of the split, initialisation, order and dropout.", DefaultValueFactory = _ => 1337 };
-        Option[] options = [taskOption, data, textColumn, labelColumn, output, from, tokenizer, epochs, steps, lr, batch, block, dropout, layers, heads, width,
-            freezeEmbeddings, freezeLayers, weights, val, test, evalInterval, patience, seed];
+        var seed = ClassifierOptions.Seed();
+        var splitSeed = new Option<int?>("--split-seed") { Description = "Seed of the split only (default: --seed); fix it to repeat training seeds on the same test split." };
+        Option[] options = [taskOption, data, textColumn, labelColumn, output, from, architecture, tokenizer, epochs, steps, lr, batch, block, dropout, layers, heads, width,
+            freezeEmbeddings, freezeLayers, weights, val, test, evalInterval, patience, seed, splitSeed];
         FineTuneRequest Parse(ParseResult p)
         {
-            if (p.GetValue(from) is not null && p.GetValue(tokenizer) is not null)
-                throw new SharpLMException("--tokenizer applies when training from scratch; a --from run brings its own tokenizer.");
             double vf = p.GetValue(val), tf = p.GetValue(test);
             if (vf <= 0 || tf < 0 || vf + tf >= 1) throw new SharpLMException("--val-fraction must be positive, --test-fraction non-negative, and together below 1.");
             if (p.GetValue(epochs) <= 0) throw new SharpLMException("--epochs must be positive.");
@@ -56,10 +56,10 @@ public static class FineTuneCommand
             return new FineTuneRequest
             {
                 Data = p.GetValue(data)!, TextColumn = p.GetValue(textColumn)!, LabelColumn = p.GetValue(labelColumn)!, Output = p.GetValue(output)!,
-                ValFraction = vf, TestFraction = tf, Epochs = p.GetValue(epochs), StepsFromEpochs = p.GetValue(steps) is null, Training = training,
+                ValFraction = vf, TestFraction = tf, SplitSeed = p.GetValue(splitSeed), Epochs = p.GetValue(epochs), StepsFromEpochs = p.GetValue(steps) is null, Training = training,
                 FineTune = new FineTuneOptions
                 {
-                    Pretrained = p.GetValue(from), Tokenizer = p.GetValue(tokenizer), FreezeEmbeddings = p.GetValue(freezeEmbeddings),
+                    Pretrained = p.GetValue(from), Architecture = p.GetValue(architecture), Tokenizer = p.GetValue(tokenizer), FreezeEmbeddings = p.GetValue(freezeEmbeddings),
                     FreezeLayers = p.GetValue(freezeLayers), BalancedClassWeights = p.GetValue(weights) == "balanced",
                 },
             };
@@ -81,7 +81,7 @@ public static class FineTuneCommand
             if (p.GetValue(CliApp.JsonOption)) ctx.WriteJson(result);
             else
             {
-                ctx.Out.WriteLine($"split (stratified, seed {training.Seed}): {result.TrainExamples} train, {result.ValExamples} validation, {result.TestExamples} test");
+                ctx.Out.WriteLine($"split (stratified, seed {request.SplitSeed ?? training.Seed}): {result.TrainExamples} train, {result.ValExamples} validation, {result.TestExamples} test");
                 PrintReport(ctx, result.Test);
                 ctx.Out.WriteLine($"run: {result.Run}   classify with: sharplm classify --model {result.Run} --text \"...\"");
             }

@@ -13,9 +13,9 @@ public static class SplitCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var data = new Option<string>("--data") { Description = "Labelled data: CSV/TSV/JSONL, a folder per label, or spam-assassin.", Required = true };
-        var textColumn = new Option<string>("--text-column") { Description = "Text column / field name.", DefaultValueFactory = _ => "text" };
-        var labelColumn = new Option<string>("--label-column") { Description = "Label column / field name.", DefaultValueFactory = _ => "label" };
+        var data = ClassifierOptions.Data();
+        var textColumn = ClassifierOptions.TextColumn();
+        var labelColumn = ClassifierOptions.LabelColumn();
         var output = new Option<string>("--output") { Description = "Folder for train.jsonl, val.jsonl and test.jsonl.", Required = true };
         var val = new Option<double>("--val-fraction") { Description = "Validation share.", DefaultValueFactory = _ => 0.1 };
         var test = new Option<double>("--test-fraction") { Description = "Test share.", DefaultValueFactory = _ => 0.1 };

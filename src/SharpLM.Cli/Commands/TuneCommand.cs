@@ -12,12 +12,13 @@ public static class TuneCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var data = new Option<string>("--data") { Description = "Labelled data (as for finetune).", Required = true };
-        var textColumn = new Option<string>("--text-column") { Description = "Text column / field name.", DefaultValueFactory = _ => "text" };
-        var labelColumn = new Option<string>("--label-column") { Description = "Label column / field name.", DefaultValueFactory = _ => "label" };
+        var data = ClassifierOptions.Data();
+        var textColumn = ClassifierOptions.TextColumn();
+        var labelColumn = ClassifierOptions.LabelColumn();
         var output = new Option<string>("--output") { Description = "Folder for tune.json (and temporary runs).", Required = true };
-        var from = new Option<string?>("--from") { Description = "Pretrained BERT run; omit to train from scratch." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "From scratch only: bert-base-uncased (default), a vocab.txt or a tokenizer.json." };
+        var from = ClassifierOptions.From();
+        var architecture = ClassifierOptions.Architecture();
+        var tokenizer = ClassifierOptions.Tokenizer();
         var folds = new Option<int>("--folds") { Description = "Cross-validation folds (stratified).", DefaultValueFactory = _ => 5 };
         var metric = new Option<string>("--metric") { Description = "macro_f1 or accuracy.", DefaultValueFactory = _ => "macro_f1" };
         metric.AcceptOnlyFromAmong("macro_f1", "accuracy");
@@ -26,14 +27,14 @@ public static class TuneCommand
         var batches = new Option<int[]>("--batch-size") { Description = "Batch sizes to try.", DefaultValueFactory = _ => [16], AllowMultipleArgumentsPerToken = true };
         var dropouts = new Option<double[]>("--dropout") { Description = "Dropout values to try.", DefaultValueFactory = _ => [0.1], AllowMultipleArgumentsPerToken = true };
         var frozen = new Option<int[]>("--freeze-layers") { Description = "Frozen-layer counts to try.", DefaultValueFactory = _ => [0], AllowMultipleArgumentsPerToken = true };
-        var block = new Option<int>("--block-size") { Description = "Tokens kept per text.", DefaultValueFactory = _ => 128 };
-        var layers = new Option<int>("--n-layer") { Description = "From scratch: encoder layers.", DefaultValueFactory = _ => 4 };
-        var heads = new Option<int>("--n-head") { Description = "From scratch: attention heads.", DefaultValueFactory = _ => 4 };
-        var width = new Option<int>("--n-embd") { Description = "From scratch: hidden size.", DefaultValueFactory = _ => 128 };
+        var block = ClassifierOptions.BlockSize();
+        var layers = ClassifierOptions.Layers();
+        var heads = ClassifierOptions.Heads();
+        var width = ClassifierOptions.Width();
         var test = new Option<double>("--test-fraction") { Description = "Share kept out of the folds (the same test split finetune uses).", DefaultValueFactory = _ => 0.1 };
-        var seed = new Option<int>("--seed") { Description = "Seed of splits, initialisation and order.", DefaultValueFactory = _ => 1337 };
+        var seed = ClassifierOptions.Seed();
         var cmd = new Command("tune", "Grid search over learning rate, epochs, batch size, dropout and frozen layers with stratified k-fold cross-validation.");
-        foreach (var o in new Option[] { data, textColumn, labelColumn, output, from, tokenizer, folds, metric, lrs, epochs, batches, dropouts, frozen, block, layers, heads, width, test, seed,
+        foreach (var o in new Option[] { data, textColumn, labelColumn, output, from, architecture, tokenizer, folds, metric, lrs, epochs, batches, dropouts, frozen, block, layers, heads, width, test, seed,
                      TrainCommand.ThreadsOption, CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
@@ -44,9 +45,9 @@ public static class TuneCommand
             var grid = GridSearch.Grid(p.GetValue(lrs)!, p.GetValue(epochs)!, p.GetValue(batches)!, p.GetValue(dropouts)!, p.GetValue(frozen)!).ToList();
             if (grid.Any(h => h.LearningRate <= 0 || h.Epochs <= 0 || h.BatchSize < 1 || h.Dropout < 0 || h.Dropout >= 1 || h.FreezeLayers < 0))
                 throw new SharpLMException("Every grid value must be valid: --lr and --epochs positive, --batch-size ≥ 1, --dropout in [0, 1), --freeze-layers ≥ 0.");
-            var fineTune = new FineTuneOptions { Pretrained = p.GetValue(from), Tokenizer = p.GetValue(tokenizer) };
+            var fineTune = new FineTuneOptions { Pretrained = p.GetValue(from), Architecture = p.GetValue(architecture), Tokenizer = p.GetValue(tokenizer) };
             var (dataset, _) = await FineTuning.LoadDataAsync(p.GetValue(data)!, p.GetValue(textColumn)!, p.GetValue(labelColumn)!, CliApp.Catalog(p), ct);
-            var (tok, pretrained) = await FineTuning.StartingPointAsync(fineTune, CliApp.Catalog(p));
+            var tok = await FineTuning.TokenizerAsync(fineTune, CliApp.Catalog(p));
             var (trainIdx, valIdx, _) = FineTuning.Split(dataset.LabelIndex, tf > 0 ? Math.Min(0.1, (1 - tf) / 2) : 0.1, tf, p.GetValue(seed));
             var pool = dataset.Subset(trainIdx.Concat(valIdx).Order(), "the tuning data");
             var options = new TrainOptions
@@ -60,7 +61,7 @@ public static class TuneCommand
             var progress = new CliApp.SyncProgress<TuneProgress>(t => ctx.Err.WriteLine(t.FoldScore is double s
                 ? $"  combination {t.Combination}/{t.Combinations}, fold {t.Fold}/{t.Folds}: {p.GetValue(metric)} {s:F4}"
                 : $"combination {t.Combination}/{t.Combinations} ({t.Parameters}), fold {t.Fold}/{t.Folds}..."));
-            var result = GridSearch.Run(pool, tok, grid, p.GetValue(folds), p.GetValue(metric)!, options, fineTune, pretrained, dir, progress, ct);
+            var result = GridSearch.Run(pool, tok, grid, p.GetValue(folds), p.GetValue(metric)!, options, fineTune, dir, progress, ct);
             AtomicFile.WriteAllText(Path.Combine(dir, "tune.json"), System.Text.Json.JsonSerializer.Serialize(result, Json.Indented));
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(result); return 0; }
             var table = new Table().AddColumns("lr", "epochs", "batch", "dropout", "frozen", $"{result.Metric} mean ± std", "folds", "");

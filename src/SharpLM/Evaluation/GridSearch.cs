@@ -29,7 +29,7 @@ public static class GridSearch
         from lr in learningRates from e in epochs from b in batchSizes from d in dropouts from f in freezeLayers select new HyperParameters(lr, e, b, d, f);
 
     public static GridSearchResult Run(LabelledDataset data, Tokenizer tokenizer, IReadOnlyList<HyperParameters> grid, int folds, string metric,
-        TrainOptions baseOptions, FineTuneOptions baseFineTune, BertConfig? pretrainedConfig, string workDir,
+        TrainOptions baseOptions, FineTuneOptions baseFineTune, string workDir,
         IProgress<TuneProgress>? progress = null, CancellationToken ct = default)
     {
         if (grid.Count == 0) throw new SharpLMException("The grid is empty; give at least one value for every hyperparameter.");
@@ -54,7 +54,7 @@ public static class GridSearch
                 };
                 string run = Path.Combine(workDir, $"c{c + 1}-f{f + 1}");
                 if (Directory.Exists(run)) Directory.Delete(run, recursive: true);
-                using (var task = new ClassificationTask(train, test, tokenizer, o, baseFineTune with { FreezeLayers = h.FreezeLayers }, pretrainedConfig))
+                using (var task = new ClassificationTask(train, test, tokenizer, o, baseFineTune with { FreezeLayers = h.FreezeLayers }))
                 {
                     var result = new Trainer(task, o, new RunFolder(run)).Run(false, ct: ct);
                     scores[f] = result.LastEval!.Metrics[metric];

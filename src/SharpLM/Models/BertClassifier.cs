@@ -1,3 +1,5 @@
+using SharpLM.IO;
+using SharpLM.Tokenization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,9 +8,9 @@ namespace SharpLM.Models;
 
 /// <summary>
 /// Sequence classification on BERT (HF BertForSequenceClassification: bert.*, classifier.*): dropout and a linear layer
-/// on the pooled [CLS] representation.
+/// on the pooled [CLS] representation. Input: [CLS] text [SEP], padded with [PAD].
 /// </summary>
-public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>
+public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenceClassifier
 {
     readonly Bert bert;
     readonly Dropout dropout;
@@ -26,7 +28,36 @@ public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>
 
     public Bert Encoder => bert;
     public BertConfig Config => bert.Config;
+    public nn.Module Module => this;
+    public string[] Labels => Config.Labels!;
+    public int MaxPositions => Config.MaxPositionEmbeddings;
+    public int LayerCount => Config.NumHiddenLayers;
+    public long PadId => Config.PadTokenId;
 
     /// <summary>Class logits [B, K].</summary>
     public override Tensor forward(Tensor ids, Tensor attend) => classifier.forward(dropout.forward(bert.Pool(bert.Forward(ids, attend))));
+    public Tensor Logits(Tensor ids, Tensor attend) => forward(ids, attend);
+
+    public long[] Encode(Tokenizer tokenizer, string text, int block)
+    {
+        int cls = tokenizer.SpecialTokenId("[CLS]") ?? throw new SharpLMException("The tokenizer has no [CLS] token; a BERT classifier needs a WordPiece (BERT) tokenizer.");
+        int sep = tokenizer.SpecialTokenId("[SEP]") ?? throw new SharpLMException("The tokenizer has no [SEP] token; a BERT classifier needs a WordPiece (BERT) tokenizer.");
+        return [cls, .. tokenizer.Encode(text).Take(block - 2).Select(i => (long)i), sep];
+    }
+
+    public bool IsEmbedding(string name) => name.StartsWith("bert.embeddings.", StringComparison.Ordinal);
+    public int? LayerOf(string name) => LayerIndex(name, "bert.encoder.layer.");
+
+    /// <summary>The layer number in "prefix{N}.…", or null.</summary>
+    internal static int? LayerIndex(string name, string prefix)
+    {
+        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        int dot = name.IndexOf('.', prefix.Length);
+        return dot > prefix.Length && int.TryParse(name.AsSpan(prefix.Length, dot - prefix.Length), out int i) ? i : null;
+    }
+
+    public void SaveConfig(string path) => Config.Save(path);
+    public void SaveWeights(string path) => ModuleWeights.Save(this, path);
+    public void LoadWeights(string path) => ModuleWeights.Load(this, path);
+    public void LoadPretrainedBody(string path) => ModuleWeights.Load(this, path, name => name.StartsWith("bert.", StringComparison.Ordinal));
 }

@@ -61,7 +61,11 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     /// <param name="positions">Position ids [B, T]; default past..past+T-1.</param>
     /// <param name="attend">Boolean [B, past + T]: false marks padding keys (left-padded batches).</param>
     /// <param name="lastOnly">Return logits for the last position only ([B, 1, vocab]), as decoding needs.</param>
-    public Tensor Forward(Tensor idx, KvCache? cache = null, Tensor? positions = null, Tensor? attend = null, bool lastOnly = false)
+    public Tensor Forward(Tensor idx, KvCache? cache = null, Tensor? positions = null, Tensor? attend = null, bool lastOnly = false) =>
+        nn.functional.linear(Hidden(idx, cache, positions, attend, lastOnly), wte.weight!);
+
+    /// <summary>The final LayerNorm's output [B, T, n_embd] (what the LM head and a classification head read); arguments as <see cref="Forward"/>.</summary>
+    public Tensor Hidden(Tensor idx, KvCache? cache = null, Tensor? positions = null, Tensor? attend = null, bool lastOnly = false)
     {
         long t = idx.shape[1];
         int past = cache?.Length ?? 0;
@@ -81,7 +85,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         for (int i = 0; i < h.Count; i++) x = h[i].Forward(x, cache, i, mask);
         cache?.Advance((int)t);
         if (lastOnly) x = x[.., ^1.., ..];
-        return nn.functional.linear(ln_f.forward(x), wte.weight!);
+        return ln_f.forward(x);
     }
 
     public KvCache NewCache(long batch, int? capacity = null) =>
@@ -102,10 +106,12 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     public void SaveWeights(string path)
     {
         using var scope = NewDisposeScope();
-        Safetensors.Save(path,
-            named_parameters().Select(p => (HuggingFacePrefix + p.name, IsConv1D(p.name) ? p.parameter.detach().t() : p.parameter.detach())),
-            new Dictionary<string, string> { ["format"] = "pt" });
+        Safetensors.Save(path, HuggingFaceTensors(), new Dictionary<string, string> { ["format"] = "pt" });
     }
+
+    /// <summary>The parameters under Hugging Face GPT-2 names, Conv1D weights transposed (views; call inside a dispose scope).</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> HuggingFaceTensors() =>
+        named_parameters().Select(p => (HuggingFacePrefix + p.name, IsConv1D(p.name) ? p.parameter.detach().t() : p.parameter.detach()));
 
     /// <summary>Loads weights written by <see cref="SaveWeights"/> (or a Hugging Face GPT-2 file with the same shape).</summary>
     public void LoadWeights(string path)

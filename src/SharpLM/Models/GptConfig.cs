@@ -29,6 +29,8 @@ public sealed record GptConfig
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; } = true;
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; init; }
     [JsonPropertyName("eos_token_id")] public int? EosTokenId { get; init; }
+    /// <summary>Class names of a sequence-classification head (as in BertConfig); null for a language model.</summary>
+    [JsonPropertyName("labels")] public string[]? Labels { get; init; }
 
     [JsonIgnore] public int HeadDim => NEmbd / NHead;
     [JsonIgnore] public int InnerDim => NInner ?? 4 * NEmbd;
@@ -57,6 +59,7 @@ public sealed record GptConfig
             throw new SharpLMException($"GPT config: activation_function '{ActivationFunction}' is not supported; use gelu_new (tanh approximation) or gelu (exact).");
         if (!(LayerNormEpsilon > 0)) throw new SharpLMException($"GPT config: layer_norm_epsilon must be positive (got {LayerNormEpsilon}).");
         if (!(InitializerRange > 0)) throw new SharpLMException($"GPT config: initializer_range must be positive (got {InitializerRange}).");
+        if (Labels is { Length: 1 }) throw new SharpLMException("GPT config: a classification head needs at least two labels.");
         if (!TieWordEmbeddings) throw new SharpLMException("GPT config: tie_word_embeddings must be true (the LM head shares the token embedding).");
         return this;
     }

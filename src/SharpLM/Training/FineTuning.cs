@@ -16,6 +16,9 @@ public sealed record FineTuneRequest
     public required string Output { get; init; }
     public double ValFraction { get; init; } = 0.1;
     public double TestFraction { get; init; } = 0.1;
+    /// <summary>Seed of the train/validation/test split; null uses the training seed. Fixing it while varying the
+    /// training seed repeats a run on the same test e-mails (and keeps them out of a masked-LM corpus made from that split).</summary>
+    public int? SplitSeed { get; init; }
     /// <summary>Passes over the training split (ignored when Training.MaxSteps is set explicitly by the caller).</summary>
     public double Epochs { get; init; } = 3;
     public bool StepsFromEpochs { get; init; } = true;
@@ -27,7 +30,7 @@ public sealed record FineTuneResult(string Run, IReadOnlyList<string> Labels, in
     TrainingResult Training, ClassificationReport Test);
 
 /// <summary>
-/// Loads labelled data, makes a stratified train/validation/test split by seed, fine-tunes a BERT classifier (from a
+/// Loads labelled data, makes a stratified train/validation/test split by seed, fine-tunes a BERT or GPT classifier (from a
 /// pretrained run or from scratch), then reloads the best weights and reports on the test split.
 /// </summary>
 public static class FineTuning
@@ -41,19 +44,51 @@ public static class FineTuning
         return (LabelledDataset.Load(path, textColumn, labelColumn), path);
     }
 
-    /// <summary>The starting point: a pretrained BERT run's config and tokenizer, or (from scratch) just a tokenizer.</summary>
-    public static async Task<(Tokenizer Tokenizer, BertConfig? Pretrained)> StartingPointAsync(FineTuneOptions f, DataCatalogClient catalog)
+    /// <summary>
+    /// The tokenizer to fine-tune with: a pretrained run's own, or (from scratch) --tokenizer, by default
+    /// bert-base-uncased for BERT and gpt2 for GPT. Also checks the pretrained run and the architecture.
+    /// </summary>
+    public static async Task<Tokenizer> TokenizerAsync(FineTuneOptions f, DataCatalogClient catalog)
     {
-        if (f.Pretrained is not string from) return (await TokenizerSource.LoadAsync(f.Tokenizer ?? TokenizerSource.BertBaseUncased, catalog), null);
-        var run = new RunFolder(from);
-        if (run.ModelType() != "bert") throw new SharpLMException($"{from} holds a {run.ModelType()} model; fine-tuning starts from a BERT run ('sharplm train --objective mlm').");
-        return (TokenizerJson.Load(run.Tokenizer), BertConfig.Load(run.Config) with { Labels = null });
+        string architecture = f.ResolveArchitecture();
+        if (f.Pretrained is string from)
+        {
+            if (f.Tokenizer is not null) throw new SharpLMException($"--tokenizer applies when training from scratch; {from} brings its own tokenizer.");
+            return TokenizerJson.Load(new RunFolder(from).Tokenizer);
+        }
+        return await TokenizerSource.LoadAsync(f.Tokenizer ?? (architecture == FineTuneOptions.Gpt ? TokenizerSource.Gpt2 : TokenizerSource.BertBaseUncased), catalog);
     }
 
     /// <summary>
     /// Stratified train / validation / test indices: first (rest, test), then rest into (train, validation), so the test
     /// part is the same whatever the validation fraction (and the same one 'sharplm tune' keeps out of its folds).
     /// </summary>
+    /// <summary>
+    /// The labelled examples of one part (train, val or test) of the split a classifier run was fine-tuned on, from its
+    /// split.json (data path, columns and indices).
+    /// </summary>
+    public static (IReadOnlyList<LabelledExample> Examples, string Source) RecordedSplit(RunFolder run, string part)
+    {
+        string path = System.IO.Path.Combine(run.Path, "split.json");
+        if (!File.Exists(path)) throw new SharpLMException($"{run.Path} has no split.json (it was not written by 'sharplm finetune'); pass --data with labelled data.");
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var root = doc.RootElement;
+            string data = root.GetProperty("data").GetString()!;
+            string Column(string name, string fallback) => root.TryGetProperty(name, out var c) ? c.GetString() ?? fallback : fallback;
+            if (!File.Exists(data) && !Directory.Exists(data)) throw new SharpLMException($"{data}, the data {run.Path} was fine-tuned on, is gone; pass --data with labelled data.");
+            var dataset = LabelledDataset.Load(data, Column("textColumn", "text"), Column("labelColumn", "label"));
+            var indices = root.GetProperty(part).EnumerateArray().Select(i => i.GetInt32()).ToArray();
+            if (indices.Any(i => i < 0 || i >= dataset.Examples.Count)) throw new SharpLMException($"{path} does not match {data} any more (an index is out of range); pass --data.");
+            return (indices.Select(i => dataset.Examples[i]).ToArray(), $"the {part} split of {data}");
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new SharpLMException($"{path} is not a valid split record ({e.Message.Split('.')[0]}); pass --data with labelled data.");
+        }
+    }
+
     public static (int[] Train, int[] Val, int[] Test) Split(IReadOnlyList<int> labels, double valFraction, double testFraction, int seed)
     {
         var outer = CrossValidation.StratifiedSplit(labels, [1 - testFraction, testFraction], seed);
@@ -65,38 +100,30 @@ public static class FineTuning
     public static async Task<FineTuneResult> RunAsync(FineTuneRequest r, DataCatalogClient catalog, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
     {
         var (data, dataPath) = await LoadDataAsync(r.Data, r.TextColumn, r.LabelColumn, catalog, ct);
-        var (trainIdx, valIdx, testIdx) = Split(data.LabelIndex, r.ValFraction, r.TestFraction, r.Training.Seed);
+        var (trainIdx, valIdx, testIdx) = Split(data.LabelIndex, r.ValFraction, r.TestFraction, r.SplitSeed ?? r.Training.Seed);
         int[][] parts = [trainIdx, valIdx, testIdx];
         if (parts[0].Length == 0 || parts[1].Length == 0) throw new SharpLMException("The split leaves no training or validation examples; use more data or other --val-fraction/--test-fraction.");
         var train = data.Subset(parts[0], "the training split");
         var val = data.Subset(parts[1], "the validation split");
-        var (tokenizer, pretrainedConfig) = await StartingPointAsync(r.FineTune, catalog);
+        var tokenizer = await TokenizerAsync(r.FineTune, catalog);
 
         var o = r.Training;
         if (r.StepsFromEpochs) o = o with { MaxSteps = Math.Max(1, (int)Math.Ceiling(r.Epochs * train.Examples.Count / (double)(o.BatchSize * o.GradAccumulation))) };
         o = o.Validate();
         var runFolder = new RunFolder(r.Output);
         TrainingResult trained;
-        using (var task = new ClassificationTask(train, val, tokenizer, o, r.FineTune, pretrainedConfig))
+        using (var task = new ClassificationTask(train, val, tokenizer, o, r.FineTune))
             trained = new Trainer(task, o, runFolder).Run(resume: false, progress, ct);
 
-        var (model, tok) = runFolder.LoadBertClassifier();
+        var (model, tok) = runFolder.LoadClassifier();
         using var _ = model;
-        var labels = model.Config.Labels!;
-        var testIds = parts[2].Select(i => ClassificationTask.Wrap(tok, data.Examples[i].Text, o.BlockSize)).ToArray();
-        var testLabels = parts[2].Select(i => Array.IndexOf(labels, data.Examples[i].Label)).ToArray();
-        ClassificationReport report;
-        if (testIds.Length == 0) report = ClassificationMetrics.Compute([], [], labels);
-        else
-        {
-            var (p, predicted) = ClassificationTask.Predict(model, testIds, tok.SpecialTokenId("[PAD]")!.Value, o.BatchSize, ct);
-            report = ClassificationMetrics.Compute(testLabels, predicted, labels, labels.Length == 2 ? p.Select(x => (double)x[1]).ToArray() : null);
-        }
+        var labels = model.Labels;
+        var report = ClassificationTask.Score(model, tok, parts[2].Select(i => data.Examples[i]).ToArray(), o.BlockSize, o.BatchSize, "the test split", ct);
         var result = new FineTuneResult(runFolder.Path, labels, parts[0].Length, parts[1].Length, parts[2].Length, trained, report);
         AtomicFile.WriteAllText(Path.Combine(runFolder.Path, "test_report.json"), JsonSerializer.Serialize(result, Json.Indented));
         AtomicFile.WriteAllText(Path.Combine(runFolder.Path, "split.json"), JsonSerializer.Serialize(new
         {
-            data = Path.GetFullPath(dataPath), seed = o.Seed, fractions = new[] { 1 - r.ValFraction - r.TestFraction, r.ValFraction, r.TestFraction },
+            data = Path.GetFullPath(dataPath), textColumn = r.TextColumn, labelColumn = r.LabelColumn, seed = r.SplitSeed ?? o.Seed, fractions = new[] { 1 - r.ValFraction - r.TestFraction, r.ValFraction, r.TestFraction },
             train = parts[0], val = parts[1], test = parts[2],
         }, Json.Compact));
         return result;

@@ -80,16 +80,22 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
         return nn.functional.cross_entropy(Mlm.ForwardSelected(ids, attend, selected), labels[selected]);
     }
 
-    public EvalResult Evaluate(CancellationToken ct)
+    public EvalResult Evaluate(CancellationToken ct) => EvaluateAt(_evalStarts, ct);
+
+    /// <summary>The validation split, e.g. to choose covering windows for <see cref="EvaluateAt"/>.</summary>
+    public TokenDataset Validation => _val;
+
+    /// <summary>Masked loss and accuracy on validation windows of block_size − 2 tokens starting at <paramref name="starts"/> (fixed masks per batch).</summary>
+    public EvalResult EvaluateAt(IReadOnlyList<long> starts, CancellationToken ct = default)
     {
         using var inference = new Runtime.InferenceScope(Mlm);
         double nats = 0;
         long count = 0, correct = 0;
-        for (int i = 0; i < _evalStarts.Length; i += _o.BatchSize)
+        for (int i = 0; i < starts.Count; i += _o.BatchSize)
         {
             ct.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var (ids, attend, labels) = Batch(_val, _evalStarts.Skip(i).Take(_o.BatchSize).ToArray(), SplitMix64.Mix((ulong)_o.Seed, 0x3A5C, (ulong)i));
+            var (ids, attend, labels) = Batch(_val, starts.Skip(i).Take(_o.BatchSize).ToArray(), SplitMix64.Mix((ulong)_o.Seed, 0x3A5C, (ulong)i));
             var selected = labels.ne(MlmMasking.Ignore);
             long n = selected.sum().item<long>();
             if (n == 0) continue;

@@ -49,17 +49,38 @@ public sealed class RunFolder(string path)
         }
     }
 
-    /// <summary>Loads a fine-tuned BERT classifier (best weights) and its tokenizer.</summary>
-    public (BertClassifier Model, Tokenizer Tokenizer) LoadBertClassifier()
+    /// <summary>Loads a fine-tuned classifier (BERT or GPT; best weights) and its tokenizer.</summary>
+    public (ISequenceClassifier Model, Tokenizer Tokenizer) LoadClassifier()
     {
         RequireWeights();
-        var config = BertConfig.Load(Config);
-        if (config.Labels is not { Length: >= 2 }) throw new SharpLMException($"{Path} holds a BERT without a classification head; fine-tune it with 'sharplm finetune --task classify --from {Path} ...'.");
-        var tokenizer = TokenizerJson.Load(Tokenizer);
-        var model = new BertClassifier(config);
-        IO.ModuleWeights.Load(model, Weights);
-        model.eval();
-        return (model, tokenizer);
+        string type = ModelType();
+        string? noHead = $"{Path} holds a {type} language model without a classification head; fine-tune it with 'sharplm finetune --task classify --from {Path} ...'.";
+        ISequenceClassifier model;
+        if (type == "bert")
+        {
+            var config = BertConfig.Load(Config);
+            if (config.Labels is not { Length: >= 2 }) throw new SharpLMException(noHead);
+            model = new BertClassifier(config);
+        }
+        else if (type == "gpt2")
+        {
+            var config = GptConfig.Load(Config);
+            if (config.Labels is not { Length: >= 2 }) throw new SharpLMException(noHead);
+            model = new GptClassifier(config);
+        }
+        else throw new SharpLMException($"{Path} holds a '{type}' model; classification needs a run from 'sharplm finetune --task classify'.");
+        try
+        {
+            var tokenizer = TokenizerJson.Load(Tokenizer);
+            model.LoadWeights(Weights);
+            model.Module.eval();
+            return (model, tokenizer);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Loads a masked-LM BERT (best weights) and its tokenizer.</summary>
