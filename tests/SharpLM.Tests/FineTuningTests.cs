@@ -33,6 +33,20 @@ public class FineTuningTests
 
     static TrainOptions Tiny => TrainOptions.Preset("tiny") with { BlockSize = 16, BatchSize = 16, MaxSteps = 120, LearningRate = 2e-3, MinLearningRate = 2e-4, WarmupSteps = 10, EvalInterval = 40, WeightDecay = 0.01 };
 
+    /// <summary>Toy sentences as a corpus, prepared into shards (dir/data) with the toy WordPiece tokenizer.</summary>
+    static async Task<(string Dir, WordPieceTokenizer Tokenizer)> PreparedToyCorpus(int sentences)
+    {
+        string dir = TestData.TempDir();
+        var tokenizer = ToyTokenizer();
+        tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
+        await File.WriteAllLinesAsync(Path.Combine(dir, "corpus.txt"), Toy(sentences, 3).Examples.Select(e => e.Text));
+        await new CorpusPreparer(TestData.Catalog).RunAsync(new PrepareOptions
+        {
+            Inputs = [Path.Combine(dir, "corpus.txt")], Tokenizer = Path.Combine(dir, "tokenizer.json"), OutputDir = Path.Combine(dir, "data"), Split = SplitMode.Characters,
+        });
+        return (dir, tokenizer);
+    }
+
     [Fact]
     public void ATinyEncoderLearnsASeparableToyTask()
     {
@@ -73,14 +87,7 @@ public class FineTuningTests
     public async Task MaskedLmPretrainingThenFineTuningStartsFromThePretrainedEncoder()
     {
         // Pretrain on text prepared with a WordPiece tokenizer (the toy sentences as a corpus).
-        string dir = TestData.TempDir();
-        var tokenizer = ToyTokenizer();
-        tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
-        await File.WriteAllLinesAsync(Path.Combine(dir, "corpus.txt"), Toy(400, 3).Examples.Select(e => e.Text));
-        await new CorpusPreparer(TestData.Catalog).RunAsync(new PrepareOptions
-        {
-            Inputs = [Path.Combine(dir, "corpus.txt")], Tokenizer = Path.Combine(dir, "tokenizer.json"), OutputDir = Path.Combine(dir, "data"), Split = SplitMode.Characters,
-        });
+        var (dir, tokenizer) = await PreparedToyCorpus(400);
         var o = Tiny with { MaxSteps = 150, EvalInterval = 50 };
         string mlmRun = Path.Combine(dir, "mlm");
         TrainingResult pretrained;
@@ -142,14 +149,7 @@ public class FineTuningTests
     [Fact]
     public async Task AGptLanguageModelRunIsAStartingPointAndFreezingNamesItsLayers()
     {
-        string dir = TestData.TempDir();
-        var tokenizer = ToyTokenizer();
-        tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
-        await File.WriteAllLinesAsync(Path.Combine(dir, "corpus.txt"), Toy(300, 3).Examples.Select(e => e.Text));
-        await new CorpusPreparer(TestData.Catalog).RunAsync(new PrepareOptions
-        {
-            Inputs = [Path.Combine(dir, "corpus.txt")], Tokenizer = Path.Combine(dir, "tokenizer.json"), OutputDir = Path.Combine(dir, "data"), Split = SplitMode.Characters,
-        });
+        var (dir, tokenizer) = await PreparedToyCorpus(300);
         var o = Tiny with { MaxSteps = 20, EvalInterval = 20 };
         string lmRun = Path.Combine(dir, "lm");
         using (var lm = new LanguageModelTask(Path.Combine(dir, "data"), o))
@@ -328,6 +328,9 @@ public class FineTuningCliTests
             Assert.Equal(30, report.GetProperty("count").GetInt32());
             Assert.Equal(result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble(), report.GetProperty("accuracy").GetDouble());
         }
+        var resume = await Run("train", "--output", run, "--resume");
+        Assert.Equal(1, resume.Code);
+        Assert.Contains("sharplm finetune", resume.Err);
         var evalVal = await Run("eval", "--model", run, "--split", "val", "--json");
         Assert.Equal(30, System.Text.Json.JsonDocument.Parse(evalVal.Out).RootElement.GetProperty("report").GetProperty("count").GetInt32());
         var one = await Run("classify", "--model", run, "--text", "the room was superb", "--json");

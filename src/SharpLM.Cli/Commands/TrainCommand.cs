@@ -62,6 +62,7 @@ public static class TrainCommand
             {
                 if (!File.Exists(run.Training)) throw new SharpLMException($"{run.Path} has no training.json to resume; start a new run without --resume.");
                 options = TrainOptions.Load(run.Training);
+                if (options.Objective == "classify") NewTask("", options); // says how classifiers are trained
                 if (p.GetValue(Steps) is int s) options = options with { MaxSteps = s };
                 data = run.DataDir(p.GetValue(Data));
             }
@@ -134,8 +135,12 @@ public static class TrainCommand
         return result!;
     }
 
-    static ITrainingTask NewTask(string data, TrainOptions o) =>
-        o.Objective == "mlm" ? new MaskedLanguageModelTask(data, o) : new LanguageModelTask(data, o);
+    static ITrainingTask NewTask(string data, TrainOptions o) => o.Objective switch
+    {
+        "mlm" => new MaskedLanguageModelTask(data, o),
+        "classify" => throw new SharpLMException("Classifiers are trained with 'sharplm finetune --task classify' (which starts over; it has no --resume), not 'sharplm train'."),
+        _ => new LanguageModelTask(data, o),
+    };
 
     public static void Print(CliContext ctx, TrainingResult r, RunFolder run)
     {

@@ -109,7 +109,7 @@ public static class FineTuning
 
         var o = r.Training;
         if (r.StepsFromEpochs) o = o with { MaxSteps = Math.Max(1, (int)Math.Ceiling(r.Epochs * train.Examples.Count / (double)(o.BatchSize * o.GradAccumulation))) };
-        o = o.Validate();
+        o = (o with { Objective = "classify" }).Validate();
         var runFolder = new RunFolder(r.Output);
         TrainingResult trained;
         using (var task = new ClassificationTask(train, val, tokenizer, o, r.FineTune))

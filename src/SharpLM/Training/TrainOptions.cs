@@ -13,7 +13,7 @@ public enum LrDecay { Cosine, Linear, Constant }
 /// </summary>
 public sealed record TrainOptions
 {
-    /// <summary>"lm" (next-token prediction, a GPT) or "mlm" (masked-token prediction, a BERT encoder).</summary>
+    /// <summary>"lm" (next-token prediction, a GPT), "mlm" (masked-token prediction, a BERT encoder) or "classify" (recorded by fine-tuning).</summary>
     [JsonPropertyName("objective")] public string Objective { get; init; } = "lm";
     // model shape
     [JsonPropertyName("n_layer")] public int NLayer { get; init; } = 4;
@@ -103,7 +103,7 @@ public sealed record TrainOptions
         foreach (var (name, b) in new[] { ("beta1", Beta1), ("beta2", Beta2), ("momentum", Momentum) })
             if (!(b >= 0 && b < 1)) throw new SharpLMException($"Training option {name} must be in [0, 1) (got {b}).");
         if (!(Dropout >= 0 && Dropout < 1)) throw new SharpLMException($"Training option dropout must be in [0, 1) (got {Dropout}).");
-        if (Objective is not ("lm" or "mlm")) throw new SharpLMException($"Training objective '{Objective}' is not one of lm (GPT) or mlm (BERT masked LM).");
+        if (Objective is not ("lm" or "mlm" or "classify")) throw new SharpLMException($"Training objective '{Objective}' is not one of lm (GPT) or mlm (BERT masked LM).");
         if (DecaySteps is int d && d < WarmupSteps) throw new SharpLMException($"Training option decay_steps ({d}) must not be smaller than warmup_steps ({WarmupSteps}).");
         return this;
     }
