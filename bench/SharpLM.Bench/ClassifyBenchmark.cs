@@ -49,7 +49,7 @@ public static class ClassifyBenchmark
     public static async Task<ClassifyBenchmarkResult> RunAsync(FineTuneRequest request, DataCatalogClient catalog, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
     {
         var (data, _) = await FineTuning.LoadDataAsync(request.Data, request.TextColumn, request.LabelColumn, catalog, ct);
-        var (train, _, test) = FineTuning.Split(data.LabelIndex, request.ValFraction, request.TestFraction, request.SplitSeed ?? request.Training.Seed);
+        var (train, _, test) = FineTuning.Parts(data, request);
         var baseline = MlNetBaseline(data, train, test, request.Training.Seed);
         var sw = Stopwatch.StartNew();
         var ours = await FineTuning.RunAsync(request, catalog, progress, ct);

@@ -174,6 +174,21 @@ public class FineTuningTests
     }
 
     [Fact]
+    public void ATrainingFractionIsAStratifiedSubsetAndLeavesValidationAndTestAlone()
+    {
+        var data = new LabelledDataset(Enumerable.Range(0, 300).Select(i => new LabelledExample($"t{i}", i % 3 == 0 ? "spam" : "ham")).ToArray(), "toy");
+        var request = new FineTuneRequest { Data = "x", Output = "y", Training = Tiny, SplitSeed = 5 };
+        var full = FineTuning.Parts(data, request);
+        var part = FineTuning.Parts(data, request with { TrainFraction = 0.25 });
+        Assert.Equal(full.Val, part.Val);
+        Assert.Equal(full.Test, part.Test);
+        Assert.Subset(full.Train.ToHashSet(), part.Train.ToHashSet());
+        Assert.Equal(60, part.Train.Length); // a quarter of 240
+        Assert.Equal(20, part.Train.Count(i => data.LabelIndex[i] == data.Labels.ToList().IndexOf("spam")));
+        Assert.Throws<SharpLMException>(() => FineTuning.Parts(data, request with { TrainFraction = 0 }));
+    }
+
+    [Fact]
     public void LabelMismatchAndMissingClassesAreReported()
     {
         var tokenizer = ToyTokenizer();

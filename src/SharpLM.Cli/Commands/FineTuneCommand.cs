@@ -39,14 +39,16 @@ public static class FineTuneCommand
         var evalInterval = new Option<int>("--eval-interval") { Description = "Steps between validation evaluations.", DefaultValueFactory = _ => 50 };
         var patience = new Option<int>("--patience") { Description = "Early stopping after this many evaluations without improvement (0 = off).", DefaultValueFactory = _ => 0 };
         var seed = ClassifierOptions.Seed();
+        var trainFraction = new Option<double>("--train-fraction") { Description = "Fine-tune on this share of the training split (stratified; validation and test unchanged).", DefaultValueFactory = _ => 1 };
         var splitSeed = new Option<int?>("--split-seed") { Description = "Seed of the split only (default: --seed); fix it to repeat training seeds on the same test split." };
         Option[] options = [taskOption, data, textColumn, labelColumn, output, from, architecture, tokenizer, epochs, steps, lr, batch, block, dropout, layers, heads, width,
-            freezeEmbeddings, freezeLayers, weights, val, test, evalInterval, patience, seed, splitSeed];
+            freezeEmbeddings, freezeLayers, weights, val, test, evalInterval, patience, seed, splitSeed, trainFraction];
         FineTuneRequest Parse(ParseResult p)
         {
             double vf = p.GetValue(val), tf = p.GetValue(test);
             if (vf <= 0 || tf < 0 || vf + tf >= 1) throw new SharpLMException("--val-fraction must be positive, --test-fraction non-negative, and together below 1.");
             if (p.GetValue(epochs) <= 0) throw new SharpLMException("--epochs must be positive.");
+            if (!(p.GetValue(trainFraction) is > 0 and <= 1)) throw new SharpLMException("--train-fraction must be in (0, 1].");
             var training = new TrainOptions
             {
                 NLayer = p.GetValue(layers), NHead = p.GetValue(heads), NEmbd = p.GetValue(width), BlockSize = p.GetValue(block), Dropout = p.GetValue(dropout),
@@ -56,7 +58,7 @@ public static class FineTuneCommand
             return new FineTuneRequest
             {
                 Data = p.GetValue(data)!, TextColumn = p.GetValue(textColumn)!, LabelColumn = p.GetValue(labelColumn)!, Output = p.GetValue(output)!,
-                ValFraction = vf, TestFraction = tf, SplitSeed = p.GetValue(splitSeed), Epochs = p.GetValue(epochs), StepsFromEpochs = p.GetValue(steps) is null, Training = training,
+                ValFraction = vf, TestFraction = tf, SplitSeed = p.GetValue(splitSeed), TrainFraction = p.GetValue(trainFraction), Epochs = p.GetValue(epochs), StepsFromEpochs = p.GetValue(steps) is null, Training = training,
                 FineTune = new FineTuneOptions
                 {
                     Pretrained = p.GetValue(from), Architecture = p.GetValue(architecture), Tokenizer = p.GetValue(tokenizer), FreezeEmbeddings = p.GetValue(freezeEmbeddings),

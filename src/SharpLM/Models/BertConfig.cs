@@ -51,18 +51,7 @@ public sealed record BertConfig
         return this;
     }
 
-    public static BertConfig Load(string path)
-    {
-        if (!File.Exists(path)) throw new SharpLMException($"Model config {path} does not exist; point --model at a run folder written by 'sharplm train' or 'sharplm finetune'.");
-        try
-        {
-            return (JsonSerializer.Deserialize<BertConfig>(File.ReadAllText(path), Json.Indented) ?? throw new SharpLMException($"Model config {path} is empty.")).Validate();
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"Model config {path} is not valid JSON ({e.Message.Split('.')[0]}); fix or recreate it.");
-        }
-    }
+    public static BertConfig Load(string path) => Json.LoadModelConfig<BertConfig>(path).Validate();
 
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json.Indented));
 }

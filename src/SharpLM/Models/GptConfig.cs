@@ -66,19 +66,7 @@ public sealed record GptConfig
 
     static string Divisors(int n) => string.Join(", ", Enumerable.Range(1, Math.Min(n, 64)).Where(d => n % d == 0).TakeLast(4));
 
-    public static GptConfig Load(string path)
-    {
-        if (!File.Exists(path)) throw new SharpLMException($"Model config {path} does not exist; point --model at a run folder written by 'sharplm train'.");
-        try
-        {
-            return (JsonSerializer.Deserialize<GptConfig>(File.ReadAllText(path), Json.Indented)
-                ?? throw new SharpLMException($"Model config {path} is empty.")).Validate();
-        }
-        catch (JsonException e)
-        {
-            throw new SharpLMException($"Model config {path} is not valid JSON ({e.Message.Split('.')[0]}); fix or recreate it.");
-        }
-    }
+    public static GptConfig Load(string path) => Json.LoadModelConfig<GptConfig>(path).Validate();
 
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json.Indented));
 

@@ -19,6 +19,11 @@ public sealed record FineTuneRequest
     /// <summary>Seed of the train/validation/test split; null uses the training seed. Fixing it while varying the
     /// training seed repeats a run on the same test e-mails (and keeps them out of a masked-LM corpus made from that split).</summary>
     public int? SplitSeed { get; init; }
+    /// <summary>
+    /// Share of the training split to fine-tune on (a stratified subset by the split seed; validation and test unchanged):
+    /// how a model does with little labelled data. 1 uses it all.
+    /// </summary>
+    public double TrainFraction { get; init; } = 1;
     /// <summary>Passes over the training split (ignored when Training.MaxSteps is set explicitly by the caller).</summary>
     public double Epochs { get; init; } = 3;
     public bool StepsFromEpochs { get; init; } = true;
@@ -89,8 +94,23 @@ public static class FineTuning
         }
     }
 
+    /// <summary>The request's train / validation / test indices: its stratified split, then its share of the training part.</summary>
+    public static (int[] Train, int[] Val, int[] Test) Parts(LabelledDataset data, FineTuneRequest r)
+    {
+        var (train, val, test) = Split(data.LabelIndex, r.ValFraction, r.TestFraction, r.SplitSeed ?? r.Training.Seed);
+        if (!(r.TrainFraction > 0 && r.TrainFraction <= 1)) throw new SharpLMException($"The training fraction must be in (0, 1] (got {r.TrainFraction}).");
+        if (r.TrainFraction < 1)
+        {
+            var kept = CrossValidation.StratifiedSplit(train.Select(i => data.LabelIndex[i]).ToArray(), [r.TrainFraction, 1 - r.TrainFraction], r.SplitSeed ?? r.Training.Seed)[0];
+            train = kept.Select(k => train[k]).Order().ToArray();
+        }
+        return (train, val, test);
+    }
+
     public static (int[] Train, int[] Val, int[] Test) Split(IReadOnlyList<int> labels, double valFraction, double testFraction, int seed)
     {
+        if (!(valFraction > 0 && testFraction >= 0 && valFraction + testFraction < 1))
+            throw new SharpLMException($"The validation fraction must be positive, the test fraction non-negative, and together below 1 (got {valFraction} and {testFraction}).");
         var outer = CrossValidation.StratifiedSplit(labels, [1 - testFraction, testFraction], seed);
         var rest = outer[0];
         var inner = CrossValidation.StratifiedSplit(rest.Select(i => labels[i]).ToArray(), [1 - valFraction / (1 - testFraction), valFraction / (1 - testFraction)], seed);
@@ -100,7 +120,7 @@ public static class FineTuning
     public static async Task<FineTuneResult> RunAsync(FineTuneRequest r, DataCatalogClient catalog, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
     {
         var (data, dataPath) = await LoadDataAsync(r.Data, r.TextColumn, r.LabelColumn, catalog, ct);
-        var (trainIdx, valIdx, testIdx) = Split(data.LabelIndex, r.ValFraction, r.TestFraction, r.SplitSeed ?? r.Training.Seed);
+        var (trainIdx, valIdx, testIdx) = Parts(data, r);
         int[][] parts = [trainIdx, valIdx, testIdx];
         if (parts[0].Length == 0 || parts[1].Length == 0) throw new SharpLMException("The split leaves no training or validation examples; use more data or other --val-fraction/--test-fraction.");
         var train = data.Subset(parts[0], "the training split");
