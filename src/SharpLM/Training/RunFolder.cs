@@ -37,6 +37,7 @@ public sealed class RunFolder(string path)
     /// <summary>The config's model_type ("gpt2" or "bert"), so commands can tell which model a run holds.</summary>
     public string ModelType()
     {
+        if (!Directory.Exists(Path)) throw new SharpLMException($"Run folder {Path} does not exist; train one with 'sharplm train' or 'sharplm finetune'.");
         if (!File.Exists(Config)) throw new SharpLMException($"{Path} has no config.json; point --model at a run folder written by 'sharplm train' or 'sharplm finetune'.");
         try
         {
