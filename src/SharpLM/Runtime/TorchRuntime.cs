@@ -48,8 +48,8 @@ public static class TorchRuntime
 
     /// <summary>
     /// glibc serves every allocation above 32 MB with a fresh mmap and unmaps it on free, so a tensor that size
-    /// (an MLM head's logits, a batch of activations) is page-faulted and zeroed again at every step: measured 4x
-    /// slower for a 307x30522 matmul (sharplm bench heap). Raising the mmap threshold keeps freed buffers in the heap
+    /// (an MLM head's logits, a batch of activations) is page-faulted and zeroed again at every step: a masked-LM
+    /// step measured 2.4x slower that way (sharplm bench heap). Raising the mmap threshold keeps freed buffers in the heap
     /// for reuse, as PyTorch's caching allocator does on GPU; resident memory then stays at the run's peak, which a
     /// training run reaches anyway. No effect off glibc. <c>SHARPLM_MALLOC=system</c> keeps glibc's defaults.
     /// </summary>

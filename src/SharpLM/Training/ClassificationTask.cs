@@ -79,21 +79,23 @@ public sealed class ClassificationTask : ITrainingTask
         }
         torch.manual_seed(o.Seed);
         Classifier = Build(f, tokenizer, o, [.. Labels]);
-        if (o.BlockSize > Classifier.MaxPositions)
+        try
         {
-            Classifier.Dispose();
-            throw new SharpLMException($"--block-size {o.BlockSize} is longer than the pretrained model's context ({Classifier.MaxPositions} positions).");
+            if (o.BlockSize > Classifier.MaxPositions)
+                throw new SharpLMException($"--block-size {o.BlockSize} is longer than the pretrained model's context ({Classifier.MaxPositions} positions).");
+            if (f.FreezeLayers < 0 || f.FreezeLayers > Classifier.LayerCount)
+                throw new SharpLMException($"--freeze-layers must be between 0 and the model's {Classifier.LayerCount} layers (got {f.FreezeLayers}).");
+            if (f.Pretrained is not null) Classifier.LoadPretrainedBody(new RunFolder(f.Pretrained).Weights);
+            foreach (var (name, p) in Classifier.Module.named_parameters())
+                if ((f.FreezeEmbeddings && Classifier.IsEmbedding(name)) || Classifier.LayerOf(name) < f.FreezeLayers) p.requires_grad = false;
+            _trainIds = Encode(Classifier, tokenizer, train, o.BlockSize);
+            _valIds = Encode(Classifier, tokenizer, val, o.BlockSize);
         }
-        if (f.FreezeLayers < 0 || f.FreezeLayers > Classifier.LayerCount)
+        catch
         {
-            Classifier.Dispose();
-            throw new SharpLMException($"--freeze-layers must be between 0 and the model's {Classifier.LayerCount} layers (got {f.FreezeLayers}).");
+            Dispose();
+            throw;
         }
-        if (f.Pretrained is not null) Classifier.LoadPretrainedBody(new RunFolder(f.Pretrained).Weights);
-        foreach (var (name, p) in Classifier.Module.named_parameters())
-            if ((f.FreezeEmbeddings && Classifier.IsEmbedding(name)) || Classifier.LayerOf(name) < f.FreezeLayers) p.requires_grad = false;
-        _trainIds = Encode(Classifier, tokenizer, train, o.BlockSize);
-        _valIds = Encode(Classifier, tokenizer, val, o.BlockSize);
     }
 
     /// <summary>

@@ -88,7 +88,7 @@ public static class FineTuning
             if (indices.Any(i => i < 0 || i >= dataset.Examples.Count)) throw new SharpLMException($"{path} does not match {data} any more (an index is out of range); pass --data.");
             return (indices.Select(i => dataset.Examples[i]).ToArray(), $"the {part} split of {data}");
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             throw new SharpLMException($"{path} is not a valid split record ({e.Message.Split('.')[0]}); pass --data with labelled data.");
         }
@@ -143,7 +143,7 @@ public static class FineTuning
         AtomicFile.WriteAllText(Path.Combine(runFolder.Path, "test_report.json"), JsonSerializer.Serialize(result, Json.Indented));
         AtomicFile.WriteAllText(Path.Combine(runFolder.Path, "split.json"), JsonSerializer.Serialize(new
         {
-            data = Path.GetFullPath(dataPath), textColumn = r.TextColumn, labelColumn = r.LabelColumn, seed = r.SplitSeed ?? o.Seed, fractions = new[] { 1 - r.ValFraction - r.TestFraction, r.ValFraction, r.TestFraction },
+            data = Path.GetFullPath(dataPath), textColumn = r.TextColumn, labelColumn = r.LabelColumn, seed = r.SplitSeed ?? o.Seed, trainFraction = r.TrainFraction, fractions = new[] { 1 - r.ValFraction - r.TestFraction, r.ValFraction, r.TestFraction },
             train = parts[0], val = parts[1], test = parts[2],
         }, Json.Compact));
         return result;

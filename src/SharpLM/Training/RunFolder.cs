@@ -55,7 +55,7 @@ public sealed class RunFolder(string path)
     {
         RequireWeights();
         string type = ModelType();
-        string? noHead = $"{Path} holds a {type} language model without a classification head; fine-tune it with 'sharplm finetune --task classify --from {Path} ...'.";
+        string noHead = $"{Path} holds a {type} language model without a classification head; fine-tune it with 'sharplm finetune --task classify --from {Path} ...'.";
         ISequenceClassifier model;
         if (type == "bert")
         {
