@@ -32,7 +32,7 @@ public static class EvalCommand
             TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
             if (p.GetValue(batch) < 1) throw new SharpLMException("--batch-size must be at least 1.");
             var run = new RunFolder(p.GetValue(model)!);
-            if (IsClassifier(run)) return await EvaluateClassifier(ctx, p, run, data, split, textColumn, labelColumn, batch, ct);
+            if (run.IsClassifier()) return await EvaluateClassifier(ctx, p, run, data, split, textColumn, labelColumn, batch, ct);
             string part = p.GetValue(split) ?? "val";
             if (part == "test") throw new SharpLMException("--split test applies to classifiers; a language model's prepared data has train and val splits.");
             if (run.ModelType() == "bert") return EvaluateMaskedLm(ctx, p, run, data, batch, max, part, ct);
@@ -60,20 +60,6 @@ public static class EvalCommand
             return 0;
         }));
         return cmd;
-    }
-
-    static bool IsClassifier(RunFolder run)
-    {
-        if (!File.Exists(run.Config)) return false;
-        try
-        {
-            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(run.Config));
-            return doc.RootElement.TryGetProperty("labels", out var l) && l.ValueKind == System.Text.Json.JsonValueKind.Array;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return false; // loading it as a language model reports the broken config
-        }
     }
 
     static async Task<int> EvaluateClassifier(CliContext ctx, ParseResult p, RunFolder run, Option<string?> data, Option<string?> split,

@@ -50,6 +50,21 @@ public sealed class RunFolder(string path)
         }
     }
 
+    /// <summary>Whether the config names class labels (a fine-tuned classifier); false for a missing or broken config, which loading reports.</summary>
+    public bool IsClassifier()
+    {
+        if (!File.Exists(Config)) return false;
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Config));
+            return doc.RootElement.TryGetProperty("labels", out var l) && l.ValueKind == System.Text.Json.JsonValueKind.Array;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Loads a fine-tuned classifier (BERT or GPT; best weights) and its tokenizer.</summary>
     public (ISequenceClassifier Model, Tokenizer Tokenizer) LoadClassifier()
     {
