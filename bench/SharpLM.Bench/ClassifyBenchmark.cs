@@ -48,6 +48,7 @@ public static class ClassifyBenchmark
 
     public static async Task<ClassifyBenchmarkResult> RunAsync(FineTuneRequest request, DataCatalogClient catalog, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
     {
+        IO.OutputFolder.Inspect(request.Output, IO.FolderKind.Run); // refuse a folder of the user's before any work
         var (data, _) = await FineTuning.LoadDataAsync(request.Data, request.TextColumn, request.LabelColumn, catalog, ct);
         var (train, _, test) = FineTuning.Parts(data, request);
         var baseline = MlNetBaseline(data, train, test, request.Training.Seed);

@@ -185,6 +185,70 @@ public class TrainingTests
         Assert.True(GptTests.Same(x1[.., 1..], y1[.., ..^1])); // targets are inputs shifted by one
     }
 
+    /// <summary>A language-model task whose loss at chosen steps is made non-finite: NaN in value, or finite with an infinite gradient.</summary>
+    sealed class PoisonedTask(string data, TrainOptions o, Func<int, bool> poisoned, bool infiniteGradient = false) : ITrainingTask
+    {
+        readonly LanguageModelTask _inner = new(data, o);
+        public nn.Module Model => _inner.Model;
+        public long TokensPerMicroBatch => _inner.TokensPerMicroBatch;
+        public Tensor MicroBatchLoss(int step, int micro)
+        {
+            var loss = _inner.MicroBatchLoss(step, micro);
+            if (!poisoned(step)) return loss;
+            if (!infiniteGradient) return loss * float.NaN;
+            var w = _inner.Model.parameters().First();
+            return loss + (w - w.detach()).abs().sum().sqrt(); // value + 0, gradient of sqrt at 0 = infinity
+        }
+        public EvalResult Evaluate(CancellationToken ct) => _inner.Evaluate(ct);
+        public void SaveWeights(string path) => _inner.SaveWeights(path);
+        public void LoadWeights(string path) => _inner.LoadWeights(path);
+        public void WriteRunFiles(RunFolder run) => _inner.WriteRunFiles(run);
+        public void Dispose() => _inner.Dispose();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ANonFiniteStepIsSkippedWithoutTouchingWeightsOrOptimizerState(bool infiniteGradient)
+    {
+        string data = await Periodic.Value;
+        // Constant learning rate without warmup, so the schedule does not depend on max_steps.
+        var o = Tiny with { MaxSteps = 5, EvalInterval = 100, WarmupSteps = 0, Decay = LrDecay.Constant, GradClip = 0 };
+        string clean = TestData.TempDir(), poisoned = TestData.TempDir();
+        Train(data, o, clean);
+        var messages = new List<string>();
+        TrainingResult result;
+        using (var task = new PoisonedTask(data, o with { MaxSteps = 6 }, step => step == 5, infiniteGradient))
+            result = new Trainer(task, o with { MaxSteps = 6 }, new RunFolder(poisoned)).Run(false, new SyncProgress(p => { if (p.Message != null) messages.Add(p.Message); }));
+        Assert.Equal(6, result.Steps);
+        Assert.Equal(1, result.SkippedSteps);
+        Assert.Contains(messages, m => m.Contains("step 5 skipped: non-finite " + (infiniteGradient ? "gradient norm" : "loss")));
+        // Steps 0-4 then a skipped step 5 leave exactly what steps 0-4 alone leave: weights, moments and step counts.
+        foreach (var file in new[] { "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(clean, file)), File.ReadAllBytes(Path.Combine(poisoned, file)));
+        Assert.Equal(1, CheckpointState.Load(Path.Combine(poisoned, "checkpoint", CheckpointState.FileName)).SkippedSteps);
+        Assert.Contains("\"skippedSteps\": 1", File.ReadAllText(Path.Combine(poisoned, "metrics.json")));
+    }
+
+    [Fact]
+    public async Task TooManyNonFiniteStepsInARowStopTheRunAndStopModeStopsAtOnce()
+    {
+        string data = await Periodic.Value;
+        var o = Tiny with { MaxSteps = 50, EvalInterval = 5, MaxNonFiniteSkips = 3 };
+        string run = TestData.TempDir();
+        using (var task = new PoisonedTask(data, o, step => step >= 7))
+        {
+            var e = Assert.Throws<SharpLMException>(() => new Trainer(task, o, new RunFolder(run)).Run(false));
+            Assert.Contains("3 steps in a row (up to step 9) had a non-finite loss", e.Message);
+        }
+        // The checkpoint holds the last good state: steps 7 and 8 were skipped, so step 10's was never written.
+        Assert.Equal(5, CheckpointState.Load(Path.Combine(run, "checkpoint", CheckpointState.FileName)).Step);
+
+        using var stopping = new PoisonedTask(data, o, step => step == 2);
+        var stop = Assert.Throws<SharpLMException>(() => new Trainer(stopping, o with { OnNonFinite = NonFiniteAction.Stop }, new RunFolder(TestData.TempDir())).Run(false));
+        Assert.Contains("Step 2 had a non-finite loss", stop.Message);
+    }
+
     sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => report(value);

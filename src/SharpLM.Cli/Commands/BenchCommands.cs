@@ -122,8 +122,7 @@ public static class BenchCommands
         cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
         {
             Runtime.TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
-            var request = parse(p);
-            if (Directory.Exists(request.Output)) Directory.Delete(request.Output, recursive: true); // the benchmark's own scratch run
+            var request = parse(p) with { Overwrite = true }; // the benchmark's own scratch run (only a run folder SharpLM wrote is replaced)
             var r = await ClassifyBenchmark.RunAsync(request, CliApp.Catalog(p), FineTuneCommand.ProgressLines(ctx), ct);
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return 0; }
             var table = new Table().AddColumns("model", "accuracy", "macro-F1", "training s");

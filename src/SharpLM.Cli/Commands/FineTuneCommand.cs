@@ -41,7 +41,8 @@ public static class FineTuneCommand
         var seed = ClassifierOptions.Seed();
         var trainFraction = new Option<double>("--train-fraction") { Description = "Fine-tune on this share of the training split (stratified; validation and test unchanged).", DefaultValueFactory = _ => 1 };
         var splitSeed = new Option<int?>("--split-seed") { Description = "Seed of the split only (default: --seed); fix it to repeat training seeds on the same test split." };
-        Option[] options = [taskOption, data, textColumn, labelColumn, output, from, architecture, tokenizer, epochs, steps, lr, batch, block, dropout, layers, heads, width,
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier run in --output (only a run folder SharpLM wrote)." };
+        Option[] options = [overwrite, taskOption, data, textColumn, labelColumn, output, from, architecture, tokenizer, epochs, steps, lr, batch, block, dropout, layers, heads, width,
             freezeEmbeddings, freezeLayers, weights, val, test, evalInterval, patience, seed, splitSeed, trainFraction];
         FineTuneRequest Parse(ParseResult p)
         {
@@ -57,7 +58,7 @@ public static class FineTuneCommand
             };
             return new FineTuneRequest
             {
-                Data = p.GetValue(data)!, TextColumn = p.GetValue(textColumn)!, LabelColumn = p.GetValue(labelColumn)!, Output = p.GetValue(output)!,
+                Overwrite = p.GetValue(overwrite), Data = p.GetValue(data)!, TextColumn = p.GetValue(textColumn)!, LabelColumn = p.GetValue(labelColumn)!, Output = p.GetValue(output)!,
                 ValFraction = vf, TestFraction = tf, SplitSeed = p.GetValue(splitSeed), TrainFraction = p.GetValue(trainFraction), Epochs = p.GetValue(epochs), StepsFromEpochs = p.GetValue(steps) is null, Training = training,
                 FineTune = new FineTuneOptions
                 {

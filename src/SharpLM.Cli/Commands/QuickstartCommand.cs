@@ -13,7 +13,7 @@ public static class QuickstartCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var output = new Option<string>("--output") { Description = "Working folder (data/ and run/ inside; run/ is replaced).", DefaultValueFactory = _ => "runs/quickstart" };
+        var output = new Option<string>("--output") { Description = "Working folder: data/ and run/ inside, replaced on each run (only folders SharpLM wrote).", DefaultValueFactory = _ => "runs/quickstart" };
         var seed = new Option<int>("--seed") { Description = "Seed of initialisation, batches, dropout and sampling.", DefaultValueFactory = _ => 1337 };
         var steps = new Option<int>("--max-steps") { Description = "Training steps of the baby preset.", DefaultValueFactory = _ => 2000 };
         var prompt = new Option<string>("--prompt") { Description = "Start of the generated sample.", DefaultValueFactory = _ => "Call me Ishmael. " };
@@ -23,6 +23,7 @@ public static class QuickstartCommand
         {
             string dir = p.GetValue(output)!;
             bool json = p.GetValue(CliApp.JsonOption);
+            IO.OutputFolder.Inspect(Path.Combine(dir, "run"), IO.FolderKind.Run); // refuse a folder of the user's before any work
             var prepare = new PrepareOptions
             {
                 Inputs = ["moby-dick"], Tokenizer = "char", OutputDir = Path.Combine(dir, "data"),
@@ -33,9 +34,8 @@ public static class QuickstartCommand
             if (!json) PrepareCommand.Print(ctx, summary, prepare.OutputDir);
 
             var run = new RunFolder(Path.Combine(dir, "run"));
-            if (Directory.Exists(run.Path)) Directory.Delete(run.Path, recursive: true);
             var options = TrainOptions.Preset("baby") with { MaxSteps = p.GetValue(steps), Seed = p.GetValue(seed) };
-            var result = TrainCommand.Run(ctx, p, prepare.OutputDir, options, run, resume: false, ct);
+            var result = TrainCommand.Run(ctx, p, prepare.OutputDir, options, run, resume: false, ct, overwrite: true);
             if (!json) TrainCommand.Print(ctx, result, run);
 
             var (gpt, tokenizer) = run.LoadGpt();

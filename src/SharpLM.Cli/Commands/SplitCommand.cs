@@ -28,8 +28,7 @@ public static class SplitCommand
             if (vf <= 0 || tf < 0 || vf + tf >= 1) throw new SharpLMException("--val-fraction must be positive, --test-fraction non-negative, and together below 1.");
             var (dataset, _) = await FineTuning.LoadDataAsync(p.GetValue(data)!, p.GetValue(textColumn)!, p.GetValue(labelColumn)!, CliApp.Catalog(p), ct);
             var (train, v, t) = FineTuning.Split(dataset.LabelIndex, vf, tf, p.GetValue(seed));
-            string dir = p.GetValue(output)!;
-            Directory.CreateDirectory(dir);
+            string dir = IO.OutputFolder.Claim(p.GetValue(output)!, IO.FolderKind.LabelledSplit);
             var counts = new Dictionary<string, int>();
             foreach (var (name, indices) in new[] { ("train", train), ("val", v), ("test", t) })
             {

@@ -36,6 +36,7 @@ public static class TokenizerCommands
         foreach (var o in new Option[] { input, vocab, output, kind, minFreq, cased, CliApp.JsonOption }) cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
         {
+            IO.OutputFolder.Inspect(p.GetValue(output)!, IO.FolderKind.Tokenizer); // refuse a folder of the user's before training
             var source = new DocumentSource(CliApp.Catalog(p));
             var files = await source.ResolveAsync(p.GetValue(input)!);
             var texts = source.Read(files).Select(d => d.Text).ToList();
@@ -59,7 +60,7 @@ public static class TokenizerCommands
                 }, ct);
             });
             double seconds = watch.Elapsed.TotalSeconds;
-            string dir = p.GetValue(output)!;
+            string dir = IO.OutputFolder.Claim(p.GetValue(output)!, IO.FolderKind.Tokenizer);
             string path = Path.Combine(dir, "tokenizer.json");
             tokenizer.Save(path);
             var result = new { path, kind = tokenizer.Kind, vocabSize = tokenizer.VocabSize, megabytes = mb, seconds, megabytesPerSecond = mb / Math.Max(seconds, 1e-9) };

@@ -44,13 +44,16 @@ public static class TrainCommand
     static readonly Option<double?> MinDelta = new("--min-delta") { Description = "Early stopping: smallest improvement that counts." };
     static readonly Option<int?> LogInterval = new("--log-interval") { Description = "Steps between train-loss log points." };
     static readonly Option<int?> Seed = new("--seed") { Description = "Seed of initialisation, batches and dropout." };
+    static readonly Option<string?> OnNonFinite = new("--on-nonfinite") { Description = "A step with a NaN/infinite loss or gradient norm: skip (default; weights and optimizer untouched) or stop." };
+    static readonly Option<int?> MaxSkips = new("--max-nonfinite-skips") { Description = "Stop after this many skipped steps in a row (default 10)." };
+    static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Start over in --output, replacing an earlier run there (only a run folder SharpLM wrote)." };
 
     public static Command Build(CliContext ctx)
     {
         var cmd = new Command("train", "Pretrain a GPT on token shards; writes a run folder with checkpoints, TensorBoard logs and loss.png.");
         foreach (var o in new Option[] { Data, Output, PresetOption, Objective, Resume, NLayer, NHead, NEmbd, Block, Dropout, Batch, Accum, Steps, Optimizer, Lr, MinLr,
                      Warmup, DecaySteps, Decay, Beta1, Beta2, Momentum, WeightDecay, L1, L2, Clip, EvalInterval, EvalBatches, Patience, MinDelta, LogInterval, Seed,
-                     ThreadsOption, CliApp.JsonOption })
+                     OnNonFinite, MaxSkips, Overwrite, ThreadsOption, CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, (p, ct) =>
         {
@@ -71,7 +74,8 @@ public static class TrainCommand
                 options = Overrides(p, TrainOptions.Preset(p.GetValue(PresetOption)!));
                 data = p.GetValue(Data) ?? throw new SharpLMException("Pass --data DIR (a folder written by 'sharplm prepare').");
             }
-            var result = Run(ctx, p, data, options, run, resume, ct);
+            if (resume && p.GetValue(Overwrite)) throw new SharpLMException("--overwrite starts the run over and --resume continues it; give one of them.");
+            var result = Run(ctx, p, data, options, run, resume, ct, overwrite: p.GetValue(Overwrite));
             if (p.GetValue(CliApp.JsonOption)) ctx.WriteJson(result);
             else Print(ctx, result, run);
             return Task.FromResult(result.StoppedBecause == "cancelled" ? 130 : 0);
@@ -91,8 +95,10 @@ public static class TrainCommand
             Momentum = Pick(Momentum, o.Momentum), WeightDecay = Pick(WeightDecay, o.WeightDecay), L1 = Pick(L1, o.L1), L2 = Pick(L2, o.L2),
             GradClip = Pick(Clip, o.GradClip), EvalInterval = Pick(EvalInterval, o.EvalInterval), EvalBatches = Pick(EvalBatches, o.EvalBatches),
             EarlyStoppingPatience = Pick(Patience, o.EarlyStoppingPatience), EarlyStoppingMinDelta = Pick(MinDelta, o.EarlyStoppingMinDelta),
-            LogInterval = Pick(LogInterval, o.LogInterval), Seed = Pick(Seed, o.Seed),
+            LogInterval = Pick(LogInterval, o.LogInterval), Seed = Pick(Seed, o.Seed), MaxNonFiniteSkips = Pick(MaxSkips, o.MaxNonFiniteSkips),
         };
+        if (p.GetValue(OnNonFinite) is string nf)
+            o = o with { OnNonFinite = nf.ToLowerInvariant() switch { "skip" => NonFiniteAction.Skip, "stop" => NonFiniteAction.Stop, _ => throw new SharpLMException($"--on-nonfinite '{nf}' is not one of skip, stop.") } };
         if (p.GetValue(Objective) is string objective) o = o with { Objective = objective.ToLowerInvariant() };
         if (p.GetValue(Optimizer) is string opt)
             o = o with { Optimizer = opt.ToLowerInvariant() switch { "adamw" => OptimizerKind.AdamW, "adam" => OptimizerKind.Adam, "sgd" => OptimizerKind.Sgd, _ => throw new SharpLMException($"--optimizer '{opt}' is not one of adamw, adam, sgd.") } };
@@ -102,10 +108,13 @@ public static class TrainCommand
     }
 
     /// <summary>Trains with live progress on stderr (a bar on a terminal, a line per log interval otherwise).</summary>
-    public static TrainingResult Run(CliContext ctx, ParseResult p, string data, TrainOptions options, RunFolder run, bool resume, CancellationToken ct)
+    public static TrainingResult Run(CliContext ctx, ParseResult p, string data, TrainOptions options, RunFolder run, bool resume, CancellationToken ct, bool overwrite = false)
     {
         TorchRuntime.ConfigureThreads(p.GetValue(ThreadsOption));
         options.Validate();
+        using var locked = run.Lock("training"); // before any work: refuses a folder of the user's or one in use
+        if (overwrite) run.Clear();
+        else if (!resume && run.HasCheckpoint) throw new SharpLMException($"{run.Path} already holds a run; continue it with --resume, start over with --overwrite, or choose another --output.");
         using var task = NewTask(data, options);
         ctx.Err.WriteLine($"model: {(options.Objective == "mlm" ? "BERT (masked LM)" : "GPT")}, {task.Model.parameters().Sum(x => x.numel()):N0} parameters ({options.NLayer} layers, {options.NHead} heads, {options.NEmbd} wide, context {options.BlockSize}); " +
                           $"{options.TokensPerStep:N0} tokens per step; {TorchSharp.torch.get_num_threads()} CPU threads");

@@ -45,6 +45,7 @@ public static class TuneCommand
             var grid = GridSearch.Grid(p.GetValue(lrs)!, p.GetValue(epochs)!, p.GetValue(batches)!, p.GetValue(dropouts)!, p.GetValue(frozen)!).ToList();
             if (grid.Any(h => h.LearningRate <= 0 || h.Epochs <= 0 || h.BatchSize < 1 || h.Dropout < 0 || h.Dropout >= 1 || h.FreezeLayers < 0))
                 throw new SharpLMException("Every grid value must be valid: --lr and --epochs positive, --batch-size ≥ 1, --dropout in [0, 1), --freeze-layers ≥ 0.");
+            IO.OutputFolder.Inspect(p.GetValue(output)!, IO.FolderKind.Tune); // refuse a folder of the user's before any work
             var fineTune = new FineTuneOptions { Pretrained = p.GetValue(from), Architecture = p.GetValue(architecture), Tokenizer = p.GetValue(tokenizer) };
             var (dataset, _) = await FineTuning.LoadDataAsync(p.GetValue(data)!, p.GetValue(textColumn)!, p.GetValue(labelColumn)!, CliApp.Catalog(p), ct);
             var tok = await FineTuning.TokenizerAsync(fineTune, CliApp.Catalog(p));
@@ -56,7 +57,6 @@ public static class TuneCommand
                 Seed = p.GetValue(seed), LogInterval = 1_000_000,
             };
             string dir = p.GetValue(output)!;
-            Directory.CreateDirectory(dir);
             ctx.Err.WriteLine($"tuning {grid.Count} combination(s) × {p.GetValue(folds)} folds on {pool.Examples.Count} examples (test split of {tf:P0} kept out)");
             var progress = new CliApp.SyncProgress<TuneProgress>(t => ctx.Err.WriteLine(t.FoldScore is double s
                 ? $"  combination {t.Combination}/{t.Combinations}, fold {t.Fold}/{t.Folds}: {p.GetValue(metric)} {s:F4}"

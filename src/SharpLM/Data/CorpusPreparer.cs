@@ -41,7 +41,8 @@ public readonly record struct PrepareProgress(string Stage, long Characters, lon
 
 /// <summary>
 /// corpus → clean → split train/validation → tokenize in parallel → llm.c token shards, streaming in bounded batches.
-/// The output folder is built beside the target and swapped in at the end, so a failed run leaves the old one intact.
+/// The output folder is built beside the target and swapped in at the end, so a failed run leaves the old one intact;
+/// only an empty folder or one that prepare wrote is ever replaced (<see cref="OutputFolder"/>).
 /// </summary>
 public sealed class CorpusPreparer(DataCatalogClient catalog)
 {
@@ -53,6 +54,7 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
         if (o.ValFraction is < 0 or >= 1) throw new SharpLMException($"--val-fraction must be in [0, 1) (got {o.ValFraction}).");
         if (o.ShardTokens < 1000) throw new SharpLMException($"--shard-tokens must be at least 1000 (got {o.ShardTokens}).");
         if (o.Inputs.Count == 0) throw new SharpLMException("No input given; pass --input FILE (or a folder, or a data set name).");
+        OutputFolder.Inspect(o.OutputDir, FolderKind.PreparedData); // refuse a folder of the user's before any work
         var watch = Stopwatch.StartNew();
         var source = new DocumentSource(catalog);
         var files = await source.ResolveAsync(o.Inputs, download);
@@ -87,8 +89,7 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
         int? eot = o.EndOfTextBetweenDocuments && mode == SplitMode.Documents ? tokenizer.SpecialTokenId(Gpt2Tokenizer.EndOfText) : null;
 
         string outDir = Path.GetFullPath(o.OutputDir);
-        string tmpDir = outDir.TrimEnd(Path.DirectorySeparatorChar) + $".tmp-{Guid.NewGuid():N}";
-        Directory.CreateDirectory(tmpDir);
+        string tmpDir = OutputFolder.CreateTemporaryBeside(outDir, FolderKind.PreparedData);
         try
         {
             var train = new SplitWriter(tmpDir, "train", tokenizer.VocabSize, o.ShardTokens);
@@ -156,7 +157,7 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
                     (double)(train.Tokens + val.Tokens) / Math.Max(1, train.Characters + val.Characters),
                     seconds, rawChars / 1e6 / Math.Max(seconds, 1e-9));
                 AtomicFile.WriteAllText(Path.Combine(tmpDir, SummaryFile), System.Text.Json.JsonSerializer.Serialize(summary, Json.Indented));
-                SwapIn(tmpDir, outDir);
+                OutputFolder.SwapIn(tmpDir, outDir, FolderKind.PreparedData);
                 return summary;
             }
         }
@@ -193,18 +194,6 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
         long n = 0;
         for (int i = 0; i < s.Length; i++) { if (!(char.IsLowSurrogate(s[i]) && i > 0 && char.IsHighSurrogate(s[i - 1]))) n++; }
         return n;
-    }
-
-    static void SwapIn(string tmpDir, string outDir)
-    {
-        string? old = null;
-        if (Directory.Exists(outDir))
-        {
-            old = outDir.TrimEnd(Path.DirectorySeparatorChar) + $".old-{Guid.NewGuid():N}";
-            Directory.Move(outDir, old);
-        }
-        Directory.Move(tmpDir, outDir);
-        if (old != null) Directory.Delete(old, recursive: true);
     }
 
     /// <summary>Shards of one split, rotated every N tokens.</summary>

@@ -34,6 +34,8 @@ public static class GridSearch
     {
         if (grid.Count == 0) throw new SharpLMException("The grid is empty; give at least one value for every hyperparameter.");
         if (metric is not ("accuracy" or "macro_f1")) throw new SharpLMException($"--metric '{metric}' is not one of accuracy, macro_f1.");
+        IO.OutputFolder.Claim(workDir, IO.FolderKind.Tune);
+        using var locked = IO.FolderLock.Acquire(workDir, "a grid search");
         var splits = CrossValidation.StratifiedKFold(data.LabelIndex, folds, baseOptions.Seed);
         var points = new List<GridPoint>();
         for (int c = 0; c < grid.Count; c++)
@@ -53,13 +55,13 @@ public static class GridSearch
                     MaxSteps = steps, EvalInterval = steps, WarmupSteps = Math.Min(baseOptions.WarmupSteps, steps / 10), EarlyStoppingPatience = 0,
                 };
                 string run = Path.Combine(workDir, $"c{c + 1}-f{f + 1}");
-                if (Directory.Exists(run)) Directory.Delete(run, recursive: true);
+                IO.OutputFolder.Delete(run, IO.FolderKind.Run); // a leftover of an interrupted search (refused if it is not one)
                 using (var task = new ClassificationTask(train, test, tokenizer, o, baseFineTune with { FreezeLayers = h.FreezeLayers }))
                 {
                     var result = new Trainer(task, o, new RunFolder(run)).Run(false, ct: ct);
                     scores[f] = result.LastEval!.Metrics[metric];
                 }
-                Directory.Delete(run, recursive: true);
+                IO.OutputFolder.Delete(run, IO.FolderKind.Run);
                 progress?.Report(new TuneProgress(c + 1, grid.Count, f + 1, folds, h, scores[f]));
             }
             double mean = scores.Average();

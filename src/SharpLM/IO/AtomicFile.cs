@@ -15,6 +15,7 @@ public static class AtomicFile
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
+            Runtime.FailPoint.Hit("atomic-write.before-rename");
             File.Move(tmp, full, overwrite: true);
         }
         catch

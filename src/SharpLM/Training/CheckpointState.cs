@@ -26,20 +26,30 @@ public sealed record CheckpointState
     [JsonPropertyName("evals_without_improvement")] public int EvalsWithoutImprovement { get; init; }
     [JsonPropertyName("tokens")] public long Tokens { get; init; }
     [JsonPropertyName("seconds")] public double Seconds { get; init; }
+    /// <summary>Steps skipped so far because their loss or gradient norm was not finite.</summary>
+    [JsonPropertyName("skipped_steps")] public int SkippedSteps { get; init; }
+    /// <summary>How many of the latest steps in a row were skipped.</summary>
+    [JsonPropertyName("consecutive_skips")] public int ConsecutiveSkips { get; init; }
     [JsonPropertyName("history")] public List<HistoryPoint> History { get; init; } = [];
 
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json.Indented));
 
     public static CheckpointState Load(string path)
     {
+        CheckpointState? state;
         try
         {
-            return JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(path), Json.Indented)
-                ?? throw new SharpLMException($"{path} is empty; the checkpoint is incomplete.");
+            state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(path), Json.Indented);
         }
         catch (JsonException e)
         {
             throw new SharpLMException($"{path} is corrupt ({e.Message.Split('.')[0]}); delete the checkpoint folder to start over.");
         }
+        if (state is null) throw new SharpLMException($"{path} is empty; the checkpoint is incomplete.");
+        bool valid = state.Step >= 0 && state.Tokens >= 0 && state.Seconds >= 0 && state.EvalsWithoutImprovement >= 0
+            && state.SkippedSteps >= 0 && state.ConsecutiveSkips >= 0 && state.BestValLoss is null or (>= 0 and < double.PositiveInfinity)
+            && state.BestStep is null or >= 0 && state.History is not null && state.History.All(h => h is not null);
+        if (!valid) throw new SharpLMException($"{path} is corrupt (a field is missing or out of range); delete the checkpoint folder to start over.");
+        return state;
     }
 }

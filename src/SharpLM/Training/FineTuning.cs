@@ -29,6 +29,8 @@ public sealed record FineTuneRequest
     public bool StepsFromEpochs { get; init; } = true;
     public required TrainOptions Training { get; init; }
     public FineTuneOptions FineTune { get; init; } = new();
+    /// <summary>Replace an earlier run in <see cref="Output"/> (only a run folder SharpLM wrote) instead of refusing it.</summary>
+    public bool Overwrite { get; init; }
 }
 
 public sealed record FineTuneResult(string Run, IReadOnlyList<string> Labels, int TrainExamples, int ValExamples, int TestExamples,
@@ -119,6 +121,7 @@ public static class FineTuning
 
     public static async Task<FineTuneResult> RunAsync(FineTuneRequest r, DataCatalogClient catalog, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
     {
+        OutputFolder.Inspect(r.Output, FolderKind.Run); // refuse a folder of the user's before any work
         var (data, dataPath) = await LoadDataAsync(r.Data, r.TextColumn, r.LabelColumn, catalog, ct);
         var (trainIdx, valIdx, testIdx) = Parts(data, r);
         int[][] parts = [trainIdx, valIdx, testIdx];
@@ -131,6 +134,8 @@ public static class FineTuning
         if (r.StepsFromEpochs) o = o with { MaxSteps = Math.Max(1, (int)Math.Ceiling(r.Epochs * train.Examples.Count / (double)(o.BatchSize * o.GradAccumulation))) };
         o = (o with { Objective = "classify" }).Validate();
         var runFolder = new RunFolder(r.Output);
+        using var locked = runFolder.Lock("fine-tuning");
+        if (r.Overwrite) runFolder.Clear();
         TrainingResult trained;
         using (var task = new ClassificationTask(train, val, tokenizer, o, r.FineTune))
             trained = new Trainer(task, o, runFolder).Run(resume: false, progress, ct);

@@ -23,6 +23,45 @@ public sealed class RunFolder(string path)
 
     public bool HasCheckpoint => File.Exists(System.IO.Path.Combine(Checkpoint, CheckpointState.FileName));
 
+    /// <summary>The lock this object holds on the folder (see <see cref="Lock"/>), or null.</summary>
+    public IO.FolderLock? HeldLock { get; private set; }
+
+    /// <summary>
+    /// Claims the folder for writing (creating it, or refusing a folder of someone else's files) and takes its exclusive
+    /// lock for <paramref name="activity"/>, until the returned object is disposed; a second process is refused.
+    /// </summary>
+    public IDisposable Lock(string activity)
+    {
+        if (HeldLock is not null) throw new InvalidOperationException($"{Path} is already locked by this RunFolder.");
+        IO.OutputFolder.Claim(Path, IO.FolderKind.Run);
+        HeldLock = IO.FolderLock.Acquire(Path, activity);
+        return new Release(this);
+    }
+
+    /// <summary>
+    /// Deletes what an earlier run left in the folder (keeping only the marker and the lock), to start over in place.
+    /// Needs the lock, and refuses a folder with anything SharpLM did not write.
+    /// </summary>
+    public void Clear()
+    {
+        if (HeldLock is null) throw new InvalidOperationException("Lock the run folder before clearing it.");
+        IO.OutputFolder.Inspect(Path, IO.FolderKind.Run);
+        foreach (var entry in new DirectoryInfo(Path).EnumerateFileSystemInfos())
+        {
+            if (entry.Name is IO.OutputFolder.MarkerFile or IO.FolderLock.FileName) continue;
+            if (entry is DirectoryInfo d) d.Delete(recursive: true); else entry.Delete();
+        }
+    }
+
+    sealed class Release(RunFolder run) : IDisposable
+    {
+        public void Dispose()
+        {
+            run.HeldLock?.Dispose();
+            run.HeldLock = null;
+        }
+    }
+
     /// <summary>The data folder the run was trained on (recorded in data.txt), unless <paramref name="overrideDir"/> is given.</summary>
     public string DataDir(string? overrideDir = null) =>
         overrideDir ?? (File.Exists(Data) ? File.ReadAllText(Data).Trim() : throw new SharpLMException($"{Path} does not record its data folder; pass --data."));

@@ -7,6 +7,15 @@ namespace SharpLM.Training;
 public enum OptimizerKind { AdamW, Adam, Sgd }
 public enum LrDecay { Cosine, Linear, Constant }
 
+/// <summary>What a step with a non-finite loss or gradient norm does.</summary>
+public enum NonFiniteAction
+{
+    /// <summary>Skip it: weights and optimizer state stay as they were; the run stops after too many in a row.</summary>
+    Skip,
+    /// <summary>Stop the run (the last checkpoint is kept).</summary>
+    Stop,
+}
+
 /// <summary>
 /// Everything that determines a training run. Saved as training.json in the run folder, so that
 /// --resume continues with exactly the same settings.
@@ -52,6 +61,10 @@ public sealed record TrainOptions
     [JsonPropertyName("early_stopping_min_delta")] public double EarlyStoppingMinDelta { get; init; }
     [JsonPropertyName("log_interval")] public int LogInterval { get; init; } = 10;
     [JsonPropertyName("seed")] public int Seed { get; init; } = 1337;
+    /// <summary>A step whose loss or gradient norm is NaN or infinite is skipped (default) or stops the run.</summary>
+    [JsonPropertyName("on_nonfinite")] public NonFiniteAction OnNonFinite { get; init; } = NonFiniteAction.Skip;
+    /// <summary>With <see cref="NonFiniteAction.Skip"/>: stop after this many skipped steps in a row.</summary>
+    [JsonPropertyName("max_nonfinite_skips")] public int MaxNonFiniteSkips { get; init; } = 10;
 
     [JsonIgnore] public int EffectiveDecaySteps => DecaySteps ?? MaxSteps;
     [JsonIgnore] public long TokensPerStep => (long)BatchSize * BlockSize * GradAccumulation;
@@ -97,6 +110,7 @@ public sealed record TrainOptions
         AtLeast("l2", L2, 0);
         AtLeast("grad_clip", GradClip, 0);
         AtLeast("early_stopping_patience", EarlyStoppingPatience, 0);
+        AtLeast("max_nonfinite_skips", MaxNonFiniteSkips, 1);
         if (!(LearningRate > 0 && LearningRate < 10)) throw new SharpLMException($"Training option learning_rate must be in (0, 10) (got {LearningRate}).");
         if (!(MinLearningRate >= 0 && MinLearningRate <= LearningRate))
             throw new SharpLMException($"Training option min_learning_rate must be between 0 and learning_rate {LearningRate} (got {MinLearningRate}).");

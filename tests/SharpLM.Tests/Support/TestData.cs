@@ -3,10 +3,19 @@ using SharpLM.Tokenization;
 
 namespace SharpLM.Tests;
 
-/// <summary>Catalogue data shared by tests, fetched once per test run (cached across runs in the user's cache).</summary>
+/// <summary>
+/// Catalogue data shared by tests, fetched once into the suite's own cache (never the user's, so a test run and the
+/// user's own commands never write one cache at once; concurrent test runs share it safely through the catalogue's
+/// per-entry lock). Every test, and every `sharplm` the tests start, uses it through SHARPLM_DATA_DIR.
+/// </summary>
 public static class TestData
 {
-    public static readonly DataCatalogClient Catalog = new();
+    public static readonly string CacheDir = Path.Combine(Path.GetTempPath(), "sharplm-test-cache");
+
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void UseTheSuitesCache() => Environment.SetEnvironmentVariable(DataCatalogClient.CacheEnvironmentVariable, CacheDir);
+
+    public static readonly DataCatalogClient Catalog = new(CacheDir);
 
     static readonly Lazy<Task<string>> Gpt2Dir = new(() => Catalog.GetAsync(SharpLM.Data.Catalog.Get("gpt2-tokenizer")));
     static readonly Lazy<Task<string>> MobyDir = new(() => Catalog.GetAsync(SharpLM.Data.Catalog.Get("moby-dick")));
