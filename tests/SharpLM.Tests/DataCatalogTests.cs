@@ -12,15 +12,20 @@ public class DataCatalogTests
     /// <summary>A fake npm registry: metadata and one tarball, optionally tampered with or failing.</summary>
     sealed class FakeRegistry : HttpMessageHandler
     {
-        public byte[] Tarball = BuildTarball(new() { ["package/data/data.txt"] = "Call me Ishmael.", ["package/README.md"] = "readme" });
+        /// <summary>Built once: a tar entry records the time it was made, so each build has other bytes.</summary>
+        public static readonly byte[] Untampered = BuildTarball(new() { ["package/data/data.txt"] = "Call me Ishmael.", ["package/README.md"] = "readme" });
+        public byte[] Tarball = Untampered;
         public string? IntegrityOverride;
         public bool Offline;
         public int Requests;
+        /// <summary>Answer this many requests with 503 before serving.</summary>
+        public int Unavailable;
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
         {
             Requests++;
             if (Offline) throw new HttpRequestException("network unreachable");
+            if (Unavailable > 0) { Unavailable--; return Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable)); }
             string url = request.RequestUri!.ToString();
             if (url.EndsWith(".tgz", StringComparison.Ordinal))
                 return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(Tarball) });
@@ -40,7 +45,8 @@ public class DataCatalogTests
         return ms.ToArray();
     }
 
-    static readonly CatalogEntry Moby = Catalog.Get("moby-dick");
+    /// <summary>moby-dick's entry, pinned to the fake registry's (untampered) tarball.</summary>
+    static readonly CatalogEntry Moby = Catalog.Get("moby-dick") with { Integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(FakeRegistry.Untampered)) };
 
     [Fact]
     public async Task DownloadsVerifiesKeepsOnlyNamedFilesAndCaches()
@@ -59,15 +65,46 @@ public class DataCatalogTests
     }
 
     [Fact]
-    public async Task IntegrityMismatchKeepsNothing()
+    public async Task ARegistryThatDisagreesWithThePinnedDigestIsRefused()
     {
         var registry = new FakeRegistry { IntegrityOverride = "sha512-" + Convert.ToBase64String(new byte[64]) };
         string cache = TestData.TempDir();
         var client = new DataCatalogClient(cache, "https://fake.test", new HttpClient(registry));
         var e = await Assert.ThrowsAsync<SharpLMException>(() => client.GetAsync(Moby));
-        Assert.Contains("does not match the registry's sha512", e.Message);
+        Assert.Contains("different digest than the one SharpLM pins", e.Message);
         Assert.False(client.IsCached(Moby));
-        Assert.Empty(Directory.EnumerateFileSystemEntries(cache));
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(cache), p => !Path.GetFileName(p).StartsWith(".lock-"));
+    }
+
+    [Fact]
+    public async Task ATarballOtherThanThePinnedOneIsNeverUnpacked()
+    {
+        // A compromised mirror: metadata and tarball agree with each other, not with the catalogue.
+        var registry = new FakeRegistry { Tarball = BuildTarball(new() { ["package/data/data.txt"] = "Call me Mallory." }) };
+        string cache = TestData.TempDir();
+        var client = new DataCatalogClient(cache, "https://fake.test", new HttpClient(registry));
+        var e = await Assert.ThrowsAsync<SharpLMException>(() => client.GetAsync(Moby));
+        Assert.Contains("different digest than the one SharpLM pins", e.Message);
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(cache, "*", SearchOption.AllDirectories), p => !Path.GetFileName(p).StartsWith(".lock-"));
+        registry.IntegrityOverride = Moby.Integrity; // metadata now lies in the catalogue's favour: the bytes still decide
+        e = await Assert.ThrowsAsync<SharpLMException>(() => client.GetAsync(Moby));
+        Assert.Contains("does not match the sha512 SharpLM pins", e.Message);
+        Assert.False(client.IsCached(Moby));
+    }
+
+    [Fact]
+    public async Task TransientRegistryErrorsAreRetried()
+    {
+        var registry = new FakeRegistry { Unavailable = 2 };
+        var client = new DataCatalogClient(TestData.TempDir(), "https://fake.test", new HttpClient(registry));
+        string dir = await client.GetAsync(Moby);
+        Assert.Equal("Call me Ishmael.", File.ReadAllText(Path.Combine(dir, "data", "data.txt")));
+        Assert.Equal(4, registry.Requests); // two 503s, then metadata and tarball
+
+        var down = new FakeRegistry { Unavailable = 100 };
+        var e = await Assert.ThrowsAsync<SharpLMException>(() => new DataCatalogClient(TestData.TempDir(), "https://fake.test", new HttpClient(down)).GetAsync(Moby));
+        Assert.Contains("answered 503", e.Message);
+        Assert.Equal(97, down.Unavailable); // three attempts, then the one-line error
     }
 
     [Fact]
@@ -77,9 +114,9 @@ public class DataCatalogTests
         registry.Tarball = registry.Tarball[..(registry.Tarball.Length / 2)];
         string cache = TestData.TempDir();
         var client = new DataCatalogClient(cache, "https://fake.test", new HttpClient(registry));
-        var e = await Assert.ThrowsAsync<SharpLMException>(() => client.GetAsync(Moby));
+        var e = await Assert.ThrowsAsync<SharpLMException>(() => client.GetAsync(Moby with { Integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(registry.Tarball)) }));
         Assert.Contains("corrupt or truncated", e.Message);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(cache));
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(cache), p => !Path.GetFileName(p).StartsWith(".lock-"));
     }
 
     [Fact]
@@ -108,6 +145,40 @@ public class DataCatalogTests
     {
         var e = Assert.Throws<SharpLMException>(() => Catalog.Get("moby"));
         Assert.Contains("moby-dick", e.Message);
+    }
+
+    [Fact]
+    public async Task FourProcessesFetchingOneEntryAtOnceAllEndWithAVerifiedCopy()
+    {
+        string cache = TestData.TempDir();
+        foreach (var force in new[] { false, true })
+        {
+            string[] args = ["data", "get", "moby-dick", "--dir", cache, "--json", .. force ? new[] { "--force" } : []];
+            var runs = Enumerable.Range(0, 4).Select(_ => CliProcess.RunAsync(args)).ToArray();
+            foreach (var r in await Task.WhenAll(runs)) Assert.True(r.Code == 0, r.Err);
+            var client = new DataCatalogClient(cache);
+            Assert.True(client.IsCached(Catalog.Get("moby-dick")));
+            Assert.Equal(File.ReadAllBytes(await TestData.MobyDickPath()), File.ReadAllBytes(Path.Combine(client.EntryDir(Catalog.Get("moby-dick")), "data", "data.txt")));
+            Assert.Empty(Directory.GetDirectories(cache, ".tmp-*"));
+        }
+    }
+
+    [Fact]
+    public async Task AKillDuringForceNeverLeavesAManifestBesidePartialFiles()
+    {
+        string cache = TestData.TempDir();
+        var entry = Catalog.Get("moby-dick");
+        Assert.Equal(0, (await CliProcess.RunAsync(["data", "get", "moby-dick", "--dir", cache])).Code);
+        var killed = await CliProcess.RunAsync(["data", "get", "moby-dick", "--dir", cache, "--force"],
+            environment: new Dictionary<string, string> { [SharpLM.Runtime.FailPoint.EnvironmentVariable] = "catalog.moved-aside" });
+        Assert.Equal(137, killed.Code);
+        var client = new DataCatalogClient(cache);
+        Assert.False(client.IsCached(entry)); // the old copy went aside whole, with its manifest; nothing half-made is at the entry's path
+        Assert.False(Directory.Exists(client.EntryDir(entry)));
+        foreach (var manifest in Directory.GetFiles(cache, ".sharplm-entry.json", SearchOption.AllDirectories))
+            Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(manifest)!, "data", "data.txt")));
+        Assert.Equal(0, (await CliProcess.RunAsync(["data", "get", "moby-dick", "--dir", cache])).Code);
+        Assert.True(client.IsCached(entry));
     }
 
     [Fact]

@@ -134,9 +134,9 @@ public class TokenizerJsonCrossCheckTests
         File.WriteAllBytes(input, File.ReadAllBytes(await TestData.MobyDickPath())[..300_000]);
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await SharpLM.Cli.CliApp.RunAsync(["tokenizer", "train", "--input", input, "--kind", kind, "--vocab-size", vocab == "0" ? "1" : vocab, "--output", dir], output, error);
+        int code = await SharpLM.Cli.CliApp.RunAsync(["tokenizer", "train", "--input", input, "--kind", kind, "--vocab-size", vocab == "0" ? "1" : vocab, "--output", Path.Combine(dir, "tok")], output, error);
         Assert.True(code == 0, error.ToString());
-        var tok = TokenizerJson.Load(dir);
+        var tok = TokenizerJson.Load(Path.Combine(dir, "tok"));
         var cases = TokenizerJsonTests.CrossCheckCase.Load($"ours-{(kind == "wordpiece" ? "wp" : kind)}-hf-js.json");
         Assert.NotEmpty(cases);
         foreach (var c in cases) Assert.Equal(c.Ids, tok.Encode(c.Text, allowSpecial: true));

@@ -43,7 +43,7 @@ public static class EvalCommand
             var prepared = File.Exists(preparedPath) ? TokenizerJson.Load(preparedPath) : null;
             if (prepared is not null && prepared.VocabSize != tokenizer.VocabSize)
                 throw new SharpLMException($"{dir} was tokenized with a {prepared.VocabSize}-token vocabulary but the model uses {tokenizer.VocabSize}; evaluate on data prepared with the run's tokenizer.json.");
-            using var dataset = TokenDataset.Open(dir, part);
+            using var dataset = TokenDataset.Open(dir, part, gpt.Config.VocabSize);
             int block = gpt.Config.NPositions;
             var starts = LanguageModelEvaluator.CoveringWindows(dataset, block, p.GetValue(max));
             var tokenBytes = Enumerable.Range(0, tokenizer.VocabSize).Select(tokenizer.TokenByteCount).ToArray();

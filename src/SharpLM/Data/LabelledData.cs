@@ -53,7 +53,15 @@ public sealed class LabelledDataset
     {
         using var parser = new TextFieldParser(path) { TextFieldType = FieldType.Delimited, HasFieldsEnclosedInQuotes = true, TrimWhiteSpace = false };
         parser.SetDelimiters(delimiter.ToString());
-        var header = parser.ReadFields() ?? throw new SharpLMException($"{path} is empty; it needs a header row naming the '{textColumn}' and '{labelColumn}' columns.");
+        string[] header;
+        try
+        {
+            header = parser.ReadFields() ?? throw new SharpLMException($"{path} is empty; it needs a header row naming the '{textColumn}' and '{labelColumn}' columns.");
+        }
+        catch (MalformedLineException e)
+        {
+            throw new SharpLMException($"{path} line {e.LineNumber}: the header row is malformed {(delimiter == ',' ? "CSV" : "TSV")} (unbalanced quotes?).");
+        }
         int Column(string name, string option)
         {
             int i = Array.FindIndex(header, h => string.Equals(h.Trim(), name, StringComparison.OrdinalIgnoreCase));

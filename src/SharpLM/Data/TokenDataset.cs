@@ -15,9 +15,13 @@ public sealed class TokenDataset : IDisposable
     public string Split { get; }
     public long Count { get; }
 
-    TokenDataset(string split, TokenShardReader[] shards)
+    /// <summary>Token ids must be below this (the model's vocabulary); a shard that holds a larger one is corrupt.</summary>
+    public int? VocabSize { get; }
+
+    TokenDataset(string split, TokenShardReader[] shards, int? vocabSize)
     {
         Split = split;
+        VocabSize = vocabSize;
         _shards = shards;
         _starts = new long[shards.Length];
         long total = 0;
@@ -25,8 +29,11 @@ public sealed class TokenDataset : IDisposable
         Count = total;
     }
 
-    /// <summary>Opens <c>{split}_*.bin</c> in <paramref name="dir"/>, in name order.</summary>
-    public static TokenDataset Open(string dir, string split)
+    /// <summary>
+    /// Opens <c>{split}_*.bin</c> in <paramref name="dir"/>, in name order. With <paramref name="vocabSize"/>, every token
+    /// read is checked against it (a corrupt shard is an error, not an out-of-range embedding lookup).
+    /// </summary>
+    public static TokenDataset Open(string dir, string split, int? vocabSize = null)
     {
         if (!Directory.Exists(dir)) throw new SharpLMException($"Data folder {dir} does not exist; create it with 'sharplm prepare --output {dir} ...'.");
         var files = Directory.GetFiles(dir, $"{split}_*.bin").Order(StringComparer.Ordinal).ToArray();
@@ -41,7 +48,7 @@ public sealed class TokenDataset : IDisposable
             foreach (var r in readers) r.Dispose();
             throw;
         }
-        return new TokenDataset(split, readers.ToArray());
+        return new TokenDataset(split, readers.ToArray(), vocabSize);
     }
 
     /// <summary>Copies tokens [start, start + destination.Length) of the concatenated shards.</summary>
@@ -55,6 +62,10 @@ public sealed class TokenDataset : IDisposable
             long local = start - _starts[shard];
             int n = (int)Math.Min(destination.Length, _shards[shard].Count - local);
             _shards[shard].Read(local, destination[..n]);
+            if (VocabSize is int v)
+                foreach (int t in destination[..n])
+                    if ((uint)t >= (uint)v)
+                        throw new SharpLMException($"Shard {_shards[shard].Path} holds token id {t}, outside the vocabulary of {v}; the shard is corrupt or was prepared with another tokenizer — prepare the data again.");
             destination = destination[n..];
             start += n;
         }
@@ -103,28 +114,5 @@ public sealed class TokenDataset : IDisposable
     public void Dispose()
     {
         foreach (var s in _shards) s.Dispose();
-    }
-}
-
-/// <summary>SplitMix64: a tiny, well-mixed, stateless-to-seed generator (its whole state is one ulong).</summary>
-public struct SplitMix64(ulong seed)
-{
-    ulong _state = seed;
-
-    public ulong Next()
-    {
-        ulong z = _state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    /// <summary>Mixes several values into one seed (order matters).</summary>
-    public static ulong Mix(params ulong[] parts)
-    {
-        var g = new SplitMix64(0x5851F42D4C957F2DUL);
-        ulong h = g.Next();
-        foreach (var p in parts) { g = new SplitMix64(h ^ p); h = g.Next(); }
-        return h;
     }
 }

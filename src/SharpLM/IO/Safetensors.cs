@@ -85,7 +85,12 @@ public static class Safetensors
             Path = path; Metadata = metadata; Entries = entries; _dataStart = dataStart;
         }
 
-        /// <summary>Parses and validates the header; every problem becomes a <see cref="SharpLMException"/> naming the file.</summary>
+        /// <summary>
+        /// Parses and validates the header as the reference implementation does — a JSON object whose tensors have a known
+        /// dtype, non-negative dimensions whose product (checked for overflow) times the dtype size equals their byte
+        /// range, and byte ranges that tile the data section exactly, with no name twice — so that nothing is allocated
+        /// for a header that lies. Every problem becomes a <see cref="SharpLMException"/> naming the file.
+        /// </summary>
         public static File Open(string path)
         {
             if (!System.IO.File.Exists(path)) throw new SharpLMException($"{path} does not exist.");
@@ -95,48 +100,82 @@ public static class Safetensors
             Span<byte> len = stackalloc byte[8];
             if (fs.ReadAtLeast(len, 8, throwOnEndOfStream: false) < 8) throw new SharpLMException(Corrupt("shorter than its 8-byte header length"));
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(len);
-            if (headerLength > (ulong)Math.Min(MaxHeaderBytes, fileLength - 8)) throw new SharpLMException(Corrupt($"header length {headerLength} does not fit in the file"));
+            if (headerLength < 2 || headerLength > (ulong)Math.Min(MaxHeaderBytes, fileLength - 8)) throw new SharpLMException(Corrupt($"header length {headerLength} does not fit in the file"));
             var json = new byte[headerLength];
             fs.ReadExactly(json);
-            JsonObject header;
+            if (json[0] != (byte)'{') throw new SharpLMException(Corrupt("the header does not start with '{'"));
+            long dataStart = 8 + (long)headerLength, dataLength = fileLength - dataStart;
+            var metadata = new Dictionary<string, string>();
+            var entries = new Dictionary<string, (string, long[], long, long)>(StringComparer.Ordinal);
             try
             {
-                header = JsonNode.Parse(json) as JsonObject ?? throw new SharpLMException(Corrupt("header is not a JSON object"));
+                using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
+                if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new SharpLMException(Corrupt("the header is not a JSON object"));
+                bool sawMetadata = false;
+                foreach (var property in doc.RootElement.EnumerateObject())
+                {
+                    string name = property.Name;
+                    if (name == "__metadata__")
+                    {
+                        if (sawMetadata || property.Value.ValueKind != JsonValueKind.Object) throw new SharpLMException(Corrupt("__metadata__ is repeated or not an object"));
+                        sawMetadata = true;
+                        foreach (var m in property.Value.EnumerateObject())
+                        {
+                            if (m.Value.ValueKind != JsonValueKind.String || !metadata.TryAdd(m.Name, m.Value.GetString()!))
+                                throw new SharpLMException(Corrupt($"metadata '{m.Name}' is repeated or not a string"));
+                        }
+                        continue;
+                    }
+                    var o = property.Value;
+                    if (o.ValueKind != JsonValueKind.Object
+                        || !o.TryGetProperty("dtype", out var dtypeNode) || dtypeNode.ValueKind != JsonValueKind.String
+                        || !o.TryGetProperty("shape", out var shapeNode) || shapeNode.ValueKind != JsonValueKind.Array
+                        || !o.TryGetProperty("data_offsets", out var offsetsNode) || offsetsNode.ValueKind != JsonValueKind.Array || offsetsNode.GetArrayLength() != 2)
+                        throw new SharpLMException(Corrupt($"tensor '{name}' lacks a dtype, a shape or two data_offsets"));
+                    string dtype = dtypeNode.GetString()!;
+                    var dt = DTypes.Values.FirstOrDefault(d => d.Name == dtype);
+                    if (dt.Name is null) throw new SharpLMException(Corrupt($"tensor '{name}' has unknown dtype {dtype}"));
+                    var shape = new long[shapeNode.GetArrayLength()];
+                    int k = 0;
+                    long elements = 1;
+                    foreach (var dim in shapeNode.EnumerateArray())
+                    {
+                        if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out long d) || d < 0)
+                            throw new SharpLMException(Corrupt($"tensor '{name}' has a dimension that is not a non-negative integer"));
+                        shape[k++] = d;
+                        elements = checked(elements * d);
+                    }
+                    long begin = Offset(offsetsNode[0]), end = Offset(offsetsNode[1]);
+                    long bytes = checked(elements * dt.Size);
+                    if (end < begin || end > dataLength) throw new SharpLMException(Corrupt($"tensor '{name}' points outside the file"));
+                    if (bytes != end - begin)
+                        throw new SharpLMException(Corrupt($"tensor '{name}' has {end - begin} bytes but its shape needs {bytes}"));
+                    if (!entries.TryAdd(name, (dtype, shape, begin, end))) throw new SharpLMException(Corrupt($"tensor '{name}' appears twice"));
+
+                    long Offset(JsonElement e) => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= 0 ? v
+                        : throw new SharpLMException(Corrupt($"tensor '{name}' has a data offset that is not a non-negative integer"));
+                }
             }
             catch (JsonException e)
             {
                 throw new SharpLMException(Corrupt($"header is not JSON: {e.Message.Split('.')[0]}"));
             }
-            long dataStart = 8 + (long)headerLength, dataLength = fileLength - dataStart;
-            var metadata = new Dictionary<string, string>();
-            var entries = new Dictionary<string, (string, long[], long, long)>();
-            try
+            catch (OverflowException)
             {
-                foreach (var (name, node) in header)
-                {
-                    if (name == "__metadata__")
-                    {
-                        foreach (var (k, v) in node!.AsObject()) metadata[k] = v!.GetValue<string>();
-                        continue;
-                    }
-                    var o = node!.AsObject();
-                    string dtype = o["dtype"]!.GetValue<string>();
-                    long[] shape = o["shape"]!.AsArray().Select(s => s!.GetValue<long>()).ToArray();
-                    var offsets = o["data_offsets"]!.AsArray();
-                    long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
-                    var dt = DTypes.Values.FirstOrDefault(d => d.Name == dtype);
-                    if (dt.Name is null) throw new SharpLMException(Corrupt($"tensor '{name}' has unknown dtype {dtype}"));
-                    if (shape.Any(s => s < 0) || begin < 0 || end < begin || end > dataLength)
-                        throw new SharpLMException(Corrupt($"tensor '{name}' points outside the file"));
-                    if (shape.Aggregate(1L, (a, s) => a * s) * dt.Size != end - begin)
-                        throw new SharpLMException(Corrupt($"tensor '{name}' has {end - begin} bytes but its shape needs {shape.Aggregate(1L, (a, s) => a * s) * dt.Size}"));
-                    entries[name] = (dtype, shape, begin, end);
-                }
+                throw new SharpLMException(Corrupt("a tensor's size overflows"));
             }
-            catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+            catch (InvalidOperationException)
             {
-                throw new SharpLMException(Corrupt("malformed tensor entry"));
+                throw new SharpLMException(Corrupt("the header is not valid UTF-8 JSON"));
             }
+            // The byte ranges must tile the data section: no gaps, no overlaps, nothing after the last tensor.
+            long expected = 0;
+            foreach (var (name, (_, _, begin, end)) in entries.OrderBy(e => e.Value.Item3).ThenBy(e => e.Value.Item4))
+            {
+                if (begin != expected) throw new SharpLMException(Corrupt($"tensor '{name}' starts at byte {begin} of the data, not at {expected}"));
+                expected = end;
+            }
+            if (expected != dataLength) throw new SharpLMException(Corrupt($"the tensors cover {expected} of the {dataLength} data bytes"));
             return new File(path, metadata, entries, dataStart);
         }
 
@@ -150,20 +189,21 @@ public static class Safetensors
             using (var fs = System.IO.File.OpenRead(Path))
             {
                 fs.Position = _dataStart + e.Begin;
-                fs.ReadExactly(data);
+                if (fs.ReadAtLeast(data, data.Length, throwOnEndOfStream: false) < data.Length)
+                    throw new SharpLMException($"{Path} was truncated while it was being read; re-run the command that wrote it.");
             }
             var t = empty(e.Shape, type);
             data.AsSpan().CopyTo(t.bytes);
             return t;
         }
 
-        /// <summary>Copies a stored tensor into <paramref name="target"/>, checking the shape.</summary>
+        /// <summary>Copies a stored tensor into <paramref name="target"/>, checking the shape before reading anything.</summary>
         public void CopyInto(string name, Tensor target)
         {
+            if (Entries.TryGetValue(name, out var e) && !e.Shape.SequenceEqual(target.shape))
+                throw new SharpLMException($"{Path}: tensor '{name}' has shape [{string.Join(", ", e.Shape)}] but the model expects [{string.Join(", ", target.shape)}]; the checkpoint does not match config.json.");
             using var scope = NewDisposeScope();
             var source = Read(name);
-            if (!source.shape.SequenceEqual(target.shape))
-                throw new SharpLMException($"{Path}: tensor '{name}' has shape [{string.Join(", ", source.shape)}] but the model expects [{string.Join(", ", target.shape)}]; the checkpoint does not match config.json.");
             using var noGrad = no_grad();
             target.copy_(source.to(target.dtype));
         }

@@ -46,8 +46,13 @@ public sealed record BertConfig
             if (!(p >= 0 && p < 1)) throw new SharpLMException($"BERT config: {name} must be in [0, 1) (got {p}).");
         if (HiddenAct is not ("gelu" or "gelu_new"))
             throw new SharpLMException($"BERT config: hidden_act '{HiddenAct}' is not supported; use gelu.");
+        if (!(LayerNormEps > 0)) throw new SharpLMException($"BERT config: layer_norm_eps must be positive (got {LayerNormEps}).");
+        if (!(InitializerRange > 0)) throw new SharpLMException($"BERT config: initializer_range must be positive (got {InitializerRange}).");
         if (PadTokenId < 0 || PadTokenId >= VocabSize) throw new SharpLMException($"BERT config: pad_token_id {PadTokenId} is outside the vocabulary.");
-        if (Labels is { Length: 1 }) throw new SharpLMException("BERT config: a classification head needs at least two labels.");
+        ModelSize.RequireValidLabels("BERT config", Labels);
+        if (ModelType is null || Architectures is null) throw new SharpLMException("BERT config: model_type and architectures must not be null.");
+        double h = HiddenSize;
+        ModelSize.RequireFits("BERT config", ((double)VocabSize + MaxPositionEmbeddings + TypeVocabSize) * h + NumHiddenLayers * (4.0 * h * h + 2 * h * IntermediateSize));
         return this;
     }
 

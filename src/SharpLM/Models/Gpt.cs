@@ -122,10 +122,15 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         {
             using var scope = NewDisposeScope();
             string key = file.Entries.ContainsKey(HuggingFacePrefix + name) ? HuggingFacePrefix + name : name;
+            if (file.Entries.TryGetValue(key, out var entry))
+            {
+                // Checked from the header, before anything is read or allocated.
+                long[] shape = IsConv1D(name) && entry.Shape.Length == 2 ? [entry.Shape[1], entry.Shape[0]] : entry.Shape;
+                if (!shape.SequenceEqual(p.shape))
+                    throw new SharpLMException($"{path}: tensor '{key}' has shape [{string.Join(", ", shape)}] but config.json needs [{string.Join(", ", p.shape)}]; the weights belong to a different model.");
+            }
             var t = file.Read(key);
             if (IsConv1D(name)) t = t.t();
-            if (!t.shape.SequenceEqual(p.shape))
-                throw new SharpLMException($"{path}: tensor '{key}' has shape [{string.Join(", ", t.shape)}] but config.json needs [{string.Join(", ", p.shape)}]; the weights belong to a different model.");
             p.copy_(t.to(p.dtype));
         }
     }

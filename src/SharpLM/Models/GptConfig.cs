@@ -59,8 +59,13 @@ public sealed record GptConfig
             throw new SharpLMException($"GPT config: activation_function '{ActivationFunction}' is not supported; use gelu_new (tanh approximation) or gelu (exact).");
         if (!(LayerNormEpsilon > 0)) throw new SharpLMException($"GPT config: layer_norm_epsilon must be positive (got {LayerNormEpsilon}).");
         if (!(InitializerRange > 0)) throw new SharpLMException($"GPT config: initializer_range must be positive (got {InitializerRange}).");
-        if (Labels is { Length: 1 }) throw new SharpLMException("GPT config: a classification head needs at least two labels.");
+        ModelSize.RequireValidLabels("GPT config", Labels);
         if (!TieWordEmbeddings) throw new SharpLMException("GPT config: tie_word_embeddings must be true (the LM head shares the token embedding).");
+        foreach (var (name, id) in new[] { ("bos_token_id", BosTokenId), ("eos_token_id", EosTokenId) })
+            if (id is int i && (i < 0 || i >= VocabSize)) throw new SharpLMException($"GPT config: {name} {i} is outside the vocabulary of {VocabSize}.");
+        if (ModelType is null || Architectures is null) throw new SharpLMException("GPT config: model_type and architectures must not be null.");
+        double e = NEmbd, ff = InnerDim;
+        ModelSize.RequireFits("GPT config", (double)VocabSize * e + (double)NPositions * e + NLayer * (4.0 * e * e + 2 * e * ff));
         return this;
     }
 

@@ -133,25 +133,45 @@ public sealed class RegexSplitPreTokenizer : PreTokenizer
         Pattern = pattern;
         IsRegex = isRegex;
         Behavior = behavior;
-        try
+        _regex = Compiled.GetOrAdd(isRegex ? pattern : Regex.Escape(pattern), p =>
         {
-            _regex = new Regex(isRegex ? pattern : Regex.Escape(pattern), RegexOptions.Compiled | RegexOptions.CultureInvariant);
-        }
-        catch (ArgumentException e)
-        {
-            throw new SharpLMException($"The Split pre-tokenizer's pattern cannot be compiled ({e.Message}); check tokenizer.json.");
-        }
+            try
+            {
+                if (Compiled.Count > 64) Compiled.Clear();
+                return new Regex(p, RegexOptions.Compiled | RegexOptions.CultureInvariant, MatchTimeout);
+            }
+            catch (ArgumentException e)
+            {
+                throw new SharpLMException($"The Split pre-tokenizer's pattern cannot be compiled ({e.Message}); check tokenizer.json.");
+            }
+        });
     }
+
+    /// <summary>
+    /// A pattern from a file may backtrack catastrophically (.NET's engine backtracks; the non-backtracking one lacks the
+    /// look-arounds real tokenizer patterns use), so every match is bounded in time and a runaway one is an error.
+    /// </summary>
+    public static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
+
+    // Compiling costs milliseconds, and a process tends to load the same tokenizer many times.
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Regex> Compiled = new(StringComparer.Ordinal);
 
     public override void Split(string text, int start, int length, List<(int Start, int Length)> pieces)
     {
         int cursor = start, end = start + length;
-        for (Match m = _regex.Match(text, start, length); m.Success; m = m.NextMatch())
+        try
         {
-            if (m.Length == 0) continue;
-            if (m.Index > cursor) pieces.Add((cursor, m.Index - cursor));
-            if (Behavior == "Isolated") pieces.Add((m.Index, m.Length));
-            cursor = m.Index + m.Length;
+            for (Match m = _regex.Match(text, start, length); m.Success; m = m.NextMatch())
+            {
+                if (m.Length == 0) continue;
+                if (m.Index > cursor) pieces.Add((cursor, m.Index - cursor));
+                if (Behavior == "Isolated") pieces.Add((m.Index, m.Length));
+                cursor = m.Index + m.Length;
+            }
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw new SharpLMException($"The tokenizer's Split pattern took over {MatchTimeout.TotalSeconds:0} s on one piece of text (it backtracks catastrophically); fix the pattern in tokenizer.json.");
         }
         if (cursor < end) pieces.Add((cursor, end - cursor));
     }

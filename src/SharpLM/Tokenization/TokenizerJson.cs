@@ -32,7 +32,7 @@ public static class TokenizerJson
         {
             return Parse(root as JsonObject ?? throw Corrupt("the top level is not an object"));
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentException or NullReferenceException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentException or NullReferenceException or OverflowException)
         {
             throw new SharpLMException($"{path} is not a usable Hugging Face tokenizer.json ({e.Message}); the file is corrupt or truncated, write or download it again.");
         }
@@ -48,12 +48,12 @@ public static class TokenizerJson
     {
         var model = root["model"] as JsonObject ?? throw Corrupt("field 'model' is missing");
         string type = (string?)model["type"] ?? InferModelType(model);
-        var added = (root["added_tokens"] as JsonArray ?? [])
-            .Select(t => new AddedToken((int)t!["id"]!, (string)t["content"]!, (bool?)t["special"] ?? false)).ToList();
+        var added = ParseAddedTokens(root["added_tokens"]);
         var normalizer = ParseNormalizer(root["normalizer"]);
         var (preTokenizer, byteLevelPre, addPrefixSpace) = ParsePreTokenizer(root["pre_tokenizer"]);
         string? decoder = (string?)root["decoder"]?["type"];
         var vocab = model["vocab"] as JsonObject ?? throw Corrupt("field 'model.vocab' is missing or not an object");
+        RequireContiguousIds(vocab, added);
 
         switch (type)
         {
@@ -95,15 +95,58 @@ public static class TokenizerJson
     static string InferModelType(JsonObject model) =>
         model["merges"] != null ? "BPE" : model["continuing_subword_prefix"] != null ? "WordPiece" : throw Corrupt("field 'model.type' is missing");
 
+    static List<AddedToken> ParseAddedTokens(JsonNode? node)
+    {
+        var list = new List<AddedToken>();
+        var ids = new HashSet<int>();
+        var contents = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in node as JsonArray ?? [])
+        {
+            int id = (int?)t?["id"] ?? throw Corrupt("an added token has no id");
+            string content = (string?)t!["content"] ?? throw Corrupt($"added token {id} has no content");
+            if (id < 0) throw Corrupt($"added token '{content}' has negative id {id}");
+            if (content.Length == 0) throw Corrupt($"added token {id} has empty content");
+            if (!ids.Add(id)) throw Corrupt($"two added tokens have id {id}");
+            if (!contents.Add(content)) throw Corrupt($"two added tokens are '{content}'");
+            list.Add(new AddedToken(id, content, (bool?)t["special"] ?? false));
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Every id from 0 to the largest must belong to a vocabulary entry or an added token: a hole (or a huge id such as
+    /// int.MaxValue) would otherwise size arrays by the id and give ids no text.
+    /// </summary>
+    static void RequireContiguousIds(JsonObject vocab, List<AddedToken> added)
+    {
+        long limit = (long)vocab.Count + added.Count;
+        var used = new bool[limit];
+        int size = 0;
+        foreach (var (token, node) in vocab)
+        {
+            int id = (int?)node ?? throw Corrupt($"token '{token}' has no id");
+            if (id < 0 || id >= limit) throw Corrupt($"token '{token}' has id {id}, outside the {limit} ids the vocabulary and added tokens can fill");
+            used[id] = true;
+            size = Math.Max(size, id + 1);
+        }
+        foreach (var t in added)
+        {
+            if (t.Id >= limit) throw Corrupt($"added token '{t.Content}' has id {t.Id}, outside the {limit} ids the vocabulary and added tokens can fill");
+            used[t.Id] = true;
+            size = Math.Max(size, t.Id + 1);
+        }
+        int hole = Array.IndexOf(used, false, 0, size);
+        if (hole >= 0) throw Corrupt($"no token has id {hole}, below the largest id {size - 1}");
+    }
+
     static List<string?> VocabById(JsonObject vocab)
     {
         int size = 0;
-        foreach (var (_, id) in vocab) size = Math.Max(size, (int)id! + 1);
+        foreach (var (_, id) in vocab) size = Math.Max(size, (int)id! + 1); // bounded by RequireContiguousIds
         var byId = new List<string?>(new string?[size]);
         foreach (var (token, id) in vocab)
         {
             int i = (int)id!;
-            if (i < 0) throw Corrupt($"token '{token}' has negative id {i}");
             if (byId[i] != null) throw Corrupt($"id {i} is given to both '{byId[i]}' and '{token}'");
             byId[i] = token;
         }

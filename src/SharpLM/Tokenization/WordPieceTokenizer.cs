@@ -27,6 +27,8 @@ public sealed class WordPieceTokenizer : Tokenizer
         _lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
         if (!_ids.TryGetValue(unknownToken, out int unk))
             throw new SharpLMException($"The WordPiece vocabulary has no unknown token '{unknownToken}'; add it to the vocabulary.");
+        if (maxInputCharsPerWord is < 1 or > MaxWordLimit)
+            throw new SharpLMException($"WordPiece max_input_chars_per_word must be between 1 and {MaxWordLimit} (got {maxInputCharsPerWord}).");
         UnknownToken = unknownToken;
         UnknownId = unk;
         ContinuingSubwordPrefix = continuingSubwordPrefix;
@@ -34,6 +36,9 @@ public sealed class WordPieceTokenizer : Tokenizer
         Normalizer = normalizer ?? new BertNormalizer();
         PreTokenizer = preTokenizer ?? BertPreTokenizer.Instance;
     }
+
+    /// <summary>The longest word limit accepted (Hugging Face's default is 100); bounds the per-word work and buffer.</summary>
+    public const int MaxWordLimit = 1 << 20;
 
     public static readonly string[] BertSpecialTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
@@ -92,7 +97,8 @@ public sealed class WordPieceTokenizer : Tokenizer
     {
         if (word.Length > MaxInputCharsPerWord) { output.Add(UnknownId); return; }
         int mark = output.Count, start = 0;
-        Span<char> buffer = stackalloc char[ContinuingSubwordPrefix.Length + MaxInputCharsPerWord];
+        int size = ContinuingSubwordPrefix.Length + Math.Min(word.Length, MaxInputCharsPerWord);
+        Span<char> buffer = size <= 512 ? stackalloc char[size] : new char[size];
         ContinuingSubwordPrefix.AsSpan().CopyTo(buffer);
         while (start < word.Length)
         {

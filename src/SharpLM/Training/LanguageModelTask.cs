@@ -29,8 +29,8 @@ public sealed class LanguageModelTask : ITrainingTask
         string tokenizerPath = Path.Combine(dataDir, "tokenizer.json");
         if (!File.Exists(tokenizerPath)) throw new SharpLMException($"{dataDir} has no tokenizer.json; prepare it with 'sharplm prepare --output {dataDir} ...'.");
         Tokenizer = TokenizerJson.Load(tokenizerPath);
-        _train = TokenDataset.Open(dataDir, "train");
-        _val = TokenDataset.Open(dataDir, "val");
+        _train = TokenDataset.Open(dataDir, "train", Tokenizer.VocabSize);
+        _val = TokenDataset.Open(dataDir, "val", Tokenizer.VocabSize);
         _train.RequireWindow(o.BlockSize);
         _val.RequireWindow(o.BlockSize);
         _tokenBytes = Enumerable.Range(0, Tokenizer.VocabSize).Select(Tokenizer.TokenByteCount).ToArray();

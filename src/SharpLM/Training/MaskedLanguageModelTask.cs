@@ -38,8 +38,8 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
         int mask = Special("[MASK]"), pad = Special("[PAD]");
         if (o.BlockSize < 3) throw new SharpLMException("Masked-LM training needs --block-size of at least 3 ([CLS], a token, [SEP]).");
         _masking = new MlmMasking(mask, Tokenizer.VocabSize, Tokenizer.AddedTokens.Where(t => t.Special).Select(t => t.Id).ToHashSet());
-        _train = TokenDataset.Open(dataDir, "train");
-        _val = TokenDataset.Open(dataDir, "val");
+        _train = TokenDataset.Open(dataDir, "train", Tokenizer.VocabSize);
+        _val = TokenDataset.Open(dataDir, "val", Tokenizer.VocabSize);
         _train.RequireWindow(o.BlockSize - 2);
         _val.RequireWindow(o.BlockSize - 2);
         var config = new BertConfig

@@ -111,6 +111,10 @@ public sealed record TrainOptions
         AtLeast("grad_clip", GradClip, 0);
         AtLeast("early_stopping_patience", EarlyStoppingPatience, 0);
         AtLeast("max_nonfinite_skips", MaxNonFiniteSkips, 1);
+        // Upper bounds far above any real run, so that a corrupt training.json gives a message rather than a huge allocation.
+        if ((long)BatchSize * BlockSize > 1 << 26) throw new SharpLMException($"Training options batch_size × block_size ({(long)BatchSize * BlockSize}) must be at most {1 << 26} tokens per micro-batch.");
+        if ((long)EvalBatches * BatchSize > 1 << 24) throw new SharpLMException($"Training options eval_batches × batch_size ({(long)EvalBatches * BatchSize}) must be at most {1 << 24} windows.");
+        if (GradAccumulation > 1 << 20) throw new SharpLMException($"Training option grad_accumulation must be at most {1 << 20} (got {GradAccumulation}).");
         if (!(LearningRate > 0 && LearningRate < 10)) throw new SharpLMException($"Training option learning_rate must be in (0, 10) (got {LearningRate}).");
         if (!(MinLearningRate >= 0 && MinLearningRate <= LearningRate))
             throw new SharpLMException($"Training option min_learning_rate must be between 0 and learning_rate {LearningRate} (got {MinLearningRate}).");

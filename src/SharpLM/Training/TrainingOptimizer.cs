@@ -86,7 +86,8 @@ public sealed class TrainingOptimizer : IDisposable
         if (!file.Metadata.TryGetValue("optimizer", out var kind) || kind != Kind.ToString())
             throw new SharpLMException($"{path} holds {kind ?? "no"} optimizer state but this run uses {Kind}; resume with the run's own training.json.");
         var states = _optimizer.state_dict().State;
-        long Step(string n) => long.Parse(file.Metadata.GetValueOrDefault($"{n}.step") ?? throw new SharpLMException($"{path} has no step count for '{n}'; the checkpoint is incomplete."), CultureInfo.InvariantCulture);
+        long Step(string n) => long.TryParse(file.Metadata.GetValueOrDefault($"{n}.step"), NumberStyles.None, CultureInfo.InvariantCulture, out long step)
+            ? step : throw new SharpLMException($"{path} has no valid step count for '{n}'; the checkpoint is incomplete or corrupt.");
         for (int i = 0; i < states.Count; i++)
         {
             string n = _names[i];
