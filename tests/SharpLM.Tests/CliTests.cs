@@ -133,18 +133,19 @@ public class CliTests
     {
         string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("to be or not to be, that is the question. ", 100)));
         string run = Path.Combine(TestData.TempDir(), "run");
-        var train = await Run("train", "--data", data, "--output", run, "--preset", "tiny", "--max-steps", "30", "--eval-interval", "15", "--json");
+        var train = await Run("train", "--data", data, "--output", run, "--preset", "tiny", "--max-steps", "60", "--eval-interval", "30", "--json");
         Assert.Equal(0, train.Code);
         using var result = JsonDocument.Parse(train.Out);
-        Assert.Equal(30, result.RootElement.GetProperty("steps").GetInt32());
-        Assert.Contains("step     15: val loss", train.Err);
+        Assert.Equal(60, result.RootElement.GetProperty("steps").GetInt32());
+        Assert.Contains("step     30: val loss", train.Err);
 
         var eval = await Run("eval", "--model", run, "--json");
         Assert.Equal(0, eval.Code);
         using var metrics = JsonDocument.Parse(eval.Out);
         double loss = metrics.RootElement.GetProperty("loss").GetDouble();
         Assert.Equal(Math.Exp(loss), metrics.RootElement.GetProperty("perplexity").GetDouble(), 6);
-        Assert.True(loss is > 0 and < 3);
+        // 15 symbols: an untrained model scores ln 15 = 2.71 nats; 60 steps reach about 2.0.
+        Assert.True(loss is > 0 and < 0.85 * 2.708, $"loss {loss}");
 
         var gen = await Run("generate", "--model", run, "--prompt", "to be", "--prompt", "that", "--max-new-tokens", "12", "--seed", "5", "--json");
         Assert.Equal(0, gen.Code);
@@ -158,10 +159,10 @@ public class CliTests
         Assert.Equal(0, streamed.Code);
         Assert.StartsWith("to be", streamed.Out);
 
-        var resumed = await Run("train", "--output", run, "--resume", "--max-steps", "40", "--json");
+        var resumed = await Run("train", "--output", run, "--resume", "--max-steps", "70", "--json");
         Assert.Equal(0, resumed.Code);
         using var more = JsonDocument.Parse(resumed.Out);
-        Assert.Equal(40, more.RootElement.GetProperty("steps").GetInt32());
+        Assert.Equal(70, more.RootElement.GetProperty("steps").GetInt32());
     }
 
     [Fact]

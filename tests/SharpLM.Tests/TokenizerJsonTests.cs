@@ -136,6 +136,9 @@ public class TokenizerJsonCrossCheckTests
         var error = new StringWriter();
         int code = await SharpLM.Cli.CliApp.RunAsync(["tokenizer", "train", "--input", input, "--kind", kind, "--vocab-size", vocab == "0" ? "1" : vocab, "--output", Path.Combine(dir, "tok")], output, error);
         Assert.True(code == 0, error.ToString());
+        // The exact bytes Hugging Face's JS pipeline read when the fixtures were made (tools/crosscheck/README.md).
+        var hashes = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "ours-hf-js-sha256.json")))!;
+        Assert.Equal(hashes[kind], Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, "tok", "tokenizer.json")))));
         var tok = TokenizerJson.Load(Path.Combine(dir, "tok"));
         var cases = TokenizerJsonTests.CrossCheckCase.Load($"ours-{(kind == "wordpiece" ? "wp" : kind)}-hf-js.json");
         Assert.NotEmpty(cases);

@@ -19,11 +19,11 @@ public static class BenchCommands
             var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
             var r = await TokenizerBenchmark.RunAsync(CliApp.Catalog(p), p.GetValue(corpus)!, p.GetValue(repeats), p.GetValue(vocab), status);
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return 0; }
-            var table = new Table().AddColumns("encoder", "MB/s", "median s", "tokens");
-            foreach (var t in new[] { r.SharpLM, r.MicrosoftMLTokenizers })
-                table.AddRow(Markup.Escape(t.Name), t.MegabytesPerSecond.ToString("F2"), t.MedianSeconds.ToString("F3"), t.Tokens.ToString("N0"));
+            var table = new Table().AddColumns("cache entries (each)", "pass", "SharpLM MB/s", "Microsoft.ML.Tokenizers MB/s", "ratio");
+            foreach (var c in r.Comparisons)
+                table.AddRow(c.CacheEntries.ToString("N0"), c.Pass, c.SharpLM.MegabytesPerSecond.ToString("F2"), c.MicrosoftMLTokenizers.MegabytesPerSecond.ToString("F2"), $"{c.Ratio:F2}x");
             ctx.WriteTable(table);
-            ctx.Out.WriteLine($"corpus {r.Corpus} ({r.Megabytes:F2} MB): SharpLM / Microsoft.ML.Tokenizers throughput = {r.Ratio:F2}x; ids identical: {(r.IdsIdentical ? "yes" : "NO")}");
+            ctx.Out.WriteLine($"corpus {r.Corpus} ({r.Megabytes:F2} MB, {r.DistinctPieces:N0} distinct pre-tokens); ids identical: {(r.IdsIdentical ? "yes" : "NO")}");
             ctx.Out.WriteLine($"BPE training, vocabulary {r.TrainVocabSize}: {r.TrainSeconds:F2} s ({r.TrainMegabytesPerSecond:F2} MB/s)");
             return 0;
         }));
@@ -117,18 +117,19 @@ public static class BenchCommands
     static Command BuildClassify(CliContext ctx)
     {
         var (options, parse) = FineTuneCommand.RequestOptions(Path.Combine("runs", "bench-classify"));
-        var cmd = new Command("classify", "A fine-tuned SharpLM classifier vs ML.NET (FeaturizeText + SDCA) on the same split: accuracy, macro-F1, training time.");
-        foreach (var o in options.Append(TrainCommand.ThreadsOption).Append(CliApp.JsonOption)) cmd.Options.Add(o);
+        var threads = new Option<int>("--threads") { Description = "Threads for both models (libtorch and SDCA; SDCA is deterministic only on 1).", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("classify", "A fine-tuned SharpLM classifier vs ML.NET (FeaturizeText + SDCA) on the same split and thread count: accuracy, macro-F1, training time.");
+        foreach (var o in options.Append(threads).Append(CliApp.JsonOption)) cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
         {
-            Runtime.TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
+            if (p.GetValue(threads) < 1) throw new SharpLMException("--threads must be at least 1.");
             var request = parse(p) with { Overwrite = true }; // the benchmark's own scratch run (only a run folder SharpLM wrote is replaced)
-            var r = await ClassifyBenchmark.RunAsync(request, CliApp.Catalog(p), FineTuneCommand.ProgressLines(ctx), ct);
+            var r = await ClassifyBenchmark.RunAsync(request, CliApp.Catalog(p), p.GetValue(threads), FineTuneCommand.ProgressLines(ctx), ct);
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return 0; }
             var table = new Table().AddColumns("model", "accuracy", "macro-F1", "training s");
             foreach (var s in r.Scores) table.AddRow(Markup.Escape(s.Name), s.Accuracy.ToString("F4"), s.MacroF1.ToString("F4"), s.TrainSeconds.ToString("F1"));
             ctx.WriteTable(table);
-            ctx.Out.WriteLine($"data {r.Data}: {r.TrainExamples} training and {r.TestExamples} test examples (stratified, seed {request.Training.Seed}); SharpLM's time includes tokenization and validation.");
+            ctx.Out.WriteLine($"data {r.Data}: {r.TrainExamples} training and {r.TestExamples} test examples (stratified, seed {request.Training.Seed}); {r.Threads} thread(s) each; SharpLM's time includes tokenization and validation.");
             return 0;
         }));
         return cmd;

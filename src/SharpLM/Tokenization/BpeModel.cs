@@ -15,8 +15,24 @@ public sealed class BpeModel
     readonly Dictionary<long, (int Rank, int Merged)> _merges;
     readonly ConcurrentDictionary<string, int[]> _cache = new();
     readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
-    const int CacheLimit = 200_000;
     int _cacheCount; // ConcurrentDictionary.Count takes every lock, too slow to ask per insert
+    int _cacheCapacity = 200_000;
+
+    /// <summary>
+    /// Pieces (of at most 256 chars) whose ids are remembered: filled until full, then no more are added (no eviction).
+    /// 0 turns the cache off. Setting it empties the cache.
+    /// </summary>
+    public int CacheCapacity
+    {
+        get => _cacheCapacity;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _cacheCapacity = value;
+            _cache.Clear();
+            _cacheCount = 0;
+        }
+    }
 
     /// <summary>Use the whole piece's id when the piece is itself a token (tiktoken's rule; HF's <c>ignore_merges</c>).</summary>
     public bool WholePieceFirst { get; }
@@ -92,7 +108,7 @@ public sealed class BpeModel
         if (WholePieceFirst && _idLookup.TryGetValue(piece, out int whole)) { output.Add(whole); return; }
         if (_cacheLookup.TryGetValue(piece, out int[]? cached)) { output.AddRange(cached); return; }
         int[] ids = Merge(piece);
-        if (Volatile.Read(ref _cacheCount) < CacheLimit && piece.Length <= 256 && _cacheLookup.TryAdd(piece, ids))
+        if (Volatile.Read(ref _cacheCount) < _cacheCapacity && piece.Length <= 256 && _cacheLookup.TryAdd(piece, ids))
             Interlocked.Increment(ref _cacheCount);
         output.AddRange(ids);
     }
