@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using Microsoft.ML;
+using SharpLM.Catalogue;
 using SharpLM.Data;
+using SharpLM.Sources;
 using SharpLM.Evaluation;
 using SharpLM.Training;
+using SharpLM.Workflows;
 
 namespace SharpLM.Bench;
 
@@ -11,7 +14,7 @@ public sealed record ClassifierScore(string Name, double Accuracy, double MacroF
 public sealed record ClassifyBenchmarkResult(string Data, int TrainExamples, int TestExamples, int Threads, IReadOnlyList<ClassifierScore> Scores);
 
 /// <summary>
-/// `sharplm bench classify`: a fine-tuned SharpLM classifier against ML.NET's classical pipeline (FeaturizeText n-grams
+/// `sharplm-bench classify`: a fine-tuned SharpLM classifier against ML.NET's classical pipeline (FeaturizeText n-grams
 /// + SDCA maximum-entropy) trained on the same training split and scored on the same test split with the same metrics,
 /// each on the same number of threads (SDCA is deterministic only on one).
 /// </summary>
@@ -58,13 +61,13 @@ public static class ClassifyBenchmark
         if (threads < Environment.ProcessorCount && (OperatingSystem.IsLinux() || OperatingSystem.IsWindows()))
             System.Diagnostics.Process.GetCurrentProcess().ProcessorAffinity = (nint)((1L << threads) - 1);
         IO.OutputFolder.Inspect(request.Output, IO.FolderKind.Run); // refuse a folder of the user's before any work
-        var (data, _) = await FineTuning.LoadDataAsync(request.Data, request.TextColumn, request.LabelColumn, catalog, ct);
+        var (data, _) = await LabelledDataSource.LoadAsync(request.Data, request.TextColumn, request.LabelColumn, catalog, ct);
         var (train, _, test) = FineTuning.Parts(data, request);
         var baseline = MlNetBaseline(data, train, test, request.Training.Seed, threads);
         var sw = Stopwatch.StartNew();
         var ours = await FineTuning.RunAsync(request, catalog, progress, ct);
         double seconds = sw.Elapsed.TotalSeconds;
-        string model = request.FineTune.ResolveArchitecture() == FineTuneOptions.Gpt ? "GPT" : "BERT";
+        string model = FineTuning.KindOf(request.FineTune).Description;
         string name = request.FineTune.Pretrained is null ? $"SharpLM {model} from scratch" : $"SharpLM {model} fine-tuned from {Path.GetFileName(Path.GetFullPath(request.FineTune.Pretrained))}";
         return new ClassifyBenchmarkResult(request.Data, train.Length, test.Length, threads,
             [new ClassifierScore(name, ours.Test.Accuracy, ours.Test.Macro.F1, seconds, ours.TestExamples), baseline]);

@@ -12,7 +12,7 @@ public sealed record DecodeThroughput(int Context, int NewTokens, double CachedT
 public sealed record GenerateBenchmarkResult(string Model, long Parameters, int Threads, IReadOnlyList<DecodeThroughput> Runs);
 
 /// <summary>
-/// `sharplm bench generate`: greedy decoding speed with the KV cache (prefill once, then one token per step) against
+/// `sharplm-bench generate`: greedy decoding speed with the KV cache (prefill once, then one token per step) against
 /// recomputing the whole context every step, for a prompt of a given context length, same model, same run.
 /// </summary>
 public static class GenerateBenchmark
@@ -20,9 +20,9 @@ public static class GenerateBenchmark
     public static GenerateBenchmarkResult Run(IReadOnlyList<int> contexts, int newTokens, IProgress<string>? status = null)
     {
         // The `small` preset's shape with a 1024-token context; weights are random (speed does not depend on them).
-        var o = Training.TrainOptions.Preset("small");
+        var o = Training.TrainingPreset.Get("small").Shape;
         torch.manual_seed(1);
-        using var model = new Gpt(new GptConfig { VocabSize = TrainBenchmark.CharVocabulary, NPositions = 1024, NEmbd = o.NEmbd, NLayer = o.NLayer, NHead = o.NHead }.WithDropout(0));
+        using var model = new Gpt(new GptConfig { VocabSize = TrainBenchmark.CharVocabulary, NPositions = 1024, NEmbd = o.Width, NLayer = o.Layers, NHead = o.Heads }.WithDropout(0));
         model.eval();
         var tokenizer = CharTokenizer.FromTexts([string.Concat(Enumerable.Range(0, TrainBenchmark.CharVocabulary).Select(i => (char)('!' + i)))]);
         var generator = new TextGenerator(model, tokenizer);
@@ -45,6 +45,6 @@ public static class GenerateBenchmark
             var full = Time(false);
             runs.Add(new DecodeThroughput(context, newTokens, cached.Tps, full.Tps, cached.Tps / full.Tps, cached.Ids.SequenceEqual(full.Ids)));
         }
-        return new GenerateBenchmarkResult($"small preset shape ({o.NLayer} layers, {o.NEmbd} wide), context 1024", model.ParameterCount, torch.get_num_threads(), runs);
+        return new GenerateBenchmarkResult($"small preset shape ({o.Layers} layers, {o.Width} wide), context 1024", model.ParameterCount, torch.get_num_threads(), runs);
     }
 }

@@ -11,7 +11,7 @@ public sealed record HeapTiming(string Workload, double SystemMs, double KeptMs,
 public sealed record HeapBenchmarkResult(int Threads, IReadOnlyList<HeapTiming> Runs);
 
 /// <summary>
-/// `sharplm bench heap`: the same work with glibc's default allocation policy (every buffer over 32 MB freshly mmapped
+/// `sharplm-bench heap`: the same work with glibc's default allocation policy (every buffer over 32 MB freshly mmapped
 /// and unmapped) and with freed buffers kept in the heap (<see cref="TorchRuntime.KeepLargeBuffersInHeap"/>), in
 /// alternating rounds of one run. Workloads: the masked-LM head of a 30,522-token vocabulary on 307 selected positions
 /// (15% of 16 × 128), and a whole masked-LM training step of a 4-layer, 128-wide BERT on 16 × 128 tokens.

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text;
+using SharpLM.Catalogue;
 using SharpLM.Data;
+using SharpLM.Sources;
 using SharpLM.Tokenization;
 using MLTokenizers = Microsoft.ML.Tokenizers;
 
@@ -16,7 +18,7 @@ public sealed record TokenizerBenchmarkResult(
     int TrainVocabSize, double TrainSeconds, double TrainMegabytesPerSecond);
 
 /// <summary>
-/// `sharplm bench tokenizer`: GPT-2 encode throughput of SharpLM vs Microsoft.ML.Tokenizers' tiktoken encoder on the same
+/// `sharplm-bench tokenizer`: GPT-2 encode throughput of SharpLM vs Microsoft.ML.Tokenizers' tiktoken encoder on the same
 /// text in the same process, with caches of the same size on both sides (8,192 entries, its default, and 200,000,
 /// SharpLM's): the first pass of fresh tokenizers (cold caches, code already compiled by a warm-up on throwaway
 /// instances), then the median of interleaved warm passes. Also byte-level

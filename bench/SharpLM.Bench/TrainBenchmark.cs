@@ -13,7 +13,7 @@ public sealed record TrainThroughput(
 public sealed record TrainBenchmarkResult(IReadOnlyList<TrainThroughput> Runs, int FastestThreadsBaby, int FastestThreadsSmall);
 
 /// <summary>
-/// `sharplm bench train`: training throughput of full optimiser steps (forward, backward, clipping, AdamW) for the
+/// `sharplm-bench train`: training throughput of full optimiser steps (forward, backward, clipping, AdamW) for the
 /// presets, and model FLOPs utilisation = 6 · parameters · tokens/s ÷ the peak fp32 matmul rate measured in the same
 /// run with the same thread count. Each thread count is measured so that the default policy is chosen by data.
 /// </summary>
@@ -42,9 +42,10 @@ public static class TrainBenchmark
     {
         torch.set_num_threads(threads);
         double peak = PeakMatmulGflops();
-        var o = TrainOptions.Preset(preset);
+        var (shape, o) = TrainingPreset.Get(preset);
+        int block = shape.Context;
         torch.manual_seed(1);
-        using var model = new Gpt(new GptConfig { VocabSize = CharVocabulary, NPositions = o.BlockSize, NEmbd = o.NEmbd, NLayer = o.NLayer, NHead = o.NHead }.WithDropout(o.Dropout));
+        using var model = new Gpt(new GptConfig { VocabSize = CharVocabulary, NPositions = block, NEmbd = shape.Width, NLayer = shape.Layers, NHead = shape.Heads }.WithDropout(shape.Dropout));
         model.train();
         using var optimizer = new TrainingOptimizer(model, o);
         var rng = new Data.SplitMix64(7);
@@ -55,7 +56,7 @@ public static class TrainBenchmark
             optimizer.ZeroGrad();
             for (int micro = 0; micro < o.GradAccumulation; micro++)
             {
-                var x = tensor(Enumerable.Range(0, o.BatchSize * o.BlockSize).Select(_ => (long)(rng.Next() % CharVocabulary)).ToArray(), [o.BatchSize, o.BlockSize]);
+                var x = tensor(Enumerable.Range(0, o.BatchSize * block).Select(_ => (long)(rng.Next() % CharVocabulary)).ToArray(), [o.BatchSize, block]);
                 (Gpt.Loss(model.forward(x), x.roll(-1, 1)) / o.GradAccumulation).backward();
             }
             nn.utils.clip_grad_norm_(optimizer.Parameters, o.GradClip);
@@ -73,7 +74,7 @@ public static class TrainBenchmark
         }
         double rssEnd = Process.GetCurrentProcess().WorkingSet64 / 1e6;
         double perStep = times.Order().ElementAt(times.Count / 2); // median: robust to a noisy neighbour
-        long tokens = o.TokensPerStep;
+        long tokens = (long)o.BatchSize * block * o.GradAccumulation;
         double tps = tokens / perStep;
         long parameters = model.ParameterCount;
         double modelGflops = 6.0 * parameters * tps / 1e9;

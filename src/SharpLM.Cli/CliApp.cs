@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using SharpLM.Catalogue;
 using SharpLM.Cli.Commands;
-using SharpLM.Data;
 using SharpLM.IO;
 using Spectre.Console;
 
@@ -12,14 +13,16 @@ public sealed class CliContext(TextWriter output, TextWriter error)
 {
     public TextWriter Out { get; } = output;
     public TextWriter Err { get; } = error;
+    /// <summary>Whether stderr is a terminal (live progress display) rather than a file, a pipe or a test's writer.</summary>
+    public bool Interactive { get; } = ReferenceEquals(error, System.Console.Error) && !System.Console.IsErrorRedirected;
     /// <summary>Progress bars and tables on stderr; plain text when stderr is not a terminal.</summary>
-    public IAnsiConsole Console { get; } = AnsiConsole.Create(new AnsiConsoleSettings
+    public IAnsiConsole Console => _console ??= AnsiConsole.Create(new AnsiConsoleSettings
     {
-        Out = new AnsiConsoleOutput(error),
-        Interactive = ReferenceEquals(error, System.Console.Error) && !System.Console.IsErrorRedirected ? InteractionSupport.Yes : InteractionSupport.No,
-        Ansi = ReferenceEquals(error, System.Console.Error) && !System.Console.IsErrorRedirected ? AnsiSupport.Detect : AnsiSupport.No,
+        Out = new AnsiConsoleOutput(Err),
+        Interactive = Interactive ? InteractionSupport.Yes : InteractionSupport.No,
+        Ansi = Interactive ? AnsiSupport.Detect : AnsiSupport.No,
     });
-    public bool Interactive => ReferenceEquals(Err, System.Console.Error) && !System.Console.IsErrorRedirected;
+    IAnsiConsole? _console;
 
     public void WriteJson<T>(T value) => Out.WriteLine(JsonSerializer.Serialize(value, Json.Compact));
 
@@ -30,12 +33,23 @@ public sealed class CliContext(TextWriter output, TextWriter error)
         console.Profile.Width = 120;
         console.Write(table);
     }
+
+    /// <summary>A library report table on stdout.</summary>
+    public void WriteTable(Evaluation.ReportTable table)
+    {
+        var t = new Table().AddColumns(table.Columns.Select(Markup.Escape).ToArray());
+        foreach (var row in table.Rows) t.AddRow(row.Select(Markup.Escape).ToArray());
+        WriteTable(t);
+    }
 }
 
-/// <summary>Exit codes: 0 success, 1 user error (bad input), 2 usage error (bad command line).</summary>
+/// <summary>
+/// Exit codes: 0 success, 1 user error (bad input), 2 usage error (bad command line), 70 internal error (a bug),
+/// 130 cancelled (Ctrl+C).
+/// </summary>
 public static class ExitCodes
 {
-    public const int Ok = 0, UserError = 1, UsageError = 2;
+    public const int UserError = 1, UsageError = 2, InternalError = 70, Cancelled = 130;
 }
 
 public static class CliApp
@@ -51,12 +65,18 @@ public static class CliApp
         Description = $"npm registry base URL for data sets (default ${DataCatalogClient.RegistryEnvironmentVariable} or {DataCatalogClient.DefaultRegistry}).",
         Recursive = true,
     };
+    public static readonly Option<int?> ThreadsOption = new("--threads")
+    {
+        Description = "CPU threads for libtorch (default: all cores, or $SHARPLM_THREADS).",
+        Recursive = true,
+    };
 
     public static RootCommand BuildRoot(CliContext ctx)
     {
         var root = new RootCommand("SharpLM: corpus preparation, tokenizers and language models on TorchSharp.");
         root.Options.Add(DataDirOption);
         root.Options.Add(RegistryOption);
+        root.Options.Add(ThreadsOption);
         root.Subcommands.Add(DataCommands.Build(ctx));
         root.Subcommands.Add(TokenizerCommands.Build(ctx));
         root.Subcommands.Add(PrepareCommand.Build(ctx));
@@ -68,14 +88,16 @@ public static class CliApp
         root.Subcommands.Add(ClassifyCommand.Build(ctx));
         root.Subcommands.Add(TuneCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
-        root.Subcommands.Add(BenchCommands.Build(ctx));
         return root;
     }
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) => await RunAsync(args, output, error, BuildRoot);
+
+    /// <summary>Parses and runs with a root built by <paramref name="build"/> (the bench executable brings its own).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, Func<CliContext, RootCommand> build)
     {
         var ctx = new CliContext(output, error);
-        var root = BuildRoot(ctx);
+        var root = build(ctx);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -95,41 +117,77 @@ public static class CliApp
     {
         var names = new List<string>();
         for (var r = parse.CommandResult; r != null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
-            names.Insert(0, r.Command is RootCommand ? "sharplm" : r.Command.Name);
+            names.Insert(0, r.Command is RootCommand ? parse.RootCommandResult.Command.Name : r.Command.Name);
         return string.Join(' ', names);
     }
 
     public static DataCatalogClient Catalog(ParseResult p) => new(p.GetValue(DataDirOption), p.GetValue(RegistryOption));
 
-    /// <summary>Runs a command body: a user error becomes one line on stderr and exit code 1, never a stack trace.</summary>
+    /// <summary>
+    /// Runs a command body: applies --threads, and turns a user error into one line on stderr and exit code 1, never a
+    /// stack trace. The library names its own parameters (max_steps, block_size…); where the command has a flag for one,
+    /// the message names the flag instead (--max-steps).
+    /// </summary>
     public static Func<ParseResult, CancellationToken, Task<int>> Guard(CliContext ctx, Func<ParseResult, CancellationToken, Task<int>> body) =>
         async (parse, ct) =>
         {
             try
             {
+                Runtime.TorchRuntime.ConfigureThreads(parse.GetValue(ThreadsOption));
                 return await body(parse, ct);
             }
             catch (SharpLMException e)
             {
-                ctx.Err.WriteLine($"error: {e.Message}");
+                ctx.Err.WriteLine($"error: {InFlags(e.Message, parse)}");
                 return ExitCodes.UserError;
             }
             catch (OperationCanceledException)
             {
                 ctx.Err.WriteLine("cancelled.");
-                return 130;
+                return ExitCodes.Cancelled;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 ctx.Err.WriteLine($"error: {e.Message}");
                 return ExitCodes.UserError;
             }
+            catch (Exception e) when (e is TypeInitializationException or DllNotFoundException && LibTorchError() is string message)
+            {
+                ctx.Err.WriteLine($"error: {message}");
+                return ExitCodes.UserError;
+            }
             catch (Exception e) when (Environment.GetEnvironmentVariable("SHARPLM_DEBUG") != "1")
             {
-                ctx.Err.WriteLine($"internal error ({e.GetType().Name}): {e.Message}. This is a bug in SharpLM; set SHARPLM_DEBUG=1 for the stack trace and report it.");
-                return 70;
+                ctx.Err.WriteLine($"internal error ({e.GetType().Name}): {e.Message.Split('\n')[0]}. This is a bug in SharpLM; set SHARPLM_DEBUG=1 for the stack trace and report it.");
+                return ExitCodes.InternalError;
             }
         };
+
+    static string? LibTorchError()
+    {
+        try { Runtime.TorchRuntime.EnsureLoaded(); return null; }
+        catch (SharpLMException e) { return e.Message; }
+    }
+
+    /// <summary>Library names for which the flag is not simply the name with dashes.</summary>
+    static readonly Dictionary<string, string> FlagNames = new(StringComparer.Ordinal)
+    {
+        ["learning_rate"] = "--lr", ["min_learning_rate"] = "--min-lr", ["early_stopping_patience"] = "--patience",
+        ["early_stopping_min_delta"] = "--min-delta", ["output_dir"] = "--output", ["max_input_tokens"] = "--block-size",
+    };
+
+    /// <summary>Replaces the library's parameter names (snake_case) by the command's flags for them, where it has one.</summary>
+    public static string InFlags(string message, ParseResult parse)
+    {
+        var flags = new HashSet<string>(StringComparer.Ordinal);
+        for (var r = parse.CommandResult; r != null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            foreach (var o in r.Command.Options) flags.Add(o.Name);
+        return Regex.Replace(message, @"(?<![\w./-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|threads|dropout|top)(?![\w/])", m =>
+        {
+            string flag = FlagNames.TryGetValue(m.Value, out var f) ? f : "--" + m.Value.Replace('_', '-');
+            return flags.Contains(flag) ? flag : m.Value;
+        });
+    }
 
     /// <summary>Runs <paramref name="work"/> under a progress bar on stderr (or silently when not interactive).</summary>
     public static async Task<T> WithProgress<T>(CliContext ctx, string title, Func<ProgressTask, Task<T>> work)

@@ -1,3 +1,4 @@
+using SharpLM.Data;
 using SharpLM.Models;
 using SharpLM.Training;
 using TorchSharp;

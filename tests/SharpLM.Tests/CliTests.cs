@@ -120,11 +120,23 @@ public class CliTests
     [Fact]
     public async Task HelpWorksEverywhere()
     {
-        foreach (var path in new[] { new[] { "--help" }, ["data", "--help"], ["data", "get", "--help"], ["tokenizer", "train", "--help"], ["prepare", "--help"], ["bench", "tokenizer", "--help"], ["quickstart", "--help"], ["train", "--help"], ["eval", "--help"], ["generate", "--help"], ["bench", "train", "--help"], ["bench", "generate", "--help"], ["bench", "classify", "--help"], ["finetune", "--help"], ["classify", "--help"], ["tune", "--help"], ["fill-mask", "--help"], ["data", "split", "--help"] })
+        var root = CliApp.BuildRoot(new CliContext(TextWriter.Null, TextWriter.Null));
+        var commands = root.Subcommands.SelectMany(c => c.Subcommands.Count > 0 ? c.Subcommands.Select(s => new[] { c.Name, s.Name }) : [[c.Name]]).ToList();
+        Assert.Equal(15, commands.Count); // every command, so that a new one is covered too
+        foreach (var path in commands.Prepend([]))
         {
-            var r = await Run(path);
+            var r = await Run([.. path, "--help"]);
             Assert.Equal(0, r.Code);
             Assert.Contains("Usage", r.Out);
+            Assert.Contains(path.Length == 0 ? "sharplm" : path[^1], r.Out);
+        }
+        // The benchmarks are their own executable: the shipped tool has no bench command (and does not carry ML.NET).
+        Assert.Equal(2, (await Run("bench", "tokenizer")).Code);
+        foreach (var bench in new[] { "tokenizer", "train", "generate", "classify", "heap" })
+        {
+            var output = new StringWriter();
+            Assert.Equal(0, await CliApp.RunAsync([bench, "--help"], output, TextWriter.Null, SharpLM.Bench.BenchCommands.BuildRoot));
+            Assert.Contains("Usage", output.ToString());
         }
     }
 
@@ -170,11 +182,11 @@ public class CliTests
     {
         string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("abc def ghi. ", 200)));
         string dir = TestData.TempDir();
-        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "a"), "--n-embd", "30", "--n-head", "4"), "divisible by n_head");
+        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "a"), "--n-embd", "30", "--n-head", "4"), "divisible by --n-head");
         AssertUserError(await Run("train", "--data", Path.Combine(dir, "missing"), "--output", Path.Combine(dir, "b")), "does not exist");
         AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "c"), "--preset", "huge"), "Unknown preset");
         AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "d"), "--optimizer", "lion"), "--optimizer 'lion'");
-        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "e"), "--lr", "-1"), "learning_rate");
+        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "e"), "--lr", "-1"), "Training option --lr must be in (0, 10)");
         AssertUserError(await Run("train", "--output", Path.Combine(dir, "f"), "--resume"), "no training.json");
         AssertUserError(await Run("eval", "--model", Path.Combine(dir, "nothing")), "does not exist");
         AssertUserError(await Run("generate", "--model", Path.Combine(dir, "nothing")), "does not exist");
@@ -186,7 +198,11 @@ public class CliTests
         var weights = Path.Combine(run, "model.safetensors");
         File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..200]);
         AssertUserError(await Run("generate", "--model", run), "not a valid safetensors file");
-        File.WriteAllText(Path.Combine(run, "config.json"), "{\"n_head\": 0}");
+        File.WriteAllText(Path.Combine(run, "config.json"), "{\"model_type\": \"gpt2\", \"n_head\": 0}");
         AssertUserError(await Run("eval", "--model", run), "n_head must be a positive integer");
+        File.WriteAllText(Path.Combine(run, "config.json"), "{\"n_head\": 4}");
+        AssertUserError(await Run("eval", "--model", run), "has no model_type");
+        File.WriteAllText(Path.Combine(run, "config.json"), "{\"model_type\": \"t5\"}");
+        AssertUserError(await Run("generate", "--model", run), "holds a 't5' model");
     }
 }

@@ -33,7 +33,7 @@ public class DataSafetyTests
     {
         "prepare" => ["prepare", "--input", Corpus(), "--tokenizer", "char", "--output", output],
         "quickstart" => ["quickstart", "--output", output, "--max-steps", "1"],
-        "bench-classify" => ["bench", "classify", "--data", LabelledCsv(), "--tokenizer", "gpt2", "--architecture", "gpt2", "--max-steps", "1", "--output", output],
+        "bench-classify" => ["classify", "--data", LabelledCsv(), "--tokenizer", "gpt2", "--architecture", "gpt2", "--max-steps", "1", "--output", output],
         "tune" => ["tune", "--data", LabelledCsv(), "--tokenizer", "gpt2", "--architecture", "gpt2", "--folds", "2", "--output", output],
         "train" => ["train", "--data", await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("abc abd. ", 200))), "--preset", "tiny", "--max-steps", "2", "--output", output],
         "finetune" => ["finetune", "--data", LabelledCsv(), "--tokenizer", "gpt2", "--architecture", "gpt2", "--max-steps", "1", "--output", output],
@@ -55,13 +55,20 @@ public class DataSafetyTests
         return dir;
     }
 
-    static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    static async Task<(int Code, string Out, string Err)> Run(params string[] args) => await Run("", args);
+
+    /// <summary>Runs a command in-process: the benchmarks' through their own executable's commands, the rest through sharplm's.</summary>
+    static async Task<(int Code, string Out, string Err)> Run(string command, string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CliApp.RunAsync(args, output, error);
+        int code = command.StartsWith("bench-")
+            ? await CliApp.RunAsync(args, output, error, Bench.BenchCommands.BuildRoot)
+            : await CliApp.RunAsync(args, output, error);
         return (code, output.ToString(), error.ToString());
     }
+
+    static string Program(string command) => command.StartsWith("bench-") ? CliProcess.Bench : "sharplm";
 
     static void AssertRefused(int code, string err, string expected)
     {
@@ -77,7 +84,7 @@ public class DataSafetyTests
         string output = TestData.TempDir();
         UserFolder(WrittenFolder(command, output));
         var before = CliProcess.Snapshot(output);
-        var r = await Run(await Arguments(command, output));
+        var r = await Run(command, await Arguments(command, output));
         AssertRefused(r.Code, r.Err, "holds files that SharpLM did not write (e.g. 'nested')");
         Assert.Equal(before, CliProcess.Snapshot(output));
     }
@@ -89,7 +96,7 @@ public class DataSafetyTests
         string cwd = TestData.TempDir();
         UserFolder(WrittenFolder(command, cwd));
         var before = CliProcess.Snapshot(cwd);
-        var r = await CliProcess.RunAsync(await Arguments(command, "."), workingDirectory: cwd);
+        var r = await CliProcess.RunAsync(await Arguments(command, "."), workingDirectory: cwd, program: Program(command));
         AssertRefused(r.Code, r.Err, "holds files that SharpLM did not write");
         Assert.Equal(before, CliProcess.Snapshot(cwd));
     }
@@ -100,7 +107,7 @@ public class DataSafetyTests
     {
         string file = Path.Combine(TestData.TempDir(), "precious.txt");
         File.WriteAllText(file, "do not touch\n");
-        var r = await Run(await Arguments(command, file));
+        var r = await Run(command, await Arguments(command, file));
         AssertRefused(r.Code, r.Err, "is a file, not a folder");
         Assert.Equal("do not touch\n", File.ReadAllText(file));
         Assert.Single(Directory.GetFileSystemEntries(Path.GetDirectoryName(file)!));
@@ -115,7 +122,7 @@ public class DataSafetyTests
         string link = Path.Combine(TestData.TempDir(), "link");
         Directory.CreateSymbolicLink(link, target);
         var before = CliProcess.Snapshot(target);
-        var r = await Run(await Arguments(command, link));
+        var r = await Run(command, await Arguments(command, link));
         Assert.Equal(1, r.Code);
         Assert.Single(r.Err.TrimEnd().Split('\n'));
         Assert.Equal(before, CliProcess.Snapshot(target));

@@ -1,4 +1,5 @@
 using SharpLM.Data;
+using SharpLM.Evaluation;
 using SharpLM.Models;
 using SharpLM.Tokenization;
 using SharpLM.Training;
@@ -31,7 +32,15 @@ public class FineTuningTests
     /// <summary>Trained on toy text, so every word is frequent enough to become one token.</summary>
     static WordPieceTokenizer ToyTokenizer() => TokenizerTrainer.TrainWordPiece(Toy(400, 9).Examples.Select(e => e.Text), new TokenizerTrainingOptions { VocabSize = 200 });
 
-    static TrainOptions Tiny => TrainOptions.Preset("tiny") with { BlockSize = 16, BatchSize = 16, MaxSteps = 120, LearningRate = 2e-3, MinLearningRate = 2e-4, WarmupSteps = 10, EvalInterval = 40, WeightDecay = 0.01 };
+    static TrainOptions TinyOptions => Tiny.Options with { BatchSize = 16, MaxSteps = 120, LearningRate = 2e-3, MinLearningRate = 2e-4, WarmupSteps = 10, EvalInterval = 40, WeightDecay = 0.01 };
+    static readonly ModelShape TinyShape = Tiny.Shape with { Context = 16 };
+
+    /// <summary>A classification task as fine-tuning builds it: the request's kind, a fresh (seeded) classifier, the data.</summary>
+    static ClassificationTask Classification(LabelledDataset train, LabelledDataset val, Tokenizer tokenizer, TrainOptions o, FineTuneOptions f)
+    {
+        var classifier = FineTuning.CreateClassifier(FineTuning.KindOf(f), f, TinyShape, tokenizer, [.. train.Labels], o.Seed);
+        return new ClassificationTask(train, val, tokenizer, classifier, o, f);
+    }
 
     /// <summary>Toy sentences as a corpus, prepared into shards (dir/data) with the toy WordPiece tokenizer.</summary>
     static async Task<(string Dir, WordPieceTokenizer Tokenizer)> PreparedToyCorpus(int sentences)
@@ -51,18 +60,20 @@ public class FineTuningTests
     public void ATinyEncoderLearnsASeparableToyTask()
     {
         var tokenizer = ToyTokenizer();
-        using var task = new ClassificationTask(Toy(200, 1), Toy(60, 2), tokenizer, Tiny, new FineTuneOptions());
+        using var task = Classification(Toy(200, 1), Toy(60, 2), tokenizer, TinyOptions, new FineTuneOptions());
         string run = TestData.TempDir();
-        var result = new Trainer(task, Tiny, new RunFolder(run)).Run(false);
+        var result = Tiny.Train(task, run);
         Assert.Equal(1.0, result.LastEval!.Metrics["accuracy"]);
         Assert.Equal(1.0, result.LastEval.Metrics["macro_f1"]);
 
-        var (model, tok) = new RunFolder(run).LoadClassifier();
-        using var m = model;
+        using var loaded = ModelRegistry.Load(run);
+        var m = loaded.As<ISequenceClassifier>("a test");
+        var tok = loaded.Tokenizer;
         Assert.IsType<BertClassifier>(m);
-        var ids = ClassificationTask.Encode(m, tok, ["the food was superb", "the room was awful"], 16);
+        Assert.Equal(16, m.MaxInputTokens); // recorded in config.json as max_input_tokens
+        var ids = ClassifierEvaluator.Encode(m, tok, ["the food was superb", "the room was awful"]);
         Assert.Equal(tok.SpecialTokenId("[CLS]"), (int)ids[0][0]);
-        var (p, predicted) = ClassificationTask.Predict(m, ids, 8);
+        var (p, predicted) = ClassifierEvaluator.Predict(m, ids, 8);
         Assert.Equal(["neg", "pos"], m.Labels);
         Assert.Equal([1, 0], predicted);
         Assert.All(p, row => Assert.Equal(1.0, row.Sum(), 4));
@@ -72,10 +83,10 @@ public class FineTuningTests
     public void FreezingKeepsTheChosenWeightsFixed()
     {
         var tokenizer = ToyTokenizer();
-        var o = Tiny with { MaxSteps = 20, EvalInterval = 20 };
-        using var task = new ClassificationTask(Toy(100, 1), Toy(20, 2), tokenizer, o, new FineTuneOptions { FreezeEmbeddings = true, FreezeLayers = 1 });
+        var o = TinyOptions with { MaxSteps = 20, EvalInterval = 20 };
+        using var task = Classification(Toy(100, 1), Toy(20, 2), tokenizer, o, new FineTuneOptions { FreezeEmbeddings = true, FreezeLayers = 1 });
         var before = task.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
-        new Trainer(task, o, new RunFolder(TestData.TempDir())).Run(false);
+        Tiny.Train(task, TestData.TempDir());
         foreach (var (name, p) in task.Model.named_parameters())
         {
             bool frozen = name.StartsWith("bert.embeddings.") || name.StartsWith("bert.encoder.layer.0.");
@@ -88,19 +99,19 @@ public class FineTuningTests
     {
         // Pretrain on text prepared with a WordPiece tokenizer (the toy sentences as a corpus).
         var (dir, tokenizer) = await PreparedToyCorpus(400);
-        var o = Tiny with { MaxSteps = 150, EvalInterval = 50 };
+        var o = TinyOptions with { MaxSteps = 150, EvalInterval = 50 };
         string mlmRun = Path.Combine(dir, "mlm");
         TrainingResult pretrained;
-        using (var mlm = new MaskedLanguageModelTask(Path.Combine(dir, "data"), o))
-            pretrained = new Trainer(mlm, o, new RunFolder(mlmRun)).Run(false);
+        using (var mlm = ModelRegistry.ForObjective("mlm").CreatePretrainingTask(Path.Combine(dir, "data"), TinyShape, null, o))
+            pretrained = Tiny.Train(mlm, mlmRun);
         // Filler words are uniform over 10, so ln 10 ≈ 2.3 nats is about the best possible; the start is ln(vocabulary).
         var history = CheckpointState.Load(Path.Combine(mlmRun, "checkpoint", CheckpointState.FileName)).History.Where(h => h.ValLoss is not null).ToList();
         Assert.True(history[0].ValLoss > 4, $"initial {history[0].ValLoss}"); // ln(110 tokens) = 4.7
         Assert.True(pretrained.BestValLoss < 3.2, $"masked-LM loss {pretrained.BestValLoss}");
 
-        var (mlmModel, _) = new RunFolder(mlmRun).LoadBertMlm();
-        using var _ = mlmModel;
-        using var task = new ClassificationTask(Toy(50, 1), Toy(10, 2), tokenizer, o, new FineTuneOptions { Pretrained = mlmRun });
+        using var loaded = ModelRegistry.Load(mlmRun);
+        var mlmModel = loaded.As<BertForMaskedLm>("a test");
+        using var task = Classification(Toy(50, 1), Toy(10, 2), tokenizer, o, new FineTuneOptions { Pretrained = mlmRun });
         var pre = mlmModel.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         foreach (var (name, p) in task.Model.named_parameters().Where(p => p.name.StartsWith("bert.")))
             Assert.True(GptTests.Same(pre[name], p), name);
@@ -110,21 +121,21 @@ public class FineTuningTests
     public void ATinyGptClassifierLearnsTheToyTaskFromItsLastToken()
     {
         var tokenizer = ToyTokenizer();
-        var o = Tiny with { MaxSteps = 160 };
-        using var task = new ClassificationTask(Toy(200, 1), Toy(60, 2), tokenizer, o, new FineTuneOptions { Architecture = "gpt2" });
+        var o = TinyOptions with { MaxSteps = 160 };
+        using var task = Classification(Toy(200, 1), Toy(60, 2), tokenizer, o, new FineTuneOptions { Architecture = "gpt2" });
         string run = TestData.TempDir();
-        var result = new Trainer(task, o, new RunFolder(run)).Run(false);
+        var result = Tiny.Train(task, run);
         Assert.Equal(1.0, result.LastEval!.Metrics["accuracy"]);
 
         // Hugging Face GPT2ForSequenceClassification names: the body as GPT-2 writes it, plus score.weight.
         var names = SharpLM.IO.Safetensors.File.Open(Path.Combine(run, "model.safetensors")).Entries.Keys.ToHashSet();
         Assert.Contains("transformer.h.0.attn.c_attn.weight", names);
         Assert.Contains("score.weight", names);
-        Assert.Equal("gpt2", new RunFolder(run).ModelType());
-        var (model, tok) = new RunFolder(run).LoadClassifier();
-        using var m = model;
+        Assert.Equal("gpt2-classifier", ModelRegistry.ForRun(new RunFolder(run)).Name);
+        using var loaded = ModelRegistry.Load(run);
+        var m = loaded.As<ISequenceClassifier>("a test");
         Assert.IsType<GptClassifier>(m);
-        var (_, predicted) = ClassificationTask.Predict(m, ClassificationTask.Encode(m, tok, ["the food was superb", "the room was awful"], 16), 8);
+        var (_, predicted) = ClassifierEvaluator.Predict(m, ClassifierEvaluator.Encode(m, loaded.Tokenizer, ["the food was superb", "the room was awful"]), 8);
         Assert.Equal([1, 0], predicted);
     }
 
@@ -136,8 +147,8 @@ public class FineTuningTests
         model.eval();
         using var scope = NewDisposeScope();
         long[] shortText = [5, 9, 13], longText = [7, 7, 8, 21, 30, 2, 4];
-        var (alone, attendAlone) = ClassificationTask.Pad([shortText], model.PadId);
-        var (batch, attendBatch) = ClassificationTask.Pad([shortText, longText], model.PadId);
+        var (alone, attendAlone) = ClassifierEvaluator.Pad([shortText], model.PadId);
+        var (batch, attendBatch) = ClassifierEvaluator.Pad([shortText, longText], model.PadId);
         var single = model.forward(alone, attendAlone)[0];
         var padded = model.forward(batch, attendBatch)[0];
         Assert.True(single.allclose(padded, rtol: 1e-5, atol: 1e-6));
@@ -150,34 +161,34 @@ public class FineTuningTests
     public async Task AGptLanguageModelRunIsAStartingPointAndFreezingNamesItsLayers()
     {
         var (dir, tokenizer) = await PreparedToyCorpus(300);
-        var o = Tiny with { MaxSteps = 20, EvalInterval = 20 };
+        var o = TinyOptions with { MaxSteps = 20, EvalInterval = 20 };
         string lmRun = Path.Combine(dir, "lm");
-        using (var lm = new LanguageModelTask(Path.Combine(dir, "data"), o))
-            new Trainer(lm, o, new RunFolder(lmRun)).Run(false);
+        using (var lm = Tiny.LanguageModel(Path.Combine(dir, "data"), o, TinyShape))
+            Tiny.Train(lm, lmRun);
 
-        var (gpt, _) = new RunFolder(lmRun).LoadGpt();
+        var (gpt, _) = Tiny.LoadGpt(lmRun);
         using var _ = gpt;
         var options = new FineTuneOptions { Pretrained = lmRun, FreezeEmbeddings = true, FreezeLayers = 1 };
-        using var task = new ClassificationTask(Toy(50, 1), Toy(10, 2), tokenizer, o, options);
+        using var task = Classification(Toy(50, 1), Toy(10, 2), tokenizer, o, options);
         var pre = gpt.named_parameters().ToDictionary(p => "transformer." + p.name, p => p.parameter);
         var before = task.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
         foreach (var (name, p) in before.Where(p => p.Key.StartsWith("transformer.")))
             Assert.True(GptTests.Same(pre[name], p), name);
-        new Trainer(task, o, new RunFolder(Path.Combine(dir, "clf"))).Run(false);
+        Tiny.Train(task, Path.Combine(dir, "clf"));
         foreach (var (name, p) in task.Model.named_parameters())
         {
             bool frozen = name.StartsWith("transformer.wte.") || name.StartsWith("transformer.wpe.") || name.StartsWith("transformer.h.0.");
             Assert.Equal(frozen, GptTests.Same(before[name], p));
         }
-        Assert.Contains("contradicts", Assert.Throws<SharpLMException>(() => new ClassificationTask(Toy(20, 1), Toy(4, 2), tokenizer, o, new FineTuneOptions { Pretrained = lmRun, Architecture = "bert" })).Message);
-        Assert.Contains("without a classification head", Assert.Throws<SharpLMException>(() => new RunFolder(lmRun).LoadClassifier()).Message);
+        Assert.Contains("contradicts", Assert.Throws<SharpLMException>(() => Classification(Toy(20, 1), Toy(4, 2), tokenizer, o, new FineTuneOptions { Pretrained = lmRun, Architecture = "bert" })).Message);
+        Assert.Contains("cannot be used for classification", Assert.Throws<SharpLMException>(() => TextClassificationPipeline.Load(lmRun)).Message);
     }
 
     [Fact]
     public void ATrainingFractionIsAStratifiedSubsetAndLeavesValidationAndTestAlone()
     {
         var data = new LabelledDataset(Enumerable.Range(0, 300).Select(i => new LabelledExample($"t{i}", i % 3 == 0 ? "spam" : "ham")).ToArray(), "toy");
-        var request = new FineTuneRequest { Data = "x", Output = "y", Training = Tiny, SplitSeed = 5 };
+        var request = new FineTuneRequest { Data = "x", Output = "y", Training = TinyOptions, SplitSeed = 5 };
         var full = FineTuning.Parts(data, request);
         var part = FineTuning.Parts(data, request with { TrainFraction = 0.25 });
         Assert.Equal(full.Val, part.Val);
@@ -193,10 +204,10 @@ public class FineTuningTests
     {
         var tokenizer = ToyTokenizer();
         var val = new LabelledDataset([new("x", "pos"), new("y", "meh")], "val");
-        Assert.Contains("labels the training data lacks: meh", Assert.Throws<SharpLMException>(() => new ClassificationTask(Toy(20, 1), val, tokenizer, Tiny, new FineTuneOptions())).Message);
+        Assert.Contains("labels the training data lacks: meh", Assert.Throws<SharpLMException>(() => Classification(Toy(20, 1), val, tokenizer, TinyOptions, new FineTuneOptions())).Message);
         var gpt2Like = CharTokenizer.FromTexts(["abc"]);
-        Assert.Contains("no [PAD] token", Assert.Throws<SharpLMException>(() => new ClassificationTask(Toy(20, 1), Toy(4, 2), gpt2Like, Tiny, new FineTuneOptions())).Message);
-        Assert.Contains("--freeze-layers", Assert.Throws<SharpLMException>(() => new ClassificationTask(Toy(20, 1), Toy(4, 2), tokenizer, Tiny, new FineTuneOptions { FreezeLayers = 9 })).Message);
+        Assert.Contains("has none", Assert.Throws<SharpLMException>(() => Classification(Toy(20, 1), Toy(4, 2), gpt2Like, TinyOptions, new FineTuneOptions())).Message);
+        Assert.Contains("freeze_layers", Assert.Throws<SharpLMException>(() => Classification(Toy(20, 1), Toy(4, 2), tokenizer, TinyOptions, new FineTuneOptions { FreezeLayers = 9 })).Message);
     }
 }
 
@@ -208,6 +219,14 @@ public class FineTuningCliTests
         var output = new StringWriter();
         var error = new StringWriter();
         int code = await SharpLM.Cli.CliApp.RunAsync(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    static async Task<(int Code, string Out, string Err)> RunBench(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await SharpLM.Cli.CliApp.RunAsync(args, output, error, SharpLM.Bench.BenchCommands.BuildRoot);
         return (code, output.ToString(), error.ToString());
     }
 
@@ -291,7 +310,7 @@ public class FineTuningCliTests
     public async Task BenchClassifyScoresBothModelsOnTheSameSplit()
     {
         var (dir, csv, tok) = await ToyCsv();
-        var r = await Run("bench", "classify", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--tokenizer", tok, "--output", Path.Combine(dir, "b"),
+        var r = await RunBench("classify", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--tokenizer", tok, "--output", Path.Combine(dir, "b"),
             "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "6", "--dropout", "0", "--json");
         Assert.True(r.Code == 0, r.Err);
         using var doc = System.Text.Json.JsonDocument.Parse(r.Out);

@@ -16,9 +16,9 @@ public class GenerationTests
         // that greedy decoding is not decided by rounding noise.
         string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("Call me Ishmael. Some years ago, never mind how long precisely, having little money in my purse. ", 60)));
         string run = TestData.TempDir();
-        var o = TrainOptions.Preset("tiny") with { MaxSteps = 150, BlockSize = 24, LearningRate = 3e-3, EvalInterval = 150 };
-        using (var task = new LanguageModelTask(data, o)) new Trainer(task, o, new RunFolder(run)).Run(false);
-        return new RunFolder(run).LoadGpt();
+        var o = Tiny.Options with { MaxSteps = 150, LearningRate = 3e-3, EvalInterval = 150 };
+        using (var task = Tiny.LanguageModel(data, o, Tiny.Shape with { Context = 24 })) Tiny.Train(task, run);
+        return Tiny.LoadGpt(run);
     });
 
     [Fact]

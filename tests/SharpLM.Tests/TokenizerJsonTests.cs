@@ -151,7 +151,7 @@ public class BertVocabularyTests
     [Fact]
     public async Task BertBaseUncasedFromTheCatalogueGivesTheReferenceIds()
     {
-        var bert = (SharpLM.Tokenization.WordPieceTokenizer)await SharpLM.Tokenization.TokenizerSource.LoadAsync("bert-base-uncased", TestData.Catalog);
+        var bert = (SharpLM.Tokenization.WordPieceTokenizer)await SharpLM.Sources.TokenizerSource.LoadAsync("bert-base-uncased", TestData.Catalog);
         Assert.Equal(30522, bert.VocabSize);
         // Ids from the bert-base-uncased vocab.txt: [CLS] 101, [SEP] 102, [MASK] 103, [PAD] 0, [UNK] 100.
         Assert.Equal([101, 102, 103, 0, 100], new[] { "[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]" }.Select(t => bert.SpecialTokenId(t)!.Value));

@@ -23,12 +23,13 @@ public class TrainingTests
 
     static readonly Lazy<Task<string>> Periodic = new(() => PreparedData(string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 400))));
 
-    static TrainOptions Tiny => TrainOptions.Preset("tiny") with { LogInterval = 5 };
+    static TrainOptions TinyOptions => Tiny.Options with { LogInterval = 5 };
 
-    static TrainingResult Train(string data, TrainOptions o, string run, bool resume = false, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
+    static TrainingResult Train(string data, TrainOptions o, string run, bool resume = false, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default,
+        Models.ModelShape? shape = null)
     {
-        using var task = new LanguageModelTask(data, o);
-        return new Trainer(task, o, new RunFolder(run)).Run(resume, progress, ct);
+        using var task = Tiny.LanguageModel(data, o, shape);
+        return Tiny.Train(task, run, resume, progress, ct);
     }
 
     [Fact]
@@ -36,7 +37,7 @@ public class TrainingTests
     {
         string data = await Periodic.Value;
         string run = TestData.TempDir();
-        var result = Train(data, Tiny with { MaxSteps = 300, LearningRate = 3e-3, MinLearningRate = 3e-4, EvalInterval = 100, WeightDecay = 0 }, run);
+        var result = Train(data, TinyOptions with { MaxSteps = 300, LearningRate = 3e-3, MinLearningRate = 3e-4, EvalInterval = 100, WeightDecay = 0 }, run);
         Assert.True(result.BestValLoss < 0.05, $"validation loss {result.BestValLoss}");
         var history = CheckpointState.Load(Path.Combine(run, "checkpoint", CheckpointState.FileName)).History;
         Assert.True(history.First(h => h.ValLoss is not null).ValLoss > 2.0); // starts near ln(vocab 12) = 2.48
@@ -52,27 +53,28 @@ public class TrainingTests
     {
         string data = await Periodic.Value;
         // Dropout and accumulation exercise the random draws and micro-batch seeding.
-        var o = Tiny with { MaxSteps = 40, EvalInterval = 15, Dropout = 0.1, GradAccumulation = 2 };
+        var o = TinyOptions with { MaxSteps = 40, EvalInterval = 15, GradAccumulation = 2 };
+        var shape = Tiny.Shape with { Dropout = 0.1 };
         string straight = TestData.TempDir(), interrupted = TestData.TempDir();
-        Train(data, o, straight);
+        Train(data, o, straight, shape: shape);
 
         using var cts = new CancellationTokenSource();
-        var partial = Train(data, o, interrupted, progress: new SyncProgress(p => { if (p.Step == 23) cts.Cancel(); }), ct: cts.Token);
+        var partial = Train(data, o, interrupted, progress: new SyncProgress(p => { if (p.Step == 23) cts.Cancel(); }), ct: cts.Token, shape: shape);
         Assert.Equal("cancelled", partial.StoppedBecause);
         Assert.Equal(23, partial.Steps);
-        var resumed = Train(data, o, interrupted, resume: true);
+        var resumed = Train(data, o, interrupted, resume: true, shape: shape);
         Assert.Equal(40, resumed.Steps);
 
         foreach (var file in new[] { "checkpoint/model.safetensors", "checkpoint/optimizer.safetensors", "model.safetensors" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(straight, file)), File.ReadAllBytes(Path.Combine(interrupted, file)));
-        Assert.Equal(resumed.BestValLoss, Train(data, o with { MaxSteps = 40 }, TestData.TempDir()).BestValLoss);
+        Assert.Equal(resumed.BestValLoss, Train(data, o with { MaxSteps = 40 }, TestData.TempDir(), shape: shape).BestValLoss);
     }
 
     [Fact]
     public async Task ResumeRefusesAMissingOrCorruptCheckpoint()
     {
         string data = await Periodic.Value;
-        var o = Tiny with { MaxSteps = 10, EvalInterval = 5 };
+        var o = TinyOptions with { MaxSteps = 10, EvalInterval = 5 };
         string run = TestData.TempDir();
         Assert.Contains("no checkpoint", Assert.Throws<SharpLMException>(() => Train(data, o, run, resume: true)).Message);
         Train(data, o, run);
@@ -94,7 +96,7 @@ public class TrainingTests
         string data = await Periodic.Value;
         string run = TestData.TempDir();
         // Improvements must exceed 10 nats, which never happens after the first evaluation.
-        var r = Train(data, Tiny with { MaxSteps = 200, EvalInterval = 10, EarlyStoppingPatience = 2, EarlyStoppingMinDelta = 10 }, run);
+        var r = Train(data, TinyOptions with { MaxSteps = 200, EvalInterval = 10, EarlyStoppingPatience = 2, EarlyStoppingMinDelta = 10 }, run);
         Assert.Equal("early_stopping", r.StoppedBecause);
         Assert.Equal(20, r.Steps);
         Assert.Equal(0, r.BestStep);
@@ -107,7 +109,7 @@ public class TrainingTests
     public async Task EveryOptimizerLearns(OptimizerKind kind)
     {
         string data = await Periodic.Value;
-        var o = Tiny with { Optimizer = kind, MaxSteps = 60, EvalInterval = 60, LearningRate = kind == OptimizerKind.Sgd ? 0.3 : 3e-3, MinLearningRate = 0 };
+        var o = TinyOptions with { Optimizer = kind, MaxSteps = 60, EvalInterval = 60, LearningRate = kind == OptimizerKind.Sgd ? 0.3 : 3e-3, MinLearningRate = 0 };
         var r = Train(data, o, TestData.TempDir());
         Assert.True(r.BestValLoss < 2.0, $"{kind}: {r.BestValLoss}"); // ln(vocab 12) = 2.48 is where it starts
     }
@@ -119,11 +121,11 @@ public class TrainingTests
         double Norm(string run)
         {
             using var scope = NewDisposeScope();
-            var (model, _) = new RunFolder(run).LoadGpt();
+            var (model, _) = Tiny.LoadGpt(run);
             using var m = model;
             return new TrainingOptimizerProbe(m).MatrixNorm();
         }
-        var o = Tiny with { MaxSteps = 60, EvalInterval = 60, WeightDecay = 0 };
+        var o = TinyOptions with { MaxSteps = 60, EvalInterval = 60, WeightDecay = 0 };
         string plain = TestData.TempDir(), l2 = TestData.TempDir(), l1 = TestData.TempDir();
         Train(data, o, plain);
         Train(data, o with { L2 = 0.01 }, l2);
@@ -156,19 +158,20 @@ public class TrainingTests
         Assert.Contains("batch_size", Assert.Throws<SharpLMException>(() => new TrainOptions { BatchSize = 0 }.Validate()).Message);
         Assert.Contains("learning_rate", Assert.Throws<SharpLMException>(() => new TrainOptions { LearningRate = -1 }.Validate()).Message);
         Assert.Contains("min_learning_rate", Assert.Throws<SharpLMException>(() => new TrainOptions { MinLearningRate = 1 }.Validate()).Message);
-        Assert.Contains("dropout", Assert.Throws<SharpLMException>(() => new TrainOptions { Dropout = 1 }.Validate()).Message);
-        Assert.Contains("Unknown preset 'huge'", Assert.Throws<SharpLMException>(() => TrainOptions.Preset("huge")).Message);
+        Assert.Contains("dropout", Assert.Throws<SharpLMException>(() => new Models.ModelShape { Dropout = 1 }.Validate()).Message);
+        Assert.Contains("Unknown preset 'huge'", Assert.Throws<SharpLMException>(() => TrainingPreset.Get("huge")).Message);
     }
 
     [Fact]
     public async Task DataProblemsAreReportedClearly()
     {
         string data = await Periodic.Value;
-        Assert.Contains("fewer than one window", Assert.Throws<SharpLMException>(() => new LanguageModelTask(data, Tiny with { BlockSize = 100_000 })).Message);
-        Assert.Contains("does not exist", Assert.Throws<SharpLMException>(() => new LanguageModelTask(Path.Combine(data, "nope"), Tiny)).Message);
+        Assert.Contains("fewer than one window", Assert.Throws<SharpLMException>(() => Tiny.LanguageModel(data, TinyOptions, Tiny.Shape with { Context = 100_000 })).Message);
+        var config = Models.GptConfig.For(Tiny.Shape, SharpLM.Data.PreparedData.Tokenizer(data));
+        Assert.Contains("does not exist", Assert.Throws<SharpLMException>(() => new LanguageModelTask(Path.Combine(data, "nope"), config, TinyOptions)).Message);
         string empty = TestData.TempDir();
         File.Copy(Path.Combine(data, "tokenizer.json"), Path.Combine(empty, "tokenizer.json"));
-        Assert.Contains("no train_*.bin", Assert.Throws<SharpLMException>(() => new LanguageModelTask(empty, Tiny)).Message);
+        Assert.Contains("no train_*.bin", Assert.Throws<SharpLMException>(() => new LanguageModelTask(empty, config, TinyOptions)).Message);
     }
 
     [Fact]
@@ -188,16 +191,17 @@ public class TrainingTests
     /// <summary>A language-model task whose loss at chosen steps is made non-finite: NaN in value, or finite with an infinite gradient.</summary>
     sealed class PoisonedTask(string data, TrainOptions o, Func<int, bool> poisoned, bool infiniteGradient = false) : ITrainingTask
     {
-        readonly LanguageModelTask _inner = new(data, o);
+        readonly LanguageModelTask _inner = Tiny.LanguageModel(data, o);
         public nn.Module Model => _inner.Model;
-        public long TokensPerMicroBatch => _inner.TokensPerMicroBatch;
-        public Tensor MicroBatchLoss(int step, int micro)
+        public Models.IModelConfig ModelConfig => _inner.ModelConfig;
+        public TrainOptions Options => _inner.Options;
+        public MicroBatch MicroBatchLoss(int step, int micro)
         {
-            var loss = _inner.MicroBatchLoss(step, micro);
-            if (!poisoned(step)) return loss;
-            if (!infiniteGradient) return loss * float.NaN;
+            var batch = _inner.MicroBatchLoss(step, micro);
+            if (!poisoned(step)) return batch;
+            if (!infiniteGradient) return batch with { Loss = batch.Loss * float.NaN };
             var w = _inner.Model.parameters().First();
-            return loss + (w - w.detach()).abs().sum().sqrt(); // value + 0, gradient of sqrt at 0 = infinity
+            return batch with { Loss = batch.Loss + (w - w.detach()).abs().sum().sqrt() }; // value + 0, gradient of sqrt at 0 = infinity
         }
         public EvalResult Evaluate(CancellationToken ct) => _inner.Evaluate(ct);
         public void SaveWeights(string path) => _inner.SaveWeights(path);
@@ -213,13 +217,13 @@ public class TrainingTests
     {
         string data = await Periodic.Value;
         // Constant learning rate without warmup, so the schedule does not depend on max_steps.
-        var o = Tiny with { MaxSteps = 5, EvalInterval = 100, WarmupSteps = 0, Decay = LrDecay.Constant, GradClip = 0 };
+        var o = TinyOptions with { MaxSteps = 5, EvalInterval = 100, WarmupSteps = 0, Decay = LrDecay.Constant, GradClip = 0 };
         string clean = TestData.TempDir(), poisoned = TestData.TempDir();
         Train(data, o, clean);
         var messages = new List<string>();
         TrainingResult result;
         using (var task = new PoisonedTask(data, o with { MaxSteps = 6 }, step => step == 5, infiniteGradient))
-            result = new Trainer(task, o with { MaxSteps = 6 }, new RunFolder(poisoned)).Run(false, new SyncProgress(p => { if (p.Message != null) messages.Add(p.Message); }));
+            result = Tiny.Train(task, poisoned, progress: new SyncProgress(p => { if (p.Message != null) messages.Add(p.Message); }));
         Assert.Equal(6, result.Steps);
         Assert.Equal(1, result.SkippedSteps);
         Assert.Contains(messages, m => m.Contains("step 5 skipped: non-finite " + (infiniteGradient ? "gradient norm" : "loss")));
@@ -234,18 +238,18 @@ public class TrainingTests
     public async Task TooManyNonFiniteStepsInARowStopTheRunAndStopModeStopsAtOnce()
     {
         string data = await Periodic.Value;
-        var o = Tiny with { MaxSteps = 50, EvalInterval = 5, MaxNonFiniteSkips = 3 };
+        var o = TinyOptions with { MaxSteps = 50, EvalInterval = 5, MaxNonFiniteSkips = 3 };
         string run = TestData.TempDir();
         using (var task = new PoisonedTask(data, o, step => step >= 7))
         {
-            var e = Assert.Throws<SharpLMException>(() => new Trainer(task, o, new RunFolder(run)).Run(false));
+            var e = Assert.Throws<SharpLMException>(() => Tiny.Train(task, run));
             Assert.Contains("3 steps in a row (up to step 9) had a non-finite loss", e.Message);
         }
         // The checkpoint holds the last good state: steps 7 and 8 were skipped, so step 10's was never written.
         Assert.Equal(5, CheckpointState.Load(Path.Combine(run, "checkpoint", CheckpointState.FileName)).Step);
 
-        using var stopping = new PoisonedTask(data, o, step => step == 2);
-        var stop = Assert.Throws<SharpLMException>(() => new Trainer(stopping, o with { OnNonFinite = NonFiniteAction.Stop }, new RunFolder(TestData.TempDir())).Run(false));
+        using var stopping = new PoisonedTask(data, o with { OnNonFinite = NonFiniteAction.Stop }, step => step == 2);
+        var stop = Assert.Throws<SharpLMException>(() => Tiny.Train(stopping, TestData.TempDir()));
         Assert.Contains("Step 2 had a non-finite loss", stop.Message);
     }
 

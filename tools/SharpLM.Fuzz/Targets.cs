@@ -3,6 +3,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using SharpLM.Catalogue;
 using SharpLM.Data;
 using SharpLM.IO;
 using SharpLM.Models;
@@ -105,10 +106,10 @@ public static class FuzzTargets
     {
         string dir = Path.Combine(Path.GetTempPath(), $"sharplm-fuzz-seed-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
-        var seeds = TrainOptions.Presets.Values.Select(o =>
+        var seeds = TrainingPreset.All.Values.Select(preset =>
         {
             string p = Path.Combine(dir, "training.json");
-            o.Save(p);
+            preset.Training.Save(p);
             return File.ReadAllBytes(p);
         }).ToArray();
         Directory.Delete(dir, true);

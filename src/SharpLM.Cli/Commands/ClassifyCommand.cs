@@ -1,8 +1,6 @@
 using System.CommandLine;
 using SharpLM.Data;
-using SharpLM.Evaluation;
-using SharpLM.Runtime;
-using SharpLM.Training;
+using SharpLM.Pipelines;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;
@@ -18,10 +16,9 @@ public static class ClassifyCommand
         var textColumn = ClassifierOptions.TextColumn();
         var labelColumn = ClassifierOptions.LabelColumn();
         var cmd = new Command("classify", "Classify texts with a fine-tuned model: label and class probabilities.");
-        foreach (var o in new Option[] { model, text, input, textColumn, labelColumn, TrainCommand.ThreadsOption, CliApp.JsonOption }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, text, input, textColumn, labelColumn, CliApp.JsonOption }) cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, (p, ct) =>
         {
-            TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
             var texts = p.GetValue(text)!.ToList();
             LabelledDataset? labelled = null;
             if (p.GetValue(input) is string path)
@@ -35,27 +32,16 @@ public static class ClassifyCommand
                 else throw new SharpLMException($"{path} does not exist.");
             }
             if (texts.Count == 0) throw new SharpLMException("Give --text or --input.");
-            var run = new RunFolder(p.GetValue(model)!);
-            var (classifier, tokenizer) = run.LoadClassifier();
-            using var _ = classifier;
-            var labels = classifier.Labels;
-            int block = ClassificationTask.BlockOf(run, classifier);
-            if (labelled is not null) ClassificationTask.RequireKnownLabels(classifier, labelled.Examples, p.GetValue(input)!);
-            var ids = ClassificationTask.Encode(classifier, tokenizer, texts, block);
-            var (probabilities, predicted) = ClassificationTask.Predict(classifier, ids, 32, ct);
+            using var pipeline = TextClassificationPipeline.Load(p.GetValue(model)!);
+            var predictions = pipeline.Classify(texts, ct: ct);
             // Labelled texts come last (after any --text).
-            ClassificationReport? report = labelled is null ? null : ClassificationTask.Report(labels, labelled.Examples, probabilities[(texts.Count - labelled.Examples.Count)..]);
-            var predictions = texts.Select((t, i) => new
-            {
-                text = t, label = labels[predicted[i]],
-                probabilities = labels.Select((l, c) => (l, c)).ToDictionary(x => x.l, x => (double)probabilities[i][x.c]),
-            }).ToArray();
+            var report = labelled is null ? null : pipeline.Report(labelled.Examples, predictions.Skip(texts.Count - labelled.Examples.Count).ToArray(), p.GetValue(input)!);
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(new { predictions, report }); return Task.FromResult(0); }
-            if (report is null || predictions.Length <= 20)
+            if (report is null || predictions.Count <= 20)
             {
-                var table = new Table().AddColumns(["text", "label", .. labels.Select(Markup.Escape)]);
+                var table = new Table().AddColumns(["text", "label", .. pipeline.Labels.Select(Markup.Escape)]);
                 foreach (var x in predictions)
-                    table.AddRow([Markup.Escape(x.text.Length > 60 ? x.text[..57] + "..." : x.text.ReplaceLineEndings(" ")), Markup.Escape(x.label), .. labels.Select(l => x.probabilities[l].ToString("F4"))]);
+                    table.AddRow([Markup.Escape(x.Text.Length > 60 ? x.Text[..57] + "..." : x.Text.ReplaceLineEndings(" ")), Markup.Escape(x.Label), .. pipeline.Labels.Select(l => x.Probabilities[l].ToString("F4"))]);
                 ctx.WriteTable(table);
             }
             if (report is not null) FineTuneCommand.PrintReport(ctx, report);

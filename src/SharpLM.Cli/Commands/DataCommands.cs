@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SharpLM.Catalogue;
 using SharpLM.Data;
 using Spectre.Console;
 

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using SharpLM.Evaluation;
-using SharpLM.Runtime;
+using SharpLM.Models;
 using SharpLM.Training;
+using SharpLM.Workflows;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;
@@ -52,14 +53,14 @@ public static class FineTuneCommand
             if (!(p.GetValue(trainFraction) is > 0 and <= 1)) throw new SharpLMException("--train-fraction must be in (0, 1].");
             var training = new TrainOptions
             {
-                NLayer = p.GetValue(layers), NHead = p.GetValue(heads), NEmbd = p.GetValue(width), BlockSize = p.GetValue(block), Dropout = p.GetValue(dropout),
                 BatchSize = p.GetValue(batch), LearningRate = p.GetValue(lr), MinLearningRate = p.GetValue(lr) / 10, WarmupSteps = 20, WeightDecay = 0.01,
                 EvalInterval = p.GetValue(evalInterval), EarlyStoppingPatience = p.GetValue(patience), Seed = p.GetValue(seed), MaxSteps = p.GetValue(steps) ?? 1,
             };
+            var shape = new ModelShape { Layers = p.GetValue(layers), Heads = p.GetValue(heads), Width = p.GetValue(width), Context = p.GetValue(block), Dropout = p.GetValue(dropout) }.Validate();
             return new FineTuneRequest
             {
                 Overwrite = p.GetValue(overwrite), Data = p.GetValue(data)!, TextColumn = p.GetValue(textColumn)!, LabelColumn = p.GetValue(labelColumn)!, Output = p.GetValue(output)!,
-                ValFraction = vf, TestFraction = tf, SplitSeed = p.GetValue(splitSeed), TrainFraction = p.GetValue(trainFraction), Epochs = p.GetValue(epochs), StepsFromEpochs = p.GetValue(steps) is null, Training = training,
+                ValFraction = vf, TestFraction = tf, SplitSeed = p.GetValue(splitSeed), TrainFraction = p.GetValue(trainFraction), Epochs = p.GetValue(epochs), StepsFromEpochs = p.GetValue(steps) is null, Training = training, Shape = shape,
                 FineTune = new FineTuneOptions
                 {
                     Pretrained = p.GetValue(from), Architecture = p.GetValue(architecture), Tokenizer = p.GetValue(tokenizer), FreezeEmbeddings = p.GetValue(freezeEmbeddings),
@@ -74,13 +75,12 @@ public static class FineTuneCommand
     {
         var (options, parse) = RequestOptions("");
         var cmd = new Command("finetune", "Fine-tune a text classifier on labelled data; reports accuracy, P/R/F1 and the confusion matrix on the test split.");
-        foreach (var o in options.Append(TrainCommand.ThreadsOption).Append(CliApp.JsonOption)) cmd.Options.Add(o);
+        foreach (var o in options.Append(CliApp.JsonOption)) cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
         {
-            TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
             var request = parse(p);
             var training = request.Training;
-            var result = await FineTuning.RunAsync(request, CliApp.Catalog(p), ProgressLines(ctx), ct);
+            var result = await Train(ctx, request, CliApp.Catalog(p), ct);
             if (p.GetValue(CliApp.JsonOption)) ctx.WriteJson(result);
             else
             {
@@ -93,25 +93,14 @@ public static class FineTuneCommand
         return cmd;
     }
 
-    /// <summary>Training progress as lines on stderr: every 10th step, every evaluation and every message.</summary>
-    public static IProgress<TrainingProgress> ProgressLines(CliContext ctx) => new CliApp.SyncProgress<TrainingProgress>(t =>
-    {
-        if (t.Message is not null) ctx.Err.WriteLine(t.Message);
-        else if (t.Eval is { } e) ctx.Err.WriteLine($"step {t.Step,6}: val loss {e.Loss:F4}" + string.Concat(e.Metrics.Select(m => $", {m.Key.Replace('_', ' ')} {m.Value:F4}")));
-        else if (t.Step % 10 == 0) ctx.Err.WriteLine($"step {t.Step,6}/{t.MaxSteps}: loss {t.Loss:F4}, lr {t.LearningRate:G3}, ETA {t.Eta:hh\\:mm\\:ss}");
-    });
+    /// <summary>Fine-tunes with the same progress display as train (a live bar in a terminal, lines otherwise).</summary>
+    public static Task<FineTuneResult> Train(CliContext ctx, FineTuneRequest request, Catalogue.DataCatalogClient catalog, CancellationToken ct) =>
+        TrainingView.RunAsync(ctx, request.Training.LogInterval, progress => FineTuning.RunAsync(request, catalog, progress, ct));
 
     /// <summary>Per-class table, averages, confusion matrix and AUC.</summary>
     public static void PrintReport(CliContext ctx, ClassificationReport r)
     {
-        var table = new Table().AddColumns("class", "precision", "recall", "F1", "support");
-        foreach (var c in r.PerClass) table.AddRow(Markup.Escape(c.Label), c.Precision.ToString("F4"), c.Recall.ToString("F4"), c.F1.ToString("F4"), c.Support.ToString());
-        foreach (var (name, a) in new[] { ("macro avg", r.Macro), ("micro avg", r.Micro), ("weighted avg", r.Weighted) })
-            table.AddRow(name, a.Precision.ToString("F4"), a.Recall.ToString("F4"), a.F1.ToString("F4"), r.Count.ToString());
-        ctx.WriteTable(table);
-        var confusion = new Table().AddColumns(["true \\ predicted", .. r.Labels.Select(Markup.Escape)]);
-        for (int t = 0; t < r.Labels.Count; t++) confusion.AddRow([Markup.Escape(r.Labels[t]), .. r.ConfusionMatrix[t].Select(v => v.ToString())]);
-        ctx.WriteTable(confusion);
-        ctx.Out.WriteLine($"accuracy {r.Accuracy:F4} on {r.Count} examples" + (r.RocAuc is double auc ? $", ROC-AUC {auc:F4}" : ""));
+        foreach (var table in r.ToTables()) ctx.WriteTable(table);
+        ctx.Out.WriteLine(r.Summary());
     }
 }

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using SharpLM.Generation;
-using SharpLM.Runtime;
-using SharpLM.Training;
+using SharpLM.Pipelines;
 
 namespace SharpLM.Cli.Commands;
 
@@ -21,29 +20,23 @@ public static class GenerateCommand
         var seed = new Option<long>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 1337 };
         var noCache = new Option<bool>("--no-kv-cache") { Description = "Recompute the whole context every step (slow; for comparison)." };
         var cmd = new Command("generate", "Generate text from a trained model (greedy, temperature, top-k, top-p, repetition penalty, stop sequences).");
-        foreach (var o in new Option[] { model, prompt, maxNew, temperature, topK, topP, penalty, stop, seed, noCache, TrainCommand.ThreadsOption, CliApp.JsonOption }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, prompt, maxNew, temperature, topK, topP, penalty, stop, seed, noCache, CliApp.JsonOption }) cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, (p, ct) =>
         {
-            TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
             var options = new GenerationOptions
             {
                 MaxNewTokens = p.GetValue(maxNew), Temperature = p.GetValue(temperature), TopK = p.GetValue(topK), TopP = p.GetValue(topP),
                 RepetitionPenalty = p.GetValue(penalty), StopSequences = p.GetValue(stop)!, Seed = p.GetValue(seed), UseKvCache = !p.GetValue(noCache),
             }.Validate();
-            var (gpt, tokenizer) = new RunFolder(p.GetValue(model)!).LoadGpt();
-            using var _ = gpt;
+            using var pipeline = TextGenerationPipeline.Load(p.GetValue(model)!);
             var prompts = p.GetValue(prompt)!;
             bool json = p.GetValue(CliApp.JsonOption);
-            var generator = new TextGenerator(gpt, tokenizer);
-            generator.Warning += w => ctx.Err.WriteLine($"warning: {w}");
             bool stream = !json && prompts.Length == 1;
-            if (stream)
-            {
-                ctx.Out.Write(prompts[0]);
-                generator.TextProduced += (_, text) => { ctx.Out.Write(text); ctx.Out.Flush(); };
-            }
+            if (stream) ctx.Out.Write(prompts[0]);
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            var results = generator.Generate(prompts, options, ct);
+            var results = pipeline.Generate(prompts, options,
+                onText: stream ? (_, text) => { ctx.Out.Write(text); ctx.Out.Flush(); } : null,
+                onWarning: w => ctx.Err.WriteLine($"warning: {w}"), ct);
             double seconds = sw.Elapsed.TotalSeconds;
             int tokens = results.Sum(r => r.TokenIds.Length);
             if (json) ctx.WriteJson(new { results, tokens, seconds, tokensPerSecond = tokens / Math.Max(1e-9, seconds) });

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using SharpLM.Data;
 using SharpLM.Generation;
+using SharpLM.Kinds;
+using SharpLM.Pipelines;
 using SharpLM.Training;
 
 namespace SharpLM.Cli.Commands;
@@ -18,7 +20,7 @@ public static class QuickstartCommand
         var steps = new Option<int>("--max-steps") { Description = "Training steps of the baby preset.", DefaultValueFactory = _ => 2000 };
         var prompt = new Option<string>("--prompt") { Description = "Start of the generated sample.", DefaultValueFactory = _ => "Call me Ishmael. " };
         var cmd = new Command("quickstart", "The whole pipeline on moby-dick: data → char tokenizer → shards → train (baby preset) → perplexity → sample.");
-        foreach (var o in new Option[] { output, seed, steps, prompt, TrainCommand.ThreadsOption, CliApp.JsonOption }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { output, seed, steps, prompt, CliApp.JsonOption }) cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
         {
             string dir = p.GetValue(output)!;
@@ -34,14 +36,14 @@ public static class QuickstartCommand
             if (!json) PrepareCommand.Print(ctx, summary, prepare.OutputDir);
 
             var run = new RunFolder(Path.Combine(dir, "run"));
-            var options = TrainOptions.Preset("baby") with { MaxSteps = p.GetValue(steps), Seed = p.GetValue(seed) };
-            var result = TrainCommand.Run(ctx, p, prepare.OutputDir, options, run, resume: false, ct, overwrite: true);
+            var baby = TrainingPreset.Get("baby");
+            var options = baby.Training with { MaxSteps = p.GetValue(steps), Seed = p.GetValue(seed) };
+            var lm = ModelRegistry.ForObjective("lm");
+            var result = TrainCommand.Run(ctx, run, resume: false, overwrite: true, () => lm.CreatePretrainingTask(prepare.OutputDir, baby.Shape, null, options), ct);
             if (!json) TrainCommand.Print(ctx, result, run);
 
-            var (gpt, tokenizer) = run.LoadGpt();
-            using var _ = gpt;
-            var sample = new TextGenerator(gpt, tokenizer).Generate([p.GetValue(prompt)!],
-                new GenerationOptions { MaxNewTokens = 400, Temperature = 0.8, TopK = 40, Seed = p.GetValue(seed) }, ct)[0];
+            using var pipeline = TextGenerationPipeline.Load(run.Path);
+            var sample = pipeline.Generate(p.GetValue(prompt)!, new GenerationOptions { MaxNewTokens = 400, Temperature = 0.8, TopK = 40, Seed = p.GetValue(seed) }, ct);
             double? perplexity = result.LastEval?.Metrics.GetValueOrDefault("perplexity");
             if (json) ctx.WriteJson(new { data = Path.GetFullPath(prepare.OutputDir), prepare = summary, training = result, sample = sample.Prompt + sample.Text });
             else

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using SharpLM.IO;
-using SharpLM.Training;
+using SharpLM.Sources;
+using SharpLM.Workflows;
 
 namespace SharpLM.Cli.Commands;
 
@@ -26,7 +27,7 @@ public static class SplitCommand
         {
             double vf = p.GetValue(val), tf = p.GetValue(test);
             if (vf <= 0 || tf < 0 || vf + tf >= 1) throw new SharpLMException("--val-fraction must be positive, --test-fraction non-negative, and together below 1.");
-            var (dataset, _) = await FineTuning.LoadDataAsync(p.GetValue(data)!, p.GetValue(textColumn)!, p.GetValue(labelColumn)!, CliApp.Catalog(p), ct);
+            var (dataset, _) = await LabelledDataSource.LoadAsync(p.GetValue(data)!, p.GetValue(textColumn)!, p.GetValue(labelColumn)!, CliApp.Catalog(p), ct);
             var (train, v, t) = FineTuning.Split(dataset.LabelIndex, vf, tf, p.GetValue(seed));
             string dir = IO.OutputFolder.Claim(p.GetValue(output)!, IO.FolderKind.LabelledSplit);
             var counts = new Dictionary<string, int>();

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
 using SharpLM.Data;
+using SharpLM.Sources;
 using SharpLM.Tokenization;
 
 namespace SharpLM.Cli.Commands;

@@ -1,27 +1,28 @@
 using System.CommandLine;
-using SharpLM.Runtime;
+using SharpLM.Kinds;
+using SharpLM.Models;
 using SharpLM.Training;
 using Spectre.Console;
 
 namespace SharpLM.Cli.Commands;
 
-/// <summary>sharplm train: a GPT on prepared shards, from a preset with per-field overrides, or --resume.</summary>
+/// <summary>sharplm train: pretrain a model on prepared shards (the objective names its kind), from a preset with per-field overrides, or --resume.</summary>
 public static class TrainCommand
 {
-    public static readonly Option<int?> ThreadsOption = new("--threads") { Description = "Intra-op CPU threads (default: libtorch's choice, or $SHARPLM_THREADS).", Recursive = true };
-
     static readonly Option<string?> Data = new("--data") { Description = "Folder written by 'sharplm prepare' (train_*.bin, val_*.bin, tokenizer.json)." };
     static readonly Option<string> Output = new("--output") { Description = "Run folder (config.json, model.safetensors, checkpoint/, logs/, loss.png).", Required = true };
-    static readonly Option<string> PresetOption = new("--preset") { Description = $"Starting configuration: {string.Join(", ", TrainOptions.Presets.Keys)}.", DefaultValueFactory = _ => "baby" };
+    static readonly Option<string> PresetOption = new("--preset") { Description = $"Starting configuration: {string.Join(", ", TrainingPreset.All.Keys)}.", DefaultValueFactory = _ => "baby" };
     static readonly Option<string?> Objective = new("--objective") { Description = "lm (GPT, next token; default) or mlm (BERT encoder, masked tokens; needs WordPiece shards)." };
     static readonly Option<bool> Resume = new("--resume") { Description = "Continue the run in --output from its last checkpoint (same settings; --max-steps may grow)." };
+    static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Start over in --output, replacing an earlier run there (only a run folder SharpLM wrote)." };
 
-    // Every TrainOptions field can be overridden; null means "keep the preset's value".
+    // The model's shape (a new run only: a resumed run keeps its config.json).
     static readonly Option<int?> NLayer = new("--n-layer") { Description = "Transformer blocks." };
     static readonly Option<int?> NHead = new("--n-head") { Description = "Attention heads." };
     static readonly Option<int?> NEmbd = new("--n-embd") { Description = "Embedding width." };
     static readonly Option<int?> Block = new("--block-size") { Description = "Context length in tokens." };
     static readonly Option<double?> Dropout = new("--dropout") { Description = "Dropout probability." };
+    // Every TrainOptions field can be overridden; null means "keep the preset's value".
     static readonly Option<int?> Batch = new("--batch-size") { Description = "Sequences per micro-batch." };
     static readonly Option<int?> Accum = new("--grad-accumulation") { Description = "Micro-batches per optimiser step." };
     static readonly Option<int?> Steps = new("--max-steps") { Description = "Optimiser steps." };
@@ -46,50 +47,58 @@ public static class TrainCommand
     static readonly Option<int?> Seed = new("--seed") { Description = "Seed of initialisation, batches and dropout." };
     static readonly Option<string?> OnNonFinite = new("--on-nonfinite") { Description = "A step with a NaN/infinite loss or gradient norm: skip (default; weights and optimizer untouched) or stop." };
     static readonly Option<int?> MaxSkips = new("--max-nonfinite-skips") { Description = "Stop after this many skipped steps in a row (default 10)." };
-    static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Start over in --output, replacing an earlier run there (only a run folder SharpLM wrote)." };
 
     public static Command Build(CliContext ctx)
     {
-        var cmd = new Command("train", "Pretrain a GPT on token shards; writes a run folder with checkpoints, TensorBoard logs and loss.png.");
-        foreach (var o in new Option[] { Data, Output, PresetOption, Objective, Resume, NLayer, NHead, NEmbd, Block, Dropout, Batch, Accum, Steps, Optimizer, Lr, MinLr,
-                     Warmup, DecaySteps, Decay, Beta1, Beta2, Momentum, WeightDecay, L1, L2, Clip, EvalInterval, EvalBatches, Patience, MinDelta, LogInterval, Seed,
-                     OnNonFinite, MaxSkips, Overwrite, ThreadsOption, CliApp.JsonOption })
+        var cmd = new Command("train", "Pretrain a GPT (or, with --objective mlm, a BERT encoder) on token shards; writes a run folder with checkpoints, TensorBoard logs and loss.png.");
+        foreach (var o in new Option[] { Data, Output, PresetOption, Objective, Resume, Overwrite, NLayer, NHead, NEmbd, Block, Dropout, Batch, Accum, Steps, Optimizer, Lr,
+                     MinLr, Warmup, DecaySteps, Decay, Beta1, Beta2, Momentum, WeightDecay, L1, L2, Clip, EvalInterval, EvalBatches, Patience, MinDelta, LogInterval,
+                     Seed, OnNonFinite, MaxSkips, CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, (p, ct) =>
         {
             var run = new RunFolder(p.GetValue(Output)!);
             bool resume = p.GetValue(Resume);
-            TrainOptions options;
-            string data;
+            if (resume && p.GetValue(Overwrite)) throw new SharpLMException("--overwrite starts the run over and --resume continues it; give one of them.");
+            TrainingResult result;
             if (resume)
             {
                 if (!File.Exists(run.Training)) throw new SharpLMException($"{run.Path} has no training.json to resume; start a new run without --resume.");
-                options = TrainOptions.Load(run.Training);
-                if (options.Objective == "classify") NewTask("", options); // says how classifiers are trained
+                var kind = ModelRegistry.ForRun(run);
+                if (kind.Objective is null)
+                    throw new SharpLMException($"{run.Path} holds a {kind.Description}; classifiers are trained with 'sharplm finetune --task classify' (which starts over; it has no --resume), not 'sharplm train'.");
+                var options = TrainOptions.Load(run.Training);
                 if (p.GetValue(Steps) is int s) options = options with { MaxSteps = s };
-                data = run.DataDir(p.GetValue(Data));
+                result = Run(ctx, run, resume: true, overwrite: false, () => kind.CreatePretrainingTask(p.GetValue(Data), null, run, options), ct);
             }
             else
             {
-                options = Overrides(p, TrainOptions.Preset(p.GetValue(PresetOption)!));
-                data = p.GetValue(Data) ?? throw new SharpLMException("Pass --data DIR (a folder written by 'sharplm prepare').");
+                var preset = TrainingPreset.Get(p.GetValue(PresetOption)!);
+                var shape = ShapeOverrides(p, preset.Shape);
+                var options = Overrides(p, preset.Training);
+                var kind = ModelRegistry.ForObjective(p.GetValue(Objective) ?? "lm");
+                string data = p.GetValue(Data) ?? throw new SharpLMException("Pass --data DIR (a folder written by 'sharplm prepare').");
+                result = Run(ctx, run, resume: false, p.GetValue(Overwrite), () => kind.CreatePretrainingTask(data, shape, null, options), ct);
             }
-            if (resume && p.GetValue(Overwrite)) throw new SharpLMException("--overwrite starts the run over and --resume continues it; give one of them.");
-            var result = Run(ctx, p, data, options, run, resume, ct, overwrite: p.GetValue(Overwrite));
             if (p.GetValue(CliApp.JsonOption)) ctx.WriteJson(result);
             else Print(ctx, result, run);
-            return Task.FromResult(result.StoppedBecause == "cancelled" ? 130 : 0);
+            return Task.FromResult(result.StoppedBecause == "cancelled" ? ExitCodes.Cancelled : 0);
         }));
         return cmd;
     }
+
+    public static ModelShape ShapeOverrides(ParseResult p, ModelShape s) => new ModelShape
+    {
+        Layers = p.GetValue(NLayer) ?? s.Layers, Heads = p.GetValue(NHead) ?? s.Heads, Width = p.GetValue(NEmbd) ?? s.Width,
+        Context = p.GetValue(Block) ?? s.Context, Dropout = p.GetValue(Dropout) ?? s.Dropout,
+    }.Validate();
 
     public static TrainOptions Overrides(ParseResult p, TrainOptions o)
     {
         T Pick<T>(Option<T?> option, T current) where T : struct => p.GetValue(option) ?? current;
         o = o with
         {
-            NLayer = Pick(NLayer, o.NLayer), NHead = Pick(NHead, o.NHead), NEmbd = Pick(NEmbd, o.NEmbd), BlockSize = Pick(Block, o.BlockSize),
-            Dropout = Pick(Dropout, o.Dropout), BatchSize = Pick(Batch, o.BatchSize), GradAccumulation = Pick(Accum, o.GradAccumulation),
+            BatchSize = Pick(Batch, o.BatchSize), GradAccumulation = Pick(Accum, o.GradAccumulation),
             MaxSteps = Pick(Steps, o.MaxSteps), LearningRate = Pick(Lr, o.LearningRate), MinLearningRate = Pick(MinLr, o.MinLearningRate),
             WarmupSteps = Pick(Warmup, o.WarmupSteps), DecaySteps = p.GetValue(DecaySteps) ?? o.DecaySteps, Beta1 = Pick(Beta1, o.Beta1), Beta2 = Pick(Beta2, o.Beta2),
             Momentum = Pick(Momentum, o.Momentum), WeightDecay = Pick(WeightDecay, o.WeightDecay), L1 = Pick(L1, o.L1), L2 = Pick(L2, o.L2),
@@ -99,7 +108,6 @@ public static class TrainCommand
         };
         if (p.GetValue(OnNonFinite) is string nf)
             o = o with { OnNonFinite = nf.ToLowerInvariant() switch { "skip" => NonFiniteAction.Skip, "stop" => NonFiniteAction.Stop, _ => throw new SharpLMException($"--on-nonfinite '{nf}' is not one of skip, stop.") } };
-        if (p.GetValue(Objective) is string objective) o = o with { Objective = objective.ToLowerInvariant() };
         if (p.GetValue(Optimizer) is string opt)
             o = o with { Optimizer = opt.ToLowerInvariant() switch { "adamw" => OptimizerKind.AdamW, "adam" => OptimizerKind.Adam, "sgd" => OptimizerKind.Sgd, _ => throw new SharpLMException($"--optimizer '{opt}' is not one of adamw, adam, sgd.") } };
         if (p.GetValue(Decay) is string d)
@@ -107,49 +115,23 @@ public static class TrainCommand
         return o.Validate();
     }
 
-    /// <summary>Trains with live progress on stderr (a bar on a terminal, a line per log interval otherwise).</summary>
-    public static TrainingResult Run(CliContext ctx, ParseResult p, string data, TrainOptions options, RunFolder run, bool resume, CancellationToken ct, bool overwrite = false)
+    /// <summary>
+    /// Trains with live progress on stderr. The run folder is claimed and locked before the task is built (a folder of
+    /// the user's, or one in use, is refused before any work); <paramref name="overwrite"/> first clears an earlier run.
+    /// </summary>
+    public static TrainingResult Run(CliContext ctx, RunFolder run, bool resume, bool overwrite, Func<ITrainingTask> createTask, CancellationToken ct)
     {
-        TorchRuntime.ConfigureThreads(p.GetValue(ThreadsOption));
-        options.Validate();
-        using var locked = run.Lock("training"); // before any work: refuses a folder of the user's or one in use
+        using var locked = run.Lock("training");
         if (overwrite) run.Clear();
         else if (!resume && run.HasCheckpoint) throw new SharpLMException($"{run.Path} already holds a run; continue it with --resume, start over with --overwrite, or choose another --output.");
-        using var task = NewTask(data, options);
-        ctx.Err.WriteLine($"model: {(options.Objective == "mlm" ? "BERT (masked LM)" : "GPT")}, {task.Model.parameters().Sum(x => x.numel()):N0} parameters ({options.NLayer} layers, {options.NHead} heads, {options.NEmbd} wide, context {options.BlockSize}); " +
-                          $"{options.TokensPerStep:N0} tokens per step; {TorchSharp.torch.get_num_threads()} CPU threads");
-        var trainer = new Trainer(task, options, run);
-        void Line(TrainingProgress t)
-        {
-            if (t.Message is not null) ctx.Err.WriteLine(t.Message);
-            else if (t.Eval is { } e)
-                ctx.Err.WriteLine($"step {t.Step,6}: val loss {e.Loss:F4}" + string.Concat(e.Metrics.Select(m => $", {m.Key.Replace('_', ' ')} {m.Value:F4}")));
-            else if (t.Step % options.LogInterval == 0)
-                ctx.Err.WriteLine($"step {t.Step,6}/{t.MaxSteps}: loss {t.Loss:F4}, lr {t.LearningRate:G3}, {t.TokensPerSecond:N0} tok/s, ETA {t.Eta:hh\\:mm\\:ss}");
-        }
-        if (!ctx.Interactive) return trainer.Run(resume, new CliApp.SyncProgress<TrainingProgress>(Line), ct);
-        TrainingResult? result = null;
-        ctx.Console.Progress().AutoClear(true)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(pc =>
-            {
-                var bar = pc.AddTask("training", maxValue: options.MaxSteps);
-                result = trainer.Run(resume, new CliApp.SyncProgress<TrainingProgress>(t =>
-                {
-                    if (t.Eval is not null || t.Message is not null) { Line(t); return; }
-                    bar.Value = t.Step;
-                    bar.Description = Markup.Escape($"step {t.Step}/{t.MaxSteps} loss {t.Loss:F3} lr {t.LearningRate:G2} {t.TokensPerSecond:N0} tok/s");
-                }), ct);
-            });
-        return result!;
+        using var task = createTask();
+        ctx.Err.WriteLine($"model: {ModelSummary(task)}; {TorchSharp.torch.get_num_threads()} CPU threads");
+        return TrainingView.Run(ctx, task.Options.LogInterval, progress => Trainer.Train(task, run, resume, progress, ct));
     }
 
-    static ITrainingTask NewTask(string data, TrainOptions o) => o.Objective switch
-    {
-        "mlm" => new MaskedLanguageModelTask(data, o),
-        "classify" => throw new SharpLMException("Classifiers are trained with 'sharplm finetune --task classify' (which starts over; it has no --resume), not 'sharplm train'."),
-        _ => new LanguageModelTask(data, o),
-    };
+    static string ModelSummary(ITrainingTask task) =>
+        $"{task.ModelConfig.Describe()}, {task.Model.parameters().Sum(x => x.numel()):N0} parameters; " +
+        $"{(long)task.Options.BatchSize * task.Options.GradAccumulation * task.ModelConfig.Context:N0} tokens per step";
 
     public static void Print(CliContext ctx, TrainingResult r, RunFolder run)
     {
@@ -158,6 +140,7 @@ public static class TrainCommand
         table.AddRow([r.Steps.ToString(), r.StoppedBecause, r.BestValLoss?.ToString("F4") ?? "-", r.BestStep?.ToString() ?? "-",
             .. metrics.Values.Select(v => v.ToString("F4")), r.TokensPerSecond.ToString("N0"), TimeSpan.FromSeconds(r.Seconds).ToString(@"hh\:mm\:ss")]);
         ctx.WriteTable(table);
+        if (r.SkippedSteps > 0) ctx.Out.WriteLine($"skipped steps (non-finite loss or gradient): {r.SkippedSteps}");
         ctx.Out.WriteLine($"run: {run.Path} (best weights in model.safetensors; resume with --resume)");
         ctx.Out.WriteLine($"plot: {run.Plot}");
         ctx.Out.WriteLine($"TensorBoard: tensorboard --logdir {run.Logs}");

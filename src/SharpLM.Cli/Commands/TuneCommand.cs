@@ -1,7 +1,9 @@
 using System.CommandLine;
 using SharpLM.Evaluation;
 using SharpLM.IO;
-using SharpLM.Runtime;
+using SharpLM.Models;
+using SharpLM.Sources;
+using SharpLM.Workflows;
 using SharpLM.Training;
 using Spectre.Console;
 
@@ -35,11 +37,10 @@ public static class TuneCommand
         var seed = ClassifierOptions.Seed();
         var cmd = new Command("tune", "Grid search over learning rate, epochs, batch size, dropout and frozen layers with stratified k-fold cross-validation.");
         foreach (var o in new Option[] { data, textColumn, labelColumn, output, from, architecture, tokenizer, folds, metric, lrs, epochs, batches, dropouts, frozen, block, layers, heads, width, test, seed,
-                     TrainCommand.ThreadsOption, CliApp.JsonOption })
+                     CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
         {
-            TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
             double tf = p.GetValue(test);
             if (tf < 0 || tf >= 1) throw new SharpLMException("--test-fraction must be in [0, 1).");
             var grid = GridSearch.Grid(p.GetValue(lrs)!, p.GetValue(epochs)!, p.GetValue(batches)!, p.GetValue(dropouts)!, p.GetValue(frozen)!).ToList();
@@ -47,21 +48,18 @@ public static class TuneCommand
                 throw new SharpLMException("Every grid value must be valid: --lr and --epochs positive, --batch-size ≥ 1, --dropout in [0, 1), --freeze-layers ≥ 0.");
             IO.OutputFolder.Inspect(p.GetValue(output)!, IO.FolderKind.Tune); // refuse a folder of the user's before any work
             var fineTune = new FineTuneOptions { Pretrained = p.GetValue(from), Architecture = p.GetValue(architecture), Tokenizer = p.GetValue(tokenizer) };
-            var (dataset, _) = await FineTuning.LoadDataAsync(p.GetValue(data)!, p.GetValue(textColumn)!, p.GetValue(labelColumn)!, CliApp.Catalog(p), ct);
+            var (dataset, _) = await LabelledDataSource.LoadAsync(p.GetValue(data)!, p.GetValue(textColumn)!, p.GetValue(labelColumn)!, CliApp.Catalog(p), ct);
             var tok = await FineTuning.TokenizerAsync(fineTune, CliApp.Catalog(p));
             var (trainIdx, valIdx, _) = FineTuning.Split(dataset.LabelIndex, tf > 0 ? Math.Min(0.1, (1 - tf) / 2) : 0.1, tf, p.GetValue(seed));
             var pool = dataset.Subset(trainIdx.Concat(valIdx).Order(), "the tuning data");
-            var options = new TrainOptions
-            {
-                NLayer = p.GetValue(layers), NHead = p.GetValue(heads), NEmbd = p.GetValue(width), BlockSize = p.GetValue(block), WeightDecay = 0.01, WarmupSteps = 20,
-                Seed = p.GetValue(seed), LogInterval = 1_000_000,
-            };
+            var options = new TrainOptions { WeightDecay = 0.01, WarmupSteps = 20, Seed = p.GetValue(seed), LogInterval = 1_000_000 };
+            var shape = new ModelShape { Layers = p.GetValue(layers), Heads = p.GetValue(heads), Width = p.GetValue(width), Context = p.GetValue(block) }.Validate();
             string dir = p.GetValue(output)!;
             ctx.Err.WriteLine($"tuning {grid.Count} combination(s) × {p.GetValue(folds)} folds on {pool.Examples.Count} examples (test split of {tf:P0} kept out)");
             var progress = new CliApp.SyncProgress<TuneProgress>(t => ctx.Err.WriteLine(t.FoldScore is double s
                 ? $"  combination {t.Combination}/{t.Combinations}, fold {t.Fold}/{t.Folds}: {p.GetValue(metric)} {s:F4}"
                 : $"combination {t.Combination}/{t.Combinations} ({t.Parameters}), fold {t.Fold}/{t.Folds}..."));
-            var result = GridSearch.Run(pool, tok, grid, p.GetValue(folds), p.GetValue(metric)!, options, fineTune, dir, progress, ct);
+            var result = GridSearch.Run(pool, tok, grid, p.GetValue(folds), p.GetValue(metric)!, options, shape, fineTune, dir, progress, ct);
             AtomicFile.WriteAllText(Path.Combine(dir, "tune.json"), System.Text.Json.JsonSerializer.Serialize(result, Json.Indented));
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(result); return 0; }
             var table = new Table().AddColumns("lr", "epochs", "batch", "dropout", "frozen", $"{result.Metric} mean ± std", "folds", "");

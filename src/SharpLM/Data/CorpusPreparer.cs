@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Serialization;
 using SharpLM.IO;
+using SharpLM.Catalogue;
+using SharpLM.Sources;
 using SharpLM.Tokenization;
 
 namespace SharpLM.Data;

@@ -1,4 +1,5 @@
 using System.Text;
+using SharpLM.Catalogue;
 using System.Text.Json;
 
 namespace SharpLM.Data;

@@ -29,7 +29,7 @@ public sealed record FolderKind(string Name, string Description, string[] Entrie
     public static readonly FolderKind Tune = new("tune", "grid-search folder", ["tune.json", "c*-f*"], "tune.json");
 
     /// <summary>A file name SharpLM gives its own temporary files and folders (AtomicFile, shard writers, swaps).</summary>
-    internal static readonly Regex Temporary = new(@"\.(tmp|old)-[0-9a-f-]+$", RegexOptions.CultureInvariant);
+    internal static readonly Regex Temporary = new(@"\.(tmp|old)-[0-9a-f-]+(\.png)?$", RegexOptions.CultureInvariant);
 
     readonly Regex[] _patterns = Entries.Select(e => new Regex("^" + Regex.Escape(e).Replace(@"\*", ".*") + "$", RegexOptions.CultureInvariant)).ToArray();
 

@@ -19,6 +19,7 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
 
     public Bert(BertConfig config) : base(nameof(Bert))
     {
+        Runtime.TorchRuntime.EnsureLoaded(); // library callers get the same runtime set-up (heap policy, threads, a clear load error) as the CLI
         Config = config.Validate();
         embeddings = new BertEmbeddings(config);
         encoder = new BertEncoder(config);

@@ -29,8 +29,10 @@ public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenc
     public Bert Encoder => bert;
     public BertConfig Config => bert.Config;
     public nn.Module Module => this;
+    public IModelConfig ModelConfig => Config;
     public string[] Labels => Config.Labels!;
     public int MaxPositions => Config.MaxPositionEmbeddings;
+    public int MaxInputTokens => Config.MaxInputTokens ?? MaxPositions;
     public int LayerCount => Config.NumHiddenLayers;
     public long PadId => Config.PadTokenId;
 

@@ -1,11 +1,10 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using SharpLM.IO;
 
 namespace SharpLM.Models;
 
 /// <summary>BERT encoder configuration with Hugging Face BERT <c>config.json</c> field names.</summary>
-public sealed record BertConfig
+public sealed record BertConfig : IModelConfig
 {
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "bert";
     [JsonPropertyName("architectures")] public string[] Architectures { get; init; } = ["BertForMaskedLM"];
@@ -24,8 +23,13 @@ public sealed record BertConfig
     [JsonPropertyName("pad_token_id")] public int PadTokenId { get; init; }
     /// <summary>Class names of a sequence-classification head (Hugging Face's id2label, as a list).</summary>
     [JsonPropertyName("labels")] public string[]? Labels { get; init; }
+    /// <summary>A classifier's input limit in tokens, [CLS] and [SEP] included; null means max_position_embeddings.</summary>
+    [JsonPropertyName("max_input_tokens")] public int? MaxInputTokens { get; init; }
 
     [JsonIgnore] public int HeadDim => HiddenSize / NumAttentionHeads;
+    [JsonIgnore] public int Context => MaxPositionEmbeddings;
+
+    public string Describe() => $"BERT{(Labels is null ? " (masked LM)" : $" classifier ({Labels.Length} labels)")}, {NumHiddenLayers} layers, {NumAttentionHeads} heads, {HiddenSize} wide, context {MaxPositionEmbeddings}";
 
     public BertConfig Validate()
     {
@@ -50,13 +54,30 @@ public sealed record BertConfig
         if (!(InitializerRange > 0)) throw new SharpLMException($"BERT config: initializer_range must be positive (got {InitializerRange}).");
         if (PadTokenId < 0 || PadTokenId >= VocabSize) throw new SharpLMException($"BERT config: pad_token_id {PadTokenId} is outside the vocabulary.");
         ModelSize.RequireValidLabels("BERT config", Labels);
+        if (MaxInputTokens is int m && (m < 3 || m > MaxPositionEmbeddings))
+            throw new SharpLMException($"BERT config: max_input_tokens must be between 3 and max_position_embeddings {MaxPositionEmbeddings} (got {m}).");
         if (ModelType is null || Architectures is null) throw new SharpLMException("BERT config: model_type and architectures must not be null.");
         double h = HiddenSize;
         ModelSize.RequireFits("BERT config", ((double)VocabSize + MaxPositionEmbeddings + TypeVocabSize) * h + NumHiddenLayers * (4.0 * h * h + 2 * h * IntermediateSize));
         return this;
     }
 
-    public static BertConfig Load(string path) => Json.LoadModelConfig<BertConfig>(path).Validate();
+    public static BertConfig Load(string path) => ModelConfigFile.Load<BertConfig>(path, c => c.Validate());
 
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json.Indented));
+    public void Save(string path) => ModelConfigFile.Save(this, path);
+
+    /// <summary>A fresh BERT config of the given shape for a WordPiece tokenizer (which must have [PAD]); feed-forward 4 × width.</summary>
+    public static BertConfig For(ModelShape shape, Tokenization.Tokenizer tokenizer)
+    {
+        shape.Validate();
+        int pad = tokenizer.SpecialTokenId("[PAD]")
+            ?? throw new SharpLMException($"A BERT model needs a WordPiece tokenizer with [PAD]; this {tokenizer.Kind} tokenizer has none (use bert-base-uncased, or one trained with kind wordpiece).");
+        return new BertConfig
+        {
+            VocabSize = tokenizer.VocabSize, HiddenSize = shape.Width, NumHiddenLayers = shape.Layers, NumAttentionHeads = shape.Heads, IntermediateSize = 4 * shape.Width,
+            MaxPositionEmbeddings = shape.Context, HiddenDropoutProb = shape.Dropout, AttentionProbsDropoutProb = shape.Dropout, PadTokenId = pad,
+        }.Validate();
+    }
+
+    public BertConfig WithDropout(double p) => this with { HiddenDropoutProb = p, AttentionProbsDropoutProb = p };
 }

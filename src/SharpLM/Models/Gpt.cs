@@ -23,6 +23,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     /// <summary>Builds a model initialised as GPT-2 (normal 0.02; residual projections 0.02/sqrt(2·n_layer)) from torch's global generator.</summary>
     public Gpt(GptConfig config) : base(nameof(Gpt))
     {
+        Runtime.TorchRuntime.EnsureLoaded(); // library callers get the same runtime set-up (heap policy, threads, a clear load error) as the CLI
         Config = config.Validate();
         wte = nn.Embedding(config.VocabSize, config.NEmbd);
         wpe = nn.Embedding(config.NPositions, config.NEmbd);

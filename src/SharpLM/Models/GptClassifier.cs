@@ -29,8 +29,10 @@ public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequence
     public Gpt Transformer => transformer;
     public GptConfig Config => transformer.Config;
     public nn.Module Module => this;
+    public IModelConfig ModelConfig => Config;
     public string[] Labels => Config.Labels!;
     public int MaxPositions => Config.NPositions;
+    public int MaxInputTokens => Config.MaxInputTokens ?? MaxPositions;
     public int LayerCount => Config.NLayer;
     public long PadId => 0;
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using SharpLM.IO;
 
@@ -8,7 +7,7 @@ namespace SharpLM.Models;
 /// GPT configuration with Hugging Face GPT-2 <c>config.json</c> field names, so a run folder
 /// (config.json + model.safetensors) can be opened by transformers' GPT2LMHeadModel as well.
 /// </summary>
-public sealed record GptConfig
+public sealed record GptConfig : IModelConfig
 {
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "gpt2";
     [JsonPropertyName("architectures")] public string[] Architectures { get; init; } = ["GPT2LMHeadModel"];
@@ -31,8 +30,13 @@ public sealed record GptConfig
     [JsonPropertyName("eos_token_id")] public int? EosTokenId { get; init; }
     /// <summary>Class names of a sequence-classification head (as in BertConfig); null for a language model.</summary>
     [JsonPropertyName("labels")] public string[]? Labels { get; init; }
+    /// <summary>A classifier's input limit in tokens (texts are cut there, as in fine-tuning); null means n_positions.</summary>
+    [JsonPropertyName("max_input_tokens")] public int? MaxInputTokens { get; init; }
 
     [JsonIgnore] public int HeadDim => NEmbd / NHead;
+    [JsonIgnore] public int Context => NPositions;
+
+    public string Describe() => $"GPT{(Labels is null ? "" : $" classifier ({Labels.Length} labels)")}, {NLayer} layers, {NHead} heads, {NEmbd} wide, context {NPositions}";
     [JsonIgnore] public int InnerDim => NInner ?? 4 * NEmbd;
 
     /// <summary>Sets every dropout probability at once.</summary>
@@ -64,6 +68,7 @@ public sealed record GptConfig
         foreach (var (name, id) in new[] { ("bos_token_id", BosTokenId), ("eos_token_id", EosTokenId) })
             if (id is int i && (i < 0 || i >= VocabSize)) throw new SharpLMException($"GPT config: {name} {i} is outside the vocabulary of {VocabSize}.");
         if (ModelType is null || Architectures is null) throw new SharpLMException("GPT config: model_type and architectures must not be null.");
+        if (MaxInputTokens is int m && (m < 1 || m > NPositions)) throw new SharpLMException($"GPT config: max_input_tokens must be between 1 and n_positions {NPositions} (got {m}).");
         double e = NEmbd, ff = InnerDim;
         ModelSize.RequireFits("GPT config", (double)VocabSize * e + (double)NPositions * e + NLayer * (4.0 * e * e + 2 * e * ff));
         return this;
@@ -71,9 +76,21 @@ public sealed record GptConfig
 
     static string Divisors(int n) => string.Join(", ", Enumerable.Range(1, Math.Min(n, 64)).Where(d => n % d == 0).TakeLast(4));
 
-    public static GptConfig Load(string path) => Json.LoadModelConfig<GptConfig>(path).Validate();
+    public static GptConfig Load(string path) => ModelConfigFile.Load<GptConfig>(path, c => c.Validate());
 
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json.Indented));
+    public void Save(string path) => ModelConfigFile.Save(this, path);
+
+    /// <summary>A fresh GPT-2-style config of the given shape for a tokenizer's vocabulary (its end-of-text token as BOS/EOS).</summary>
+    public static GptConfig For(ModelShape shape, Tokenization.Tokenizer tokenizer)
+    {
+        shape.Validate();
+        int? eot = tokenizer.SpecialTokenId("<|endoftext|>");
+        return new GptConfig
+        {
+            VocabSize = tokenizer.VocabSize, NPositions = shape.Context, NEmbd = shape.Width, NLayer = shape.Layers, NHead = shape.Heads,
+            EosTokenId = eot, BosTokenId = eot,
+        }.WithDropout(shape.Dropout).Validate();
+    }
 
     /// <summary>Parameter count (the LM head is tied, so it adds nothing).</summary>
     [JsonIgnore]

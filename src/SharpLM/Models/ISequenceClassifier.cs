@@ -12,10 +12,13 @@ public interface ISequenceClassifier : IDisposable
 {
     /// <summary>The model as a module (modes, parameters, optimizers).</summary>
     nn.Module Module { get; }
+    IModelConfig ModelConfig { get; }
     /// <summary>Class names, in logit order.</summary>
     string[] Labels { get; }
     /// <summary>The longest input the body accepts, in tokens.</summary>
     int MaxPositions { get; }
+    /// <summary>Where texts are cut, in tokens (config.json's max_input_tokens: what fine-tuning used), at most <see cref="MaxPositions"/>.</summary>
+    int MaxInputTokens { get; }
     int LayerCount { get; }
     /// <summary>The id batches are right-padded with (ignored through <c>attend</c>).</summary>
     long PadId { get; }

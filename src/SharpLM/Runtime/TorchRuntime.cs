@@ -21,6 +21,8 @@ public static class TorchRuntime
             torch.InitializeDeviceType(DeviceType.CPU);
             KeepLargeBuffersInHeap(Environment.GetEnvironmentVariable("SHARPLM_MALLOC") != "system");
             using var probe = torch.ones(1);
+            int? threads = _threads ?? (int.TryParse(Environment.GetEnvironmentVariable("SHARPLM_THREADS"), out int fromEnv) && fromEnv > 0 ? fromEnv : null);
+            if (threads is int n) torch.set_num_threads(n);
             return null;
         }
         catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException)
@@ -32,18 +34,17 @@ public static class TorchRuntime
         }
     }
 
+    static int? _threads;
+
     /// <summary>
-    /// Sets the intra-op thread count. Null keeps libtorch's default unless SHARPLM_THREADS is set.
+    /// Sets libtorch's intra-op thread count, now if libtorch is loaded, else when it loads (so commands that never touch
+    /// a tensor never load it). Null keeps libtorch's default (all cores) unless SHARPLM_THREADS is set.
     /// </summary>
     public static void ConfigureThreads(int? threads)
     {
-        EnsureLoaded();
-        if (threads is null && int.TryParse(Environment.GetEnvironmentVariable("SHARPLM_THREADS"), out int fromEnv)) threads = fromEnv;
-        if (threads is { } n)
-        {
-            if (n < 1) throw new SharpLMException($"--threads must be at least 1 (got {n}).");
-            torch.set_num_threads(n);
-        }
+        if (threads is < 1) throw new SharpLMException($"threads must be at least 1 (got {threads}).");
+        _threads = threads;
+        if (LoadError.IsValueCreated && LoadError.Value is null && threads is int n) torch.set_num_threads(n);
     }
 
     /// <summary>

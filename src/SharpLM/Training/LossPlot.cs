@@ -24,7 +24,7 @@ public static class LossPlot
         plot.XLabel("step");
         plot.YLabel("loss (nats/token)");
         plot.ShowLegend();
-        string tmp = path + ".tmp.png";
+        string tmp = $"{path}.tmp-{Environment.ProcessId}.png"; // a name OutputFolder knows as SharpLM's own leftover
         plot.SavePng(tmp, 900, 540);
         File.Move(tmp, path, overwrite: true);
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using SharpLM.IO;
+using SharpLM.Models;
 
 namespace SharpLM.Training;
 
@@ -17,19 +18,12 @@ public enum NonFiniteAction
 }
 
 /// <summary>
-/// Everything that determines a training run. Saved as training.json in the run folder, so that
-/// --resume continues with exactly the same settings.
+/// How a model is optimised: batches, steps, optimizer, schedule, regularisation, evaluation, seed. The model's shape
+/// is not here — it belongs to the model's config (built from a <see cref="ModelShape"/> or a pretrained run). Saved as
+/// training.json in the run folder, so that a resumed run continues with exactly the same settings.
 /// </summary>
 public sealed record TrainOptions
 {
-    /// <summary>"lm" (next-token prediction, a GPT), "mlm" (masked-token prediction, a BERT encoder) or "classify" (recorded by fine-tuning).</summary>
-    [JsonPropertyName("objective")] public string Objective { get; init; } = "lm";
-    // model shape
-    [JsonPropertyName("n_layer")] public int NLayer { get; init; } = 4;
-    [JsonPropertyName("n_head")] public int NHead { get; init; } = 4;
-    [JsonPropertyName("n_embd")] public int NEmbd { get; init; } = 128;
-    [JsonPropertyName("block_size")] public int BlockSize { get; init; } = 64;
-    [JsonPropertyName("dropout")] public double Dropout { get; init; }
     // batches and length
     [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 12;
     [JsonPropertyName("grad_accumulation")] public int GradAccumulation { get; init; } = 1;
@@ -67,29 +61,6 @@ public sealed record TrainOptions
     [JsonPropertyName("max_nonfinite_skips")] public int MaxNonFiniteSkips { get; init; } = 10;
 
     [JsonIgnore] public int EffectiveDecaySteps => DecaySteps ?? MaxSteps;
-    [JsonIgnore] public long TokensPerStep => (long)BatchSize * BlockSize * GradAccumulation;
-
-    /// <summary>Named starting points; flags override single fields.</summary>
-    public static IReadOnlyDictionary<string, TrainOptions> Presets { get; } = new Dictionary<string, TrainOptions>
-    {
-        // nanoGPT's README CPU configuration for character-level Shakespeare.
-        ["baby"] = new(),
-        // nanoGPT's config/train_shakespeare_char.py: 64 sequences per step, here as 4 micro-batches of 16 (the same
-        // averaged gradient). At batch 64 the activations exceed glibc's 32 MB mmap ceiling, so every step maps and
-        // page-faults fresh memory: measured 1.4x slower (bench train) than micro-batches of 16.
-        ["small"] = new()
-        {
-            NLayer = 6, NHead = 6, NEmbd = 384, BlockSize = 256, Dropout = 0.2, BatchSize = 16, GradAccumulation = 4, MaxSteps = 5000, EvalBatches = 200,
-        },
-        // For tests and smoke runs: seconds, not minutes.
-        ["tiny"] = new()
-        {
-            NLayer = 2, NHead = 2, NEmbd = 32, BlockSize = 32, BatchSize = 8, MaxSteps = 200, WarmupSteps = 10, EvalInterval = 50, EvalBatches = 4,
-        },
-    };
-
-    public static TrainOptions Preset(string name) =>
-        Presets.TryGetValue(name, out var p) ? p : throw new SharpLMException($"Unknown preset '{name}'; choose one of: {string.Join(", ", Presets.Keys)}.");
 
     public TrainOptions Validate()
     {
@@ -98,7 +69,6 @@ public sealed record TrainOptions
             if (!(value >= min)) throw new SharpLMException($"Training option {name} must be at least {min} (got {value}).");
         }
         AtLeast("batch_size", BatchSize, 1);
-        AtLeast("block_size", BlockSize, 1);
         AtLeast("grad_accumulation", GradAccumulation, 1);
         AtLeast("max_steps", MaxSteps, 1);
         AtLeast("warmup_steps", WarmupSteps, 0);
@@ -112,7 +82,7 @@ public sealed record TrainOptions
         AtLeast("early_stopping_patience", EarlyStoppingPatience, 0);
         AtLeast("max_nonfinite_skips", MaxNonFiniteSkips, 1);
         // Upper bounds far above any real run, so that a corrupt training.json gives a message rather than a huge allocation.
-        if ((long)BatchSize * BlockSize > 1 << 26) throw new SharpLMException($"Training options batch_size × block_size ({(long)BatchSize * BlockSize}) must be at most {1 << 26} tokens per micro-batch.");
+        if (BatchSize > 1 << 20) throw new SharpLMException($"Training option batch_size must be at most {1 << 20} (got {BatchSize}).");
         if ((long)EvalBatches * BatchSize > 1 << 24) throw new SharpLMException($"Training options eval_batches × batch_size ({(long)EvalBatches * BatchSize}) must be at most {1 << 24} windows.");
         if (GradAccumulation > 1 << 20) throw new SharpLMException($"Training option grad_accumulation must be at most {1 << 20} (got {GradAccumulation}).");
         if (!(LearningRate > 0 && LearningRate < 10)) throw new SharpLMException($"Training option learning_rate must be in (0, 10) (got {LearningRate}).");
@@ -120,14 +90,13 @@ public sealed record TrainOptions
             throw new SharpLMException($"Training option min_learning_rate must be between 0 and learning_rate {LearningRate} (got {MinLearningRate}).");
         foreach (var (name, b) in new[] { ("beta1", Beta1), ("beta2", Beta2), ("momentum", Momentum) })
             if (!(b >= 0 && b < 1)) throw new SharpLMException($"Training option {name} must be in [0, 1) (got {b}).");
-        if (!(Dropout >= 0 && Dropout < 1)) throw new SharpLMException($"Training option dropout must be in [0, 1) (got {Dropout}).");
-        if (Objective is not ("lm" or "mlm" or "classify")) throw new SharpLMException($"Training objective '{Objective}' is not one of lm (GPT) or mlm (BERT masked LM).");
         if (DecaySteps is int d && d < WarmupSteps) throw new SharpLMException($"Training option decay_steps ({d}) must not be smaller than warmup_steps ({WarmupSteps}).");
         return this;
     }
 
     public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, JsonOptions));
 
+    /// <summary>Reads training.json; files written before the model shape moved to config.json still load (the extra fields are ignored).</summary>
     public static TrainOptions Load(string path)
     {
         try
@@ -145,4 +114,25 @@ public sealed record TrainOptions
     {
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
+}
+
+/// <summary>A named starting point: a model shape and how to train it. Flags override single fields.</summary>
+public sealed record TrainingPreset(ModelShape Shape, TrainOptions Training)
+{
+    public static IReadOnlyDictionary<string, TrainingPreset> All { get; } = new Dictionary<string, TrainingPreset>
+    {
+        // nanoGPT's README CPU configuration for character-level Shakespeare.
+        ["baby"] = new(new ModelShape(), new TrainOptions()),
+        // nanoGPT's config/train_shakespeare_char.py: 64 sequences per step, here as 4 micro-batches of 16 (the same
+        // averaged gradient). At batch 64 the activations exceed glibc's 32 MB mmap ceiling, so every step maps and
+        // page-faults fresh memory: measured 1.4x slower (bench train) than micro-batches of 16.
+        ["small"] = new(new ModelShape { Layers = 6, Heads = 6, Width = 384, Context = 256, Dropout = 0.2 },
+            new TrainOptions { BatchSize = 16, GradAccumulation = 4, MaxSteps = 5000, EvalBatches = 200 }),
+        // For tests and smoke runs: seconds, not minutes.
+        ["tiny"] = new(new ModelShape { Layers = 2, Heads = 2, Width = 32, Context = 32 },
+            new TrainOptions { BatchSize = 8, MaxSteps = 200, WarmupSteps = 10, EvalInterval = 50, EvalBatches = 4 }),
+    };
+
+    public static TrainingPreset Get(string name) =>
+        All.TryGetValue(name, out var p) ? p : throw new SharpLMException($"Unknown preset '{name}'; choose one of: {string.Join(", ", All.Keys)}.");
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using SharpLM.IO;
 using SharpLM.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -7,51 +6,62 @@ using static TorchSharp.torch;
 
 namespace SharpLM.Training;
 
-/// <summary>What the trainer reports while it runs (the CLI renders it; tests may ignore it).</summary>
-public sealed record TrainingProgress(
-    int Step, int MaxSteps, double Loss, double LearningRate, double GradNorm, double TokensPerSecond, TimeSpan Eta,
-    EvalResult? Eval = null, string? Message = null);
-
 public sealed record TrainingResult(
     string Run, int Steps, string StoppedBecause, double? BestValLoss, int? BestStep, EvalResult? LastEval,
     long Tokens, double Seconds, double TokensPerSecond, int SkippedSteps = 0);
 
 /// <summary>
-/// The training loop shared by every model: accumulation, clipping, learning-rate schedule, L1/L2,
-/// periodic evaluation, best-weights tracking, early stopping, atomic checkpoints, TensorBoard and a
-/// loss plot. Each step runs in its own dispose scope so memory stays flat over long runs.
+/// The training loop shared by every model: accumulation, clipping, learning-rate schedule, L1/L2, non-finite steps,
+/// periodic evaluation, best-weights tracking and atomic checkpoints. What is reported or decided around the loop —
+/// TensorBoard, the loss plot, metrics.json, early stopping, progress — are <see cref="ITrainingCallback"/>s
+/// (<see cref="DefaultCallbacks"/> unless others are given). Each step runs in its own dispose scope so memory stays flat
+/// over long runs. The options come from the task.
 /// </summary>
-public sealed class Trainer(ITrainingTask task, TrainOptions options, RunFolder run)
+public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrainingCallback>? callbacks = null)
 {
-    readonly TrainOptions _o = options.Validate();
+    readonly TrainOptions _o = task.Options.Validate();
+    readonly List<ITrainingCallback> _callbacks = (callbacks ?? DefaultCallbacks()).ToList();
+
+    /// <summary>TensorBoard, loss plot, metrics.json and early stopping, plus progress reports when a sink is given.</summary>
+    public static List<ITrainingCallback> DefaultCallbacks(IProgress<TrainingProgress>? progress = null)
+    {
+        var list = new List<ITrainingCallback> { new TensorBoardLogger(), new LossPlotter(), new MetricsFile(), new EarlyStopping() };
+        if (progress is not null) list.Add(new ProgressReporter(progress));
+        return list;
+    }
+
+    /// <summary>Trains with the default callbacks and progress reported to <paramref name="progress"/>.</summary>
+    public static TrainingResult Train(ITrainingTask task, RunFolder run, bool resume, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default) =>
+        new Trainer(task, run, DefaultCallbacks(progress)).Run(resume, ct);
 
     /// <summary>
-    /// Trains to max_steps (or early stopping, or cancellation, which saves a checkpoint first). The run folder is claimed
-    /// and locked for the duration: a folder holding someone else's files, or one another process is training in, is
-    /// refused. A process killed at any moment loses at most the work since the last evaluation: --resume continues from
-    /// the last complete checkpoint and ends with the same weights, bit for bit.
+    /// Trains to max_steps (or until a callback stops it, or cancellation, which saves a checkpoint first). The run folder
+    /// is claimed and locked for the duration: a folder holding someone else's files, or one another process is training
+    /// in, is refused. A process killed at any moment loses at most the work since the last evaluation: a resumed run
+    /// continues from the last complete checkpoint and ends with the same weights, bit for bit.
     /// </summary>
-    public TrainingResult Run(bool resume, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
+    public TrainingResult Run(bool resume, CancellationToken ct = default)
     {
         using var locked = run.HeldLock is null ? run.Lock("training") : null;
         run.RecoverInterruptedCheckpointSwap();
         IO.OutputFolder.RemoveTemporaryLeftovers(run.Path);
+        var context = new TrainingContext(run, _o);
+        context.MessageSink = (step, message) => Message(context, step, message);
         var model = task.Model;
         using var optimizer = new TrainingOptimizer(model, _o);
-        var state = new CheckpointState();
         if (resume && !run.HasCheckpoint && File.Exists(run.Training))
         {
             // Killed before its first checkpoint: nothing is lost by starting the same run again.
-            progress?.Report(new TrainingProgress(0, _o.MaxSteps, double.NaN, 0, double.NaN, 0, TimeSpan.Zero,
-                Message: $"{run.Path} has no checkpoint yet (the run stopped before its first one); starting it from step 0."));
+            Message(context, 0, $"{run.Path} has no checkpoint yet (the run stopped before its first one); starting it from step 0.");
             resume = false;
         }
         if (resume)
         {
-            if (!run.HasCheckpoint) throw new SharpLMException($"{run.Path} has no checkpoint to resume from; start without resuming.");
-            state = LoadCheckpoint(optimizer);
-            if (state.Step >= _o.MaxSteps) throw new SharpLMException($"The run already finished {state.Step} steps (max_steps {_o.MaxSteps}); give a larger max_steps to continue it.");
-            progress?.Report(new TrainingProgress(state.Step, _o.MaxSteps, double.NaN, 0, double.NaN, 0, TimeSpan.Zero, Message: $"resuming from step {state.Step}"));
+            if (!run.HasCheckpoint) throw new SharpLMException($"{run.Path} has no checkpoint to resume from; start a new run instead.");
+            context.State = LoadCheckpoint(optimizer);
+            if (context.State.Step >= _o.MaxSteps)
+                throw new SharpLMException($"The run already finished {context.State.Step} steps (max_steps {_o.MaxSteps}); give a larger max_steps to continue it.");
+            Message(context, context.State.Step, $"resuming from step {context.State.Step}");
         }
         else
         {
@@ -59,23 +69,23 @@ public sealed class Trainer(ITrainingTask task, TrainOptions options, RunFolder 
             task.WriteRunFiles(run);
         }
         _o.Save(run.Training);
+        foreach (var c in _callbacks) c.OnTrainingStart(context);
 
-        var tensorboard = torch.utils.tensorboard.SummaryWriter(run.Logs, createRunName: false);
-        var history = state.History;
         EvalResult? lastEval = null;
-        string stopped = "max_steps";
         var clock = Stopwatch.StartNew();
-        double secondsBefore = state.Seconds;
-        long tokens = state.Tokens;
-        int step = state.Step;
+        double secondsBefore = context.State.Seconds;
+        long tokens = context.State.Tokens;
+        int step = context.State.Step;
         var window = Stopwatch.StartNew();
         long windowTokens = 0;
-        double tokensPerSecond = 0;
+        int windowSteps = 0;
+        double tokensPerSecond = 0, secondsPerStep = 0;
+        string? stopped = null;
 
         if (!resume)
         {
-            lastEval = Evaluate(0, double.NaN, ref state, history, tensorboard, progress, ct);
-            SaveCheckpoint(optimizer, state with { Step = 0, History = history, Seconds = 0 }, history);
+            lastEval = Evaluate(context, 0, double.NaN, ct);
+            SaveCheckpoint(optimizer, context.State with { Step = 0, Seconds = 0 });
         }
 
         model.train();
@@ -83,90 +93,94 @@ public sealed class Trainer(ITrainingTask task, TrainOptions options, RunFolder 
         {
             if (ct.IsCancellationRequested) { stopped = "cancelled"; break; }
             double lr = LearningRateSchedule.At(_o, step);
-            double loss, norm;
-            bool skipped = false;
-            using (var scope = NewDisposeScope())
-            {
-                optimizer.SetLearningRate(lr);
-                optimizer.ZeroGrad();
-                double sum = 0;
-                for (int micro = 0; micro < _o.GradAccumulation; micro++)
-                {
-                    // Dropout draws depend only on (seed, step, micro): the step number is the whole RNG state.
-                    torch.manual_seed((long)(Data.SplitMix64.Mix((ulong)_o.Seed, (ulong)step, (ulong)micro, 0xD0) >> 1));
-                    var l = task.MicroBatchLoss(step, micro);
-                    sum += l.item<float>();
-                    var objective = l;
-                    if (_o.L1 > 0 || _o.L2 > 0) objective = objective + Penalty(optimizer.Matrices);
-                    (objective / _o.GradAccumulation).backward();
-                }
-                loss = sum / _o.GradAccumulation;
-                norm = _o.GradClip > 0 ? nn.utils.clip_grad_norm_(optimizer.Parameters, _o.GradClip) : GradientNorm(optimizer.Parameters);
-                if (double.IsFinite(loss) && double.IsFinite(norm))
-                {
-                    optimizer.Step();
-                    state = state with { ConsecutiveSkips = 0 };
-                }
-                else
-                {
-                    string what = double.IsFinite(loss) ? $"gradient norm {norm}" : $"loss {loss}";
-                    if (_o.OnNonFinite == NonFiniteAction.Stop)
-                        throw new SharpLMException($"Step {step} had a non-finite {what}; lower the learning rate (now {lr:G3}) or clip gradients. The last good checkpoint is in {run.Checkpoint}.");
-                    // Skipped: no optimizer step, so neither the weights nor the optimizer's moments or step count change.
-                    skipped = true;
-                    state = state with { SkippedSteps = state.SkippedSteps + 1, ConsecutiveSkips = state.ConsecutiveSkips + 1 };
-                    progress?.Report(new TrainingProgress(step, _o.MaxSteps, loss, lr, norm, tokensPerSecond, TimeSpan.Zero,
-                        Message: $"warning: step {step} skipped: non-finite {what} ({state.SkippedSteps} skipped so far, {state.ConsecutiveSkips} in a row)"));
-                    if (state.ConsecutiveSkips >= _o.MaxNonFiniteSkips)
-                        throw new SharpLMException($"{state.ConsecutiveSkips} steps in a row (up to step {step}) had a non-finite loss or gradient norm, so training stopped; lower the learning rate (now {lr:G3}) or check the data. The last good checkpoint is in {run.Checkpoint}.");
-                }
-            }
+            var (loss, norm, stepTokens) = TakeStep(optimizer, step, lr);
+            bool skipped = !(double.IsFinite(loss) && double.IsFinite(norm));
+            if (skipped) Skip(context, step, loss, norm, lr);
+            else context.State = context.State with { ConsecutiveSkips = 0 };
             step++;
-            tokens += _o.TokensPerStep;
-            windowTokens += _o.TokensPerStep;
+            tokens += stepTokens;
+            windowTokens += stepTokens;
+            windowSteps++;
 
-            if (step % _o.LogInterval == 0 || step == _o.MaxSteps)
+            bool log = step % _o.LogInterval == 0 || step == _o.MaxSteps;
+            if (log)
             {
                 tokensPerSecond = windowTokens / Math.Max(1e-9, window.Elapsed.TotalSeconds);
+                secondsPerStep = window.Elapsed.TotalSeconds / Math.Max(1, windowSteps);
                 window.Restart();
                 windowTokens = 0;
-                history.Add(new HistoryPoint(step, double.IsFinite(loss) ? loss : null, null, lr));
-                tensorboard.add_scalar("train/loss", (float)loss, step);
-                tensorboard.add_scalar("train/lr", (float)lr, step);
-                tensorboard.add_scalar("train/grad_norm", (float)norm, step);
-                tensorboard.add_scalar("train/tokens_per_second", (float)tokensPerSecond, step);
-                tensorboard.add_scalar("train/skipped_steps", state.SkippedSteps, step);
+                windowSteps = 0;
+                context.State.History.Add(new HistoryPoint(step, double.IsFinite(loss) ? loss : null, null, lr));
             }
-            var eta = TimeSpan.FromSeconds(tokensPerSecond > 0 ? (double)(_o.MaxSteps - step) * _o.TokensPerStep / tokensPerSecond : 0);
-            if (!skipped) progress?.Report(new TrainingProgress(step, _o.MaxSteps, loss, lr, norm, tokensPerSecond, eta));
+            var report = new StepReport(step, loss, lr, norm, tokensPerSecond, TimeSpan.FromSeconds((_o.MaxSteps - step) * secondsPerStep), skipped);
+            foreach (var c in _callbacks) c.OnStep(context, report);
+            if (log) foreach (var c in _callbacks) c.OnLog(context, report);
 
             if (step % _o.EvalInterval == 0 || step == _o.MaxSteps)
             {
-                lastEval = Evaluate(step, loss, ref state, history, tensorboard, progress, ct);
+                lastEval = Evaluate(context, step, loss, ct);
                 window.Restart(); // keep evaluation time out of the throughput figure
                 windowTokens = 0;
-                state = state with { Step = step, Tokens = tokens, Seconds = secondsBefore + clock.Elapsed.TotalSeconds, History = history };
-                SaveCheckpoint(optimizer, state, history);
-                if (_o.EarlyStoppingPatience > 0 && state.EvalsWithoutImprovement >= _o.EarlyStoppingPatience)
-                {
-                    stopped = "early_stopping";
-                    progress?.Report(new TrainingProgress(step, _o.MaxSteps, loss, lr, norm, tokensPerSecond, TimeSpan.Zero,
-                        Message: $"early stopping: validation loss has not improved for {state.EvalsWithoutImprovement} evaluations (best {state.BestValLoss:F4} at step {state.BestStep})"));
-                    break;
-                }
+                windowSteps = 0;
+                context.State = context.State with { Step = step, Tokens = tokens, Seconds = secondsBefore + clock.Elapsed.TotalSeconds };
+                SaveCheckpoint(optimizer, context.State);
             }
+            if (context.StopReason is string reason) { stopped = reason; break; }
         }
-        if (state.Step != step)
+        if (context.State.Step != step)
         {
-            // Cancelled between evaluations: keep the work done so far resumable.
-            state = state with { Step = step, Tokens = tokens, Seconds = secondsBefore + clock.Elapsed.TotalSeconds, History = history };
-            SaveCheckpoint(optimizer, state, history);
+            // Stopped between evaluations: keep the work done so far resumable.
+            context.State = context.State with { Step = step, Tokens = tokens, Seconds = secondsBefore + clock.Elapsed.TotalSeconds };
+            SaveCheckpoint(optimizer, context.State);
         }
+        var s = context.State;
         double seconds = secondsBefore + clock.Elapsed.TotalSeconds;
-        var result = new TrainingResult(run.Path, step, stopped, state.BestValLoss, state.BestStep, lastEval, tokens, seconds, tokens / Math.Max(1e-9, seconds),
-            state.SkippedSteps);
-        AtomicFile.WriteAllText(run.Metrics, System.Text.Json.JsonSerializer.Serialize(result, Json.Indented));
+        var result = new TrainingResult(run.Path, step, stopped ?? "max_steps", s.BestValLoss, s.BestStep, lastEval, tokens, seconds,
+            tokens / Math.Max(1e-9, seconds), s.SkippedSteps);
+        foreach (var c in _callbacks) c.OnTrainingEnd(context, result);
         return result;
+    }
+
+    void Message(TrainingContext context, int step, string message)
+    {
+        foreach (var c in _callbacks) c.OnMessage(context, step, message);
+    }
+
+    /// <summary>One optimizer step (gradient accumulation included), unless the loss or the gradient norm is not finite.</summary>
+    (double Loss, double Norm, long Tokens) TakeStep(TrainingOptimizer optimizer, int step, double lr)
+    {
+        using var scope = NewDisposeScope();
+        optimizer.SetLearningRate(lr);
+        optimizer.ZeroGrad();
+        double sum = 0;
+        long tokens = 0;
+        for (int micro = 0; micro < _o.GradAccumulation; micro++)
+        {
+            // Dropout draws depend only on (seed, step, micro): the step number is the whole RNG state.
+            torch.manual_seed((long)(Data.SplitMix64.Mix((ulong)_o.Seed, (ulong)step, (ulong)micro, 0xD0) >> 1));
+            var batch = task.MicroBatchLoss(step, micro);
+            sum += batch.Loss.item<float>();
+            tokens += batch.Tokens;
+            var objective = batch.Loss;
+            if (_o.L1 > 0 || _o.L2 > 0) objective = objective + Penalty(optimizer.Matrices);
+            (objective / _o.GradAccumulation).backward();
+        }
+        double loss = sum / _o.GradAccumulation;
+        double norm = _o.GradClip > 0 ? nn.utils.clip_grad_norm_(optimizer.Parameters, _o.GradClip) : GradientNorm(optimizer.Parameters);
+        // A skipped step takes no optimizer step, so neither the weights nor the optimizer's moments or step count change.
+        if (double.IsFinite(loss) && double.IsFinite(norm)) optimizer.Step();
+        return (loss, norm, tokens);
+    }
+
+    void Skip(TrainingContext context, int step, double loss, double norm, double lr)
+    {
+        string what = double.IsFinite(loss) ? $"gradient norm {norm}" : $"loss {loss}";
+        if (_o.OnNonFinite == NonFiniteAction.Stop)
+            throw new SharpLMException($"Step {step} had a non-finite {what}; lower the learning rate (now {lr:G3}) or clip gradients. The last good checkpoint is in {run.Checkpoint}.");
+        var s = context.State = context.State with { SkippedSteps = context.State.SkippedSteps + 1, ConsecutiveSkips = context.State.ConsecutiveSkips + 1 };
+        Message(context, step, $"warning: step {step} skipped: non-finite {what} ({s.SkippedSteps} skipped so far, {s.ConsecutiveSkips} in a row)");
+        if (s.ConsecutiveSkips >= _o.MaxNonFiniteSkips)
+            throw new SharpLMException($"{s.ConsecutiveSkips} steps in a row (up to step {step}) had a non-finite loss or gradient norm, so training stopped; lower the learning rate (now {lr:G3}) or check the data. The last good checkpoint is in {run.Checkpoint}.");
     }
 
     /// <summary>The global L2 norm of the gradients (what clipping would measure), to detect non-finite gradients without clipping.</summary>
@@ -188,36 +202,26 @@ public sealed class Trainer(ITrainingTask task, TrainOptions options, RunFolder 
         return total;
     }
 
-    EvalResult Evaluate(int step, double trainLoss, ref CheckpointState state, List<HistoryPoint> history, SummaryWriter tensorboard,
-        IProgress<TrainingProgress>? progress, CancellationToken ct)
+    EvalResult Evaluate(TrainingContext context, int step, double trainLoss, CancellationToken ct)
     {
         var eval = task.Evaluate(ct);
         double lr = LearningRateSchedule.At(_o, Math.Max(0, step - 1));
         bool finite = double.IsFinite(eval.Loss);
-        history.Add(new HistoryPoint(step, double.IsFinite(trainLoss) ? trainLoss : null, finite ? eval.Loss : null, lr));
-        tensorboard.add_scalar("val/loss", (float)eval.Loss, step);
-        foreach (var (k, v) in eval.Metrics) tensorboard.add_scalar($"val/{k}", (float)v, step);
-        bool improved = finite && (state.BestValLoss is not double best || eval.Loss < best - _o.EarlyStoppingMinDelta);
+        var s = context.State;
+        s.History.Add(new HistoryPoint(step, double.IsFinite(trainLoss) ? trainLoss : null, finite ? eval.Loss : null, lr));
+        bool improved = finite && (s.BestValLoss is not double best || eval.Loss < best - _o.EarlyStoppingMinDelta);
         if (improved)
         {
             task.SaveWeights(run.Weights);
-            state = state with { BestValLoss = eval.Loss, BestStep = step, EvalsWithoutImprovement = 0 };
+            context.State = s with { BestValLoss = eval.Loss, BestStep = step, EvalsWithoutImprovement = 0 };
         }
-        else state = state with { EvalsWithoutImprovement = state.EvalsWithoutImprovement + 1 };
-        try
-        {
-            LossPlot.Write(run.Plot, history, $"training loss: {run.Path}");
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            progress?.Report(new TrainingProgress(step, _o.MaxSteps, trainLoss, lr, double.NaN, 0, TimeSpan.Zero, Message: $"warning: could not draw {run.Plot} ({e.Message})"));
-        }
-        progress?.Report(new TrainingProgress(step, _o.MaxSteps, trainLoss, lr, double.NaN, 0, TimeSpan.Zero, Eval: eval));
+        else context.State = s with { EvalsWithoutImprovement = s.EvalsWithoutImprovement + 1 };
+        foreach (var c in _callbacks) c.OnEvaluation(context, step, eval);
         return eval;
     }
 
     /// <summary>Writes checkpoint.tmp/ completely, then swaps it in: a crash never leaves a half-written checkpoint.</summary>
-    void SaveCheckpoint(TrainingOptimizer optimizer, CheckpointState state, List<HistoryPoint> history)
+    void SaveCheckpoint(TrainingOptimizer optimizer, CheckpointState state)
     {
         // Both folders sit inside the locked run folder and only ever hold the trainer's own files.
         string tmp = run.Checkpoint + ".tmp", old = run.Checkpoint + ".old";
@@ -227,7 +231,7 @@ public sealed class Trainer(ITrainingTask task, TrainOptions options, RunFolder 
         FailPoint.Hit("checkpoint.weights-written");
         optimizer.Save(Path.Combine(tmp, "optimizer.safetensors"));
         FailPoint.Hit("checkpoint.optimizer-written");
-        (state with { History = history }).Save(Path.Combine(tmp, CheckpointState.FileName)); // last: its presence marks a complete checkpoint
+        state.Save(Path.Combine(tmp, CheckpointState.FileName)); // last: its presence marks a complete checkpoint
         FailPoint.Hit("checkpoint.state-written");
         if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
         if (Directory.Exists(run.Checkpoint)) Directory.Move(run.Checkpoint, old);

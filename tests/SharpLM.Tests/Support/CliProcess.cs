@@ -12,16 +12,18 @@ public static class CliProcess
 {
     public sealed record Result(int Code, string Out, string Err);
 
-    static string Executable => Path.Combine(AppContext.BaseDirectory, "sharplm.dll");
+    /// <summary>The benchmarks' executable, built next to the tests too; pass as <c>program</c>.</summary>
+    public const string Bench = "sharplm-bench";
 
-    public static ProcessStartInfo StartInfo(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
+        string program = "sharplm")
     {
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Directory.GetCurrentDirectory(),
         };
-        info.ArgumentList.Add(Executable);
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, program + ".dll"));
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["SHARPLM_DATA_DIR"] = TestData.Catalog.CacheDir; // the suite's own cache
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
@@ -75,13 +77,14 @@ public static class CliProcess
         }
     }
 
-    public static Running Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null) =>
-        new(StartInfo(args, workingDirectory, environment));
+    public static Running Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
+        string program = "sharplm") =>
+        new(StartInfo(args, workingDirectory, environment, program));
 
     public static async Task<Result> RunAsync(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
-        TimeSpan? timeout = null)
+        TimeSpan? timeout = null, string program = "sharplm")
     {
-        using var p = Start(args, workingDirectory, environment);
+        using var p = Start(args, workingDirectory, environment, program);
         return await p.WaitAsync(timeout ?? TimeSpan.FromMinutes(5));
     }
 

@@ -17,8 +17,8 @@ public static class TestData
 
     public static readonly DataCatalogClient Catalog = new(CacheDir);
 
-    static readonly Lazy<Task<string>> Gpt2Dir = new(() => Catalog.GetAsync(SharpLM.Data.Catalog.Get("gpt2-tokenizer")));
-    static readonly Lazy<Task<string>> MobyDir = new(() => Catalog.GetAsync(SharpLM.Data.Catalog.Get("moby-dick")));
+    static readonly Lazy<Task<string>> Gpt2Dir = new(() => Catalog.GetAsync(SharpLM.Catalogue.Catalog.Get("gpt2-tokenizer")));
+    static readonly Lazy<Task<string>> MobyDir = new(() => Catalog.GetAsync(SharpLM.Catalogue.Catalog.Get("moby-dick")));
     static readonly Lazy<Task<ByteLevelBpeTokenizer>> Gpt2Tok = new(async () =>
         Gpt2Tokenizer.FromTiktokenFile(Path.Combine(await Gpt2Dir.Value, "data", "r50k_base.tiktoken")));
 

@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace SharpLM.Data;
+namespace SharpLM.Catalogue;
 
 /// <summary>Progress of a download: bytes so far and total (null when the server does not say).</summary>
 public readonly record struct DownloadProgress(long Bytes, long? Total);

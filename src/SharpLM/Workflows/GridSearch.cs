@@ -1,9 +1,10 @@
 using SharpLM.Data;
+using SharpLM.Evaluation;
 using SharpLM.Models;
 using SharpLM.Tokenization;
 using SharpLM.Training;
 
-namespace SharpLM.Evaluation;
+namespace SharpLM.Workflows;
 
 /// <summary>One point of the grid: the fine-tuning hyperparameters that vary.</summary>
 public sealed record HyperParameters(double LearningRate, double Epochs, int BatchSize, double Dropout, int FreezeLayers)
@@ -28,12 +29,14 @@ public static class GridSearch
         IReadOnlyList<double> dropouts, IReadOnlyList<int> freezeLayers) =>
         from lr in learningRates from e in epochs from b in batchSizes from d in dropouts from f in freezeLayers select new HyperParameters(lr, e, b, d, f);
 
+    /// <param name="shape">The model shape (from scratch) and where texts are cut; each combination sets its dropout.</param>
     public static GridSearchResult Run(LabelledDataset data, Tokenizer tokenizer, IReadOnlyList<HyperParameters> grid, int folds, string metric,
-        TrainOptions baseOptions, FineTuneOptions baseFineTune, string workDir,
+        TrainOptions baseOptions, ModelShape shape, FineTuneOptions baseFineTune, string workDir,
         IProgress<TuneProgress>? progress = null, CancellationToken ct = default)
     {
         if (grid.Count == 0) throw new SharpLMException("The grid is empty; give at least one value for every hyperparameter.");
-        if (metric is not ("accuracy" or "macro_f1")) throw new SharpLMException($"--metric '{metric}' is not one of accuracy, macro_f1.");
+        if (metric is not ("accuracy" or "macro_f1")) throw new SharpLMException($"metric '{metric}' is not one of accuracy, macro_f1.");
+        var kind = FineTuning.KindOf(baseFineTune);
         IO.OutputFolder.Claim(workDir, IO.FolderKind.Tune);
         using var locked = IO.FolderLock.Acquire(workDir, "a grid search");
         var splits = CrossValidation.StratifiedKFold(data.LabelIndex, folds, baseOptions.Seed);
@@ -51,14 +54,16 @@ public static class GridSearch
                 int steps = Math.Max(1, (int)Math.Ceiling(h.Epochs * train.Examples.Count / (double)h.BatchSize));
                 var o = baseOptions with
                 {
-                    LearningRate = h.LearningRate, MinLearningRate = h.LearningRate / 10, BatchSize = h.BatchSize, Dropout = h.Dropout,
+                    LearningRate = h.LearningRate, MinLearningRate = h.LearningRate / 10, BatchSize = h.BatchSize,
                     MaxSteps = steps, EvalInterval = steps, WarmupSteps = Math.Min(baseOptions.WarmupSteps, steps / 10), EarlyStoppingPatience = 0,
                 };
                 string run = Path.Combine(workDir, $"c{c + 1}-f{f + 1}");
                 IO.OutputFolder.Delete(run, IO.FolderKind.Run); // a leftover of an interrupted search (refused if it is not one)
-                using (var task = new ClassificationTask(train, test, tokenizer, o, baseFineTune with { FreezeLayers = h.FreezeLayers }))
+                var fineTune = baseFineTune with { FreezeLayers = h.FreezeLayers };
+                var classifier = FineTuning.CreateClassifier(kind, fineTune, shape with { Dropout = h.Dropout }, tokenizer, [.. train.Labels], o.Seed);
+                using (var task = new ClassificationTask(train, test, tokenizer, classifier, o, fineTune))
                 {
-                    var result = new Trainer(task, o, new RunFolder(run)).Run(false, ct: ct);
+                    var result = new Trainer(task, new RunFolder(run), [new MetricsFile()]).Run(resume: false, ct);
                     scores[f] = result.LastEval!.Metrics[metric];
                 }
                 IO.OutputFolder.Delete(run, IO.FolderKind.Run);

@@ -1,6 +1,5 @@
-using SharpLM.Data;
 
-namespace SharpLM.Training;
+namespace SharpLM.Data;
 
 /// <summary>
 /// BERT's masked-LM corruption: each real, non-special token is selected with probability 15%; a selected token

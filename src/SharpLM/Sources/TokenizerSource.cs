@@ -1,6 +1,7 @@
-using SharpLM.Data;
+using SharpLM.Catalogue;
+using SharpLM.Tokenization;
 
-namespace SharpLM.Tokenization;
+namespace SharpLM.Sources;
 
 /// <summary>Resolves a tokenizer given by name or path: "gpt2", "bert-base-uncased", a BERT vocab.txt, a tokenizer.json, or a folder holding one.</summary>
 public static class TokenizerSource

@@ -1,14 +1,18 @@
 using System.CommandLine;
-using SharpLM.Bench;
+using SharpLM.Cli;
+using SharpLM.Cli.Commands;
 using Spectre.Console;
 
-namespace SharpLM.Cli.Commands;
+namespace SharpLM.Bench;
 
 public static class BenchCommands
 {
-    public static Command Build(CliContext ctx)
+    /// <summary>`sharplm-bench`: every benchmark, each measuring against a baseline in the same run.</summary>
+    public static RootCommand BuildRoot(CliContext ctx)
     {
-        var bench = new Command("bench", "Benchmarks (ratios against a baseline measured in the same run).");
+        var bench = new RootCommand("SharpLM benchmarks (ratios against a baseline measured in the same run).");
+        bench.Options.Add(CliApp.DataDirOption);
+        bench.Options.Add(CliApp.RegistryOption);
         var corpus = new Option<string>("--input") { Description = "Corpus (file or data set).", DefaultValueFactory = _ => "moby-dick" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per encoder (median reported).", DefaultValueFactory = _ => 5 };
         var vocab = new Option<int>("--vocab-size") { Description = "Vocabulary size of the BPE training run.", DefaultValueFactory = _ => 8000 };
@@ -40,10 +44,11 @@ public static class BenchCommands
         var rounds = new Option<int>("--rounds") { Description = "Alternating rounds of glibc default / kept in heap.", DefaultValueFactory = _ => 3 };
         var iterations = new Option<int>("--iterations") { Description = "Timed repetitions per workload and round (median over all reported).", DefaultValueFactory = _ => 5 };
         var cmd = new Command("heap", "Large-tensor allocation: glibc's default (mmap per buffer over 32 MB) vs freed buffers kept in the heap, same run.");
-        foreach (var o in new Option[] { rounds, iterations, TrainCommand.ThreadsOption, CliApp.JsonOption }) cmd.Options.Add(o);
+        var threads = new Option<int?>("--threads") { Description = "Intra-op CPU threads (default: all cores)." };
+        foreach (var o in new Option[] { rounds, iterations, threads, CliApp.JsonOption }) cmd.Options.Add(o);
         cmd.SetAction(CliApp.Guard(ctx, (p, _) =>
         {
-            Runtime.TorchRuntime.ConfigureThreads(p.GetValue(TrainCommand.ThreadsOption));
+            Runtime.TorchRuntime.ConfigureThreads(p.GetValue(threads));
             if (p.GetValue(rounds) < 1 || p.GetValue(iterations) < 1) throw new SharpLMException("--rounds and --iterations must be at least 1.");
             var r = HeapBenchmark.Run(p.GetValue(rounds), p.GetValue(iterations), new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}")));
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return Task.FromResult(0); }
@@ -69,7 +74,7 @@ public static class BenchCommands
             Runtime.TorchRuntime.EnsureLoaded();
             var counts = p.GetValue(threads) is { Length: > 0 } t ? t : new[] { 1, Environment.ProcessorCount }.Distinct().ToArray();
             if (counts.Any(c => c < 1)) throw new SharpLMException("--threads values must be at least 1.");
-            foreach (var preset in p.GetValue(presets)!) Training.TrainOptions.Preset(preset);
+            foreach (var preset in p.GetValue(presets)!) Training.TrainingPreset.Get(preset);
             var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
             var r = TrainBenchmark.Run(p.GetValue(presets)!, counts, p.GetValue(babySteps), p.GetValue(smallSteps), status);
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return Task.FromResult(0); }
@@ -124,7 +129,7 @@ public static class BenchCommands
         {
             if (p.GetValue(threads) < 1) throw new SharpLMException("--threads must be at least 1.");
             var request = parse(p) with { Overwrite = true }; // the benchmark's own scratch run (only a run folder SharpLM wrote is replaced)
-            var r = await ClassifyBenchmark.RunAsync(request, CliApp.Catalog(p), p.GetValue(threads), FineTuneCommand.ProgressLines(ctx), ct);
+            var r = await TrainingView.RunAsync(ctx, request.Training.LogInterval, progress => ClassifyBenchmark.RunAsync(request, CliApp.Catalog(p), p.GetValue(threads), progress, ct));
             if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return 0; }
             var table = new Table().AddColumns("model", "accuracy", "macro-F1", "training s");
             foreach (var s in r.Scores) table.AddRow(Markup.Escape(s.Name), s.Accuracy.ToString("F4"), s.MacroF1.ToString("F4"), s.TrainSeconds.ToString("F1"));

@@ -1,4 +1,4 @@
-namespace SharpLM.Data;
+namespace SharpLM.Catalogue;
 
 /// <summary>How the documents of a data set are read from its files.</summary>
 public enum DocumentLayout
