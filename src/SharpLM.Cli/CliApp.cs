@@ -174,6 +174,7 @@ public static class CliApp
     {
         ["learning_rate"] = "--lr", ["min_learning_rate"] = "--min-lr", ["early_stopping_patience"] = "--patience",
         ["early_stopping_min_delta"] = "--min-delta", ["output_dir"] = "--output", ["max_input_tokens"] = "--block-size",
+        ["stop_sequences"] = "--stop",
     };
 
     /// <summary>Replaces the library's parameter names (snake_case) by the command's flags for them, where it has one.</summary>
@@ -182,7 +183,7 @@ public static class CliApp
         var flags = new HashSet<string>(StringComparer.Ordinal);
         for (var r = parse.CommandResult; r != null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
             foreach (var o in r.Command.Options) flags.Add(o.Name);
-        return Regex.Replace(message, @"(?<![\w./-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|threads|dropout|top)(?![\w/])", m =>
+        return Regex.Replace(message, @"(?<![\w./-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|threads|dropout|top|temperature)(?![\w/])", m =>
         {
             string flag = FlagNames.TryGetValue(m.Value, out var f) ? f : "--" + m.Value.Replace('_', '-');
             return flags.Contains(flag) ? flag : m.Value;

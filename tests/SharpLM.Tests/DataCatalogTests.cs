@@ -137,7 +137,7 @@ public class DataCatalogTests
     {
         var client = new DataCatalogClient(TestData.TempDir(), "https://fake.test", new HttpClient(new FakeRegistry { Offline = true }));
         var e = await Assert.ThrowsAsync<SharpLMException>(() => client.GetAsync(Moby));
-        Assert.Contains("--registry", e.Message);
+        Assert.Contains("registry setting (SHARPLM_NPM_REGISTRY)", e.Message);
     }
 
     [Fact]

@@ -222,6 +222,19 @@ public class FineTuningCliTests
         return (code, output.ToString(), error.ToString());
     }
 
+    static readonly Lazy<Task<string>> ToyClassifier = new(async () =>
+    {
+        var (dir, csv, tok) = await ToyCsv();
+        string run = Path.Combine(dir, "reviews");
+        var ft = await Run("finetune", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", run, "--tokenizer", tok,
+            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "6", "--dropout", "0", "--eval-interval", "40", "--json");
+        Assert.True(ft.Code == 0, ft.Err);
+        return run;
+    });
+
+    /// <summary>A BERT classifier fine-tuned on the toy reviews (pos/neg), made once per test run.</summary>
+    public static Task<string> TrainedToyClassifier() => ToyClassifier.Value;
+
     static async Task<(int Code, string Out, string Err)> RunBench(params string[] args)
     {
         var output = new StringWriter();
@@ -351,7 +364,7 @@ public class FineTuningCliTests
 
         var bad1 = await Run("finetune", "--data", csv, "--output", run, "--tokenizer", tok);
         Assert.Equal(1, bad1.Code);
-        Assert.Contains("no column 'text' (--text-column); its columns are: review, sentiment", bad1.Err);
+        Assert.Contains("no column 'text' (--text-column); its columns are: review, sentiment", bad1.Err); // the library's text_column, named as the flag
 
         var ft = await Run("finetune", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", run, "--tokenizer", tok,
             "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "6", "--dropout", "0", "--eval-interval", "40", "--json");

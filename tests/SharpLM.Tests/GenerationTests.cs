@@ -158,11 +158,11 @@ public class GenerationTests
     }
 
     [Theory]
-    [InlineData(-1.0, 0, 1.0, 1.0, "--temperature")]
-    [InlineData(1.0, -1, 1.0, 1.0, "--top-k")]
-    [InlineData(1.0, 0, 0.0, 1.0, "--top-p")]
-    [InlineData(1.0, 0, 1.5, 1.0, "--top-p")]
-    [InlineData(1.0, 0, 1.0, 0.0, "--repetition-penalty")]
+    [InlineData(-1.0, 0, 1.0, 1.0, "temperature must be")]
+    [InlineData(1.0, -1, 1.0, 1.0, "top_k must be")]
+    [InlineData(1.0, 0, 0.0, 1.0, "top_p must be")]
+    [InlineData(1.0, 0, 1.5, 1.0, "top_p must be")]
+    [InlineData(1.0, 0, 1.0, 0.0, "repetition_penalty must be")]
     public void BadGenerationOptionsAreRejected(double temperature, int topK, double topP, double penalty, string expected)
     {
         var o = new GenerationOptions { Temperature = temperature, TopK = topK, TopP = topP, RepetitionPenalty = penalty };

@@ -42,7 +42,7 @@ public class LabelledDataTests
     [Fact]
     public void BadLabelledDataGetsClearErrors()
     {
-        Assert.Contains("no column 'label' (--label-column); its columns are: text, category",
+        Assert.Contains("no column 'label' (label_column); its columns are: text, category",
             Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("a.csv", "text,category\nx,y\n"))).Message);
         Assert.Contains("single label", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("b.csv", "text,label\nx,y\nz,y\n"))).Message);
         Assert.Contains("label is empty", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("c.csv", "text,label\nx, \n"))).Message);

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using SharpLM.IO;
-using SharpLM.Sources;
+using SharpLM.Data;
 using SharpLM.Workflows;
 
 namespace SharpLM.Cli.Commands;

@@ -2,7 +2,7 @@ using System.CommandLine;
 using SharpLM.Evaluation;
 using SharpLM.IO;
 using SharpLM.Models;
-using SharpLM.Sources;
+using SharpLM.Data;
 using SharpLM.Workflows;
 using SharpLM.Training;
 using Spectre.Console;

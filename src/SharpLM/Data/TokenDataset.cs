@@ -35,9 +35,9 @@ public sealed class TokenDataset : IDisposable
     /// </summary>
     public static TokenDataset Open(string dir, string split, int? vocabSize = null)
     {
-        if (!Directory.Exists(dir)) throw new SharpLMException($"Data folder {dir} does not exist; create it with 'sharplm prepare --output {dir} ...'.");
+        if (!Directory.Exists(dir)) throw new SharpLMException($"Data folder {dir} does not exist; prepare it first (sharplm prepare).");
         var files = Directory.GetFiles(dir, $"{split}_*.bin").Order(StringComparer.Ordinal).ToArray();
-        if (files.Length == 0) throw new SharpLMException($"{dir} has no {split}_*.bin shards; create them with 'sharplm prepare --output {dir} ...'.");
+        if (files.Length == 0) throw new SharpLMException($"{dir} has no {split}_*.bin shards; prepare the data first (sharplm prepare).");
         var readers = new List<TokenShardReader>();
         try
         {
@@ -75,7 +75,7 @@ public sealed class TokenDataset : IDisposable
     public void RequireWindow(int block)
     {
         if (Count < block + 1)
-            throw new SharpLMException($"The {Split} split has {Count} tokens, fewer than one window of block_size + 1 = {block + 1}; use a smaller --block-size or more data.");
+            throw new SharpLMException($"The {Split} split has {Count} tokens, fewer than one window of block_size + 1 = {block + 1}; use a smaller block_size or more data.");
     }
 
     /// <summary>

@@ -86,7 +86,7 @@ public sealed class TokenShardWriter : IDisposable
             _fill += _tokenBytes;
         }
         Count += tokens.Length;
-        if (Count > int.MaxValue) throw new InvalidOperationException("A shard holds at most 2^31-1 tokens; use a smaller --shard-tokens.");
+        if (Count > int.MaxValue) throw new InvalidOperationException("A shard holds at most 2^31-1 tokens; use a smaller shard_tokens.");
     }
 
     void Flush()

@@ -22,12 +22,12 @@ public sealed record GenerationOptions
 
     public GenerationOptions Validate()
     {
-        if (MaxNewTokens < 0) throw new SharpLMException($"--max-new-tokens must be 0 or more (got {MaxNewTokens}).");
-        if (!(Temperature >= 0) || double.IsInfinity(Temperature)) throw new SharpLMException($"--temperature must be 0 (greedy) or positive (got {Temperature}).");
-        if (TopK < 0) throw new SharpLMException($"--top-k must be 0 (off) or positive (got {TopK}).");
-        if (!(TopP > 0 && TopP <= 1)) throw new SharpLMException($"--top-p must be in (0, 1] (got {TopP}).");
-        if (!(RepetitionPenalty > 0) || double.IsInfinity(RepetitionPenalty)) throw new SharpLMException($"--repetition-penalty must be positive (got {RepetitionPenalty}); 1 disables it.");
-        if (StopSequences.Any(string.IsNullOrEmpty)) throw new SharpLMException("--stop sequences must not be empty.");
+        if (MaxNewTokens < 0) throw new SharpLMException($"max_new_tokens must be 0 or more (got {MaxNewTokens}).");
+        if (!(Temperature >= 0) || double.IsInfinity(Temperature)) throw new SharpLMException($"temperature must be 0 (greedy) or positive (got {Temperature}).");
+        if (TopK < 0) throw new SharpLMException($"top_k must be 0 (off) or positive (got {TopK}).");
+        if (!(TopP > 0 && TopP <= 1)) throw new SharpLMException($"top_p must be in (0, 1] (got {TopP}).");
+        if (!(RepetitionPenalty > 0) || double.IsInfinity(RepetitionPenalty)) throw new SharpLMException($"repetition_penalty must be positive (got {RepetitionPenalty}); 1 disables it.");
+        if (StopSequences.Any(string.IsNullOrEmpty)) throw new SharpLMException("stop_sequences must not be empty.");
         return this;
     }
 }

@@ -28,7 +28,6 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
     }
 
     public Parameter WordEmbeddings => embeddings.WordEmbeddings;
-    public BertEmbeddings Embeddings => embeddings;
     public IReadOnlyList<BertLayer> Layers => encoder.Layers;
 
     /// <summary>Hidden states [B, T, H] for ids [B, T]; <paramref name="attend"/> [B, T] is false on padding.</summary>

@@ -26,7 +26,6 @@ public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenc
         Bert.Initialise(this, config);
     }
 
-    public Bert Encoder => bert;
     public BertConfig Config => bert.Config;
     public nn.Module Module => this;
     public IModelConfig ModelConfig => Config;

@@ -18,7 +18,6 @@ public sealed class BertForMaskedLm : nn.Module<Tensor, Tensor, Tensor>
         Bert.Initialise(this, config);
     }
 
-    public Bert Encoder => bert;
     public BertConfig Config => bert.Config;
 
     /// <summary>Vocabulary logits [B, T, V].</summary>

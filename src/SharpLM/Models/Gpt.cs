@@ -51,8 +51,6 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
 
     public long ParameterCount => parameters().Sum(p => p.numel());
 
-    /// <summary>Token embedding matrix [vocab, n_embd] (also the LM head).</summary>
-    public Parameter TokenEmbedding => wte.weight!;
 
     /// <summary>Logits [B, T, vocab] for token ids [B, T] with plain causal attention.</summary>
     public override Tensor forward(Tensor idx) => Forward(idx);

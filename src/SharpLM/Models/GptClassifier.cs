@@ -26,7 +26,6 @@ public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequence
         nn.init.normal_(score.weight!, 0, config.InitializerRange);
     }
 
-    public Gpt Transformer => transformer;
     public GptConfig Config => transformer.Config;
     public nn.Module Module => this;
     public IModelConfig ModelConfig => Config;

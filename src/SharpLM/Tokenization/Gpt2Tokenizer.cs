@@ -18,10 +18,10 @@ public static class Gpt2Tokenizer
             if (line.Length == 0) continue;
             int space = line.IndexOf(' ');
             if (space <= 0 || !int.TryParse(line.AsSpan(space + 1), out int rank) || rank != tokens.Count)
-                throw new SharpLMException($"{path} line {lineNo} is not 'base64 rank' in rank order; the ranks file is corrupt, fetch it again with 'sharplm data get gpt2-tokenizer --force'.");
+                throw new SharpLMException($"{path} line {lineNo} is not 'base64 rank' in rank order; the ranks file is corrupt; download the gpt2-tokenizer data set again (sharplm data get gpt2-tokenizer --force).");
             byte[] bytes;
             try { bytes = Convert.FromBase64String(line[..space]); }
-            catch (FormatException) { throw new SharpLMException($"{path} line {lineNo} has invalid base64; the ranks file is corrupt, fetch it again with 'sharplm data get gpt2-tokenizer --force'."); }
+            catch (FormatException) { throw new SharpLMException($"{path} line {lineNo} has invalid base64; the ranks file is corrupt; download the gpt2-tokenizer data set again (sharplm data get gpt2-tokenizer --force)."); }
             tokens.Add(string.Create(bytes.Length, bytes, (span, b) => { for (int i = 0; i < b.Length; i++) span[i] = (char)b[i]; }));
         }
         if (tokens.Count != EndOfTextId)

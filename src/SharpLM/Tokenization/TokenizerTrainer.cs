@@ -27,7 +27,7 @@ public static class TokenizerTrainer
         var specials = options.SpecialTokens ?? [Gpt2Tokenizer.EndOfText];
         int baseSize = 256 + specials.Count;
         if (options.VocabSize < baseSize)
-            throw new SharpLMException($"--vocab-size {options.VocabSize} is smaller than the byte alphabet plus special tokens ({baseSize}); use at least {baseSize}.");
+            throw new SharpLMException($"vocab_size {options.VocabSize} is smaller than the byte alphabet plus special tokens ({baseSize}); use at least {baseSize}.");
 
         var pieceCounts = CountPieces(texts, Gpt2PreTokenizer.Instance, normalize: null, progress);
         if (pieceCounts.Count == 0) throw new SharpLMException("The training text is empty; give files that contain text.");
@@ -95,7 +95,7 @@ public static class TokenizerTrainer
         }
         foreach (string a in alphabet) Symbol(a);
         if (options.VocabSize < tokens.Count)
-            throw new SharpLMException($"--vocab-size {options.VocabSize} is smaller than the special tokens plus the corpus alphabet ({tokens.Count}); use at least {tokens.Count}.");
+            throw new SharpLMException($"vocab_size {options.VocabSize} is smaller than the special tokens plus the corpus alphabet ({tokens.Count}); use at least {tokens.Count}.");
         foreach (var (word, count) in wordCounts.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             int i = 0;

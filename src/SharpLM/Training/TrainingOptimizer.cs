@@ -53,6 +53,14 @@ public sealed class TrainingOptimizer : IDisposable
     public void ZeroGrad() => _optimizer.zero_grad();
     public void Step() => _optimizer.step();
 
+    /// <summary>Adam's and AdamW's state (TorchSharp gives them separate types with the same fields); null for SGD.</summary>
+    static (Tensor ExpAvg, Tensor ExpAvgSq, Func<long> GetStep, Action<long> SetStep)? AdamMoments(object state) => state switch
+    {
+        AdamW.State s => (s.exp_avg, s.exp_avg_sq, () => s.step, v => s.step = v),
+        Adam.State s => (s.exp_avg, s.exp_avg_sq, () => s.step, v => s.step = v),
+        _ => null,
+    };
+
     /// <summary>Writes every state tensor as "{param}.{slot}" and the step counters as metadata.</summary>
     public void Save(string path)
     {
@@ -62,20 +70,13 @@ public sealed class TrainingOptimizer : IDisposable
         for (int i = 0; i < states.Count; i++)
         {
             string n = _names[i];
-            switch (states[i])
+            if (AdamMoments(states[i]) is var (expAvg, expAvgSq, getStep, _))
             {
-                case AdamW.State s:
-                    tensors.Add(($"{n}.exp_avg", s.exp_avg)); tensors.Add(($"{n}.exp_avg_sq", s.exp_avg_sq));
-                    meta[$"{n}.step"] = s.step.ToString(CultureInfo.InvariantCulture);
-                    break;
-                case Adam.State s:
-                    tensors.Add(($"{n}.exp_avg", s.exp_avg)); tensors.Add(($"{n}.exp_avg_sq", s.exp_avg_sq));
-                    meta[$"{n}.step"] = s.step.ToString(CultureInfo.InvariantCulture);
-                    break;
-                case SGD.State s when s.momentum_buffer is not null:
-                    tensors.Add(($"{n}.momentum_buffer", s.momentum_buffer));
-                    break;
+                tensors.Add(($"{n}.exp_avg", expAvg));
+                tensors.Add(($"{n}.exp_avg_sq", expAvgSq));
+                meta[$"{n}.step"] = getStep().ToString(CultureInfo.InvariantCulture);
             }
+            else if (states[i] is SGD.State { momentum_buffer: not null } sgd) tensors.Add(($"{n}.momentum_buffer", sgd.momentum_buffer));
         }
         Safetensors.Save(path, tensors, meta);
     }
@@ -91,18 +92,16 @@ public sealed class TrainingOptimizer : IDisposable
         for (int i = 0; i < states.Count; i++)
         {
             string n = _names[i];
-            switch (states[i])
+            if (AdamMoments(states[i]) is var (expAvg, expAvgSq, _, setStep))
             {
-                case AdamW.State s:
-                    file.CopyInto($"{n}.exp_avg", s.exp_avg); file.CopyInto($"{n}.exp_avg_sq", s.exp_avg_sq); s.step = Step(n);
-                    break;
-                case Adam.State s:
-                    file.CopyInto($"{n}.exp_avg", s.exp_avg); file.CopyInto($"{n}.exp_avg_sq", s.exp_avg_sq); s.step = Step(n);
-                    break;
-                case SGD.State s when file.Entries.ContainsKey($"{n}.momentum_buffer"):
-                    s.momentum_buffer?.Dispose();
-                    s.momentum_buffer = file.Read($"{n}.momentum_buffer");
-                    break;
+                file.CopyInto($"{n}.exp_avg", expAvg);
+                file.CopyInto($"{n}.exp_avg_sq", expAvgSq);
+                setStep(Step(n));
+            }
+            else if (states[i] is SGD.State sgd && file.Entries.ContainsKey($"{n}.momentum_buffer"))
+            {
+                sgd.momentum_buffer?.Dispose();
+                sgd.momentum_buffer = file.Read($"{n}.momentum_buffer");
             }
         }
     }

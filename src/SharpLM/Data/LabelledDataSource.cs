@@ -1,7 +1,6 @@
 using SharpLM.Catalogue;
-using SharpLM.Data;
 
-namespace SharpLM.Sources;
+namespace SharpLM.Data;
 
 /// <summary>Resolves labelled data given by path or by catalogue name (spam-assassin).</summary>
 public static class LabelledDataSource

@@ -1,0 +1,58 @@
+using System.Text.RegularExpressions;
+
+namespace SharpLM.Tests;
+
+/// <summary>
+/// The library's folders are layers (README: Architecture): a folder may use the folders below it, never above, so
+/// there are no circles. Read off the sources: every `using SharpLM.X`, `SharpLM.X.` and `X.Name` reference.
+/// </summary>
+public class LayeringTests
+{
+    /// <summary>Each folder and the folders it may use (the README's table).</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Allowed = new Dictionary<string, string[]>
+    {
+        ["Runtime"] = [],
+        ["IO"] = ["Runtime"],
+        ["Catalogue"] = ["Runtime", "IO"],
+        ["Tokenization"] = ["Runtime", "IO"],
+        ["Sources"] = ["Runtime", "IO", "Catalogue", "Tokenization"],
+        ["Data"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources"],
+        ["Models"] = ["Runtime", "IO", "Tokenization"],
+        ["Evaluation"] = ["Runtime", "IO", "Tokenization", "Data", "Models"],
+        ["Training"] = ["Runtime", "IO", "Tokenization", "Data", "Models", "Evaluation"],
+        ["Generation"] = ["Runtime", "IO", "Tokenization", "Models"],
+        ["Kinds"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources", "Data", "Models", "Evaluation", "Training", "Generation"],
+        ["Workflows"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources", "Data", "Models", "Evaluation", "Training", "Generation", "Kinds"],
+        ["Pipelines"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources", "Data", "Models", "Evaluation", "Training", "Generation", "Kinds"],
+    };
+
+    static string LibraryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (Directory.Exists(Path.Combine(dir.FullName, "src", "SharpLM"))) return Path.Combine(dir.FullName, "src", "SharpLM");
+        throw new InvalidOperationException("src/SharpLM not found above the test binaries.");
+    }
+
+    [Fact]
+    public void EveryFolderUsesOnlyTheLayersBelowIt()
+    {
+        string root = LibraryRoot();
+        var folders = Directory.GetDirectories(root).Select(Path.GetFileName).Where(f => f is not ("bin" or "obj")).ToHashSet()!;
+        Assert.Equal(Allowed.Keys.Order(), folders.Order()); // a new folder needs its place in the table
+        string names = string.Join('|', folders);
+        var reference = new Regex($@"using SharpLM\.({names})\b|SharpLM\.({names})\.|(?<![\w.])({names})\.[A-Z]");
+        var violations = new List<string>();
+        foreach (var folder in folders)
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(root, folder!), "*.cs", SearchOption.AllDirectories))
+            {
+                // Code only: comments and string literals may name any layer.
+                string code = Regex.Replace(File.ReadAllText(file), @"//.*|""(?:[^""\\]|\\.)*""", "");
+                foreach (Match m in reference.Matches(code))
+                {
+                    string used = m.Groups.Cast<Group>().Skip(1).First(g => g.Success).Value;
+                    if (used != folder && !Allowed[folder!].Contains(used)) violations.Add($"{Path.GetRelativePath(root, file)} uses {used}");
+                }
+            }
+        Assert.True(violations.Count == 0, string.Join("\n", violations.Distinct()));
+    }
+}
