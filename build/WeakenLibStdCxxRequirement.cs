@@ -14,7 +14,8 @@ using Microsoft.Build.Utilities;
 
 public class WeakenLibStdCxxRequirement : Task
 {
-    [Required] public string LibraryPath { get; set; } = "";
+    [Required]
+    public string LibraryPath { get; set; } = "";
     public string Version { get; set; } = "GLIBCXX_3.4.32";
 
     const uint ShtGnuVerneed = 0x6ffffffe;
@@ -22,15 +23,23 @@ public class WeakenLibStdCxxRequirement : Task
 
     static readonly string[] LibStdCxxCandidates =
     {
-        "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/lib/aarch64-linux-gnu/libstdc++.so.6",
-        "/usr/lib64/libstdc++.so.6", "/usr/lib/libstdc++.so.6", "/lib/x86_64-linux-gnu/libstdc++.so.6",
+        "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
+        "/usr/lib/aarch64-linux-gnu/libstdc++.so.6",
+        "/usr/lib64/libstdc++.so.6",
+        "/usr/lib/libstdc++.so.6",
+        "/lib/x86_64-linux-gnu/libstdc++.so.6",
     };
 
     public override bool Execute()
     {
-        if (!File.Exists(LibraryPath)) return true;
+        if (!File.Exists(LibraryPath))
+            return true;
         string? systemLib = Array.Find(LibStdCxxCandidates, File.Exists);
-        if (systemLib == null) { Log.LogMessage(MessageImportance.Low, "No system libstdc++ found; nothing to patch."); return true; }
+        if (systemLib == null)
+        {
+            Log.LogMessage(MessageImportance.Low, "No system libstdc++ found; nothing to patch.");
+            return true;
+        }
         if (Contains(File.ReadAllBytes(systemLib), Encoding.ASCII.GetBytes(Version + "\0")))
         {
             Log.LogMessage(MessageImportance.Low, $"{systemLib} provides {Version}; {LibraryPath} left as is.");
@@ -48,32 +57,52 @@ public class WeakenLibStdCxxRequirement : Task
                     File.Move(tmp, LibraryPath);
                     Log.LogMessage(MessageImportance.High, $"SharpLM: marked {Version} weak in {LibraryPath} (system libstdc++ lacks it).");
                     break;
-                case PatchResult.AlreadyWeak: break;
-                case PatchResult.NotRequired: break;
+                case PatchResult.AlreadyWeak:
+                    break;
+                case PatchResult.NotRequired:
+                    break;
             }
             return true;
         }
         catch (Exception e)
         {
-            Log.LogWarning($"SharpLM: could not patch {LibraryPath}: {e.Message}. TorchSharp may fail to load; install libstdc++ from GCC 13 or newer.");
+            Log.LogWarning(
+                $"SharpLM: could not patch {LibraryPath}: {e.Message}. TorchSharp may fail to load; install libstdc++ from GCC 13 or newer."
+            );
             return true;
         }
     }
 
-    enum PatchResult { Patched, AlreadyWeak, NotRequired }
+    enum PatchResult
+    {
+        Patched,
+        AlreadyWeak,
+        NotRequired,
+    }
 
     static PatchResult MarkWeak(byte[] elf, string version)
     {
-        if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F' || elf[4] != 2 || elf[5] != 1)
+        if (
+            elf.Length < 64
+            || elf[0] != 0x7f
+            || elf[1] != (byte)'E'
+            || elf[2] != (byte)'L'
+            || elf[3] != (byte)'F'
+            || elf[4] != 2
+            || elf[5] != 1
+        )
             throw new InvalidDataException("not a little-endian 64-bit ELF file");
         ulong shoff = BitConverter.ToUInt64(elf, 0x28);
-        int shentsize = BitConverter.ToUInt16(elf, 0x3A), shnum = BitConverter.ToUInt16(elf, 0x3C);
+        int shentsize = BitConverter.ToUInt16(elf, 0x3A),
+            shnum = BitConverter.ToUInt16(elf, 0x3C);
         for (int i = 0; i < shnum; i++)
         {
             int sh = checked((int)shoff + i * shentsize);
-            if (BitConverter.ToUInt32(elf, sh + 4) != ShtGnuVerneed) continue;
+            if (BitConverter.ToUInt32(elf, sh + 4) != ShtGnuVerneed)
+                continue;
             int offset = checked((int)BitConverter.ToUInt64(elf, sh + 0x18));
-            int link = (int)BitConverter.ToUInt32(elf, sh + 0x28), count = (int)BitConverter.ToUInt32(elf, sh + 0x2C);
+            int link = (int)BitConverter.ToUInt32(elf, sh + 0x28),
+                count = (int)BitConverter.ToUInt32(elf, sh + 0x2C);
             int strtab = checked((int)BitConverter.ToUInt64(elf, checked((int)shoff + link * shentsize) + 0x18));
             int need = offset;
             for (int n = 0; n < count; n++)
@@ -86,7 +115,8 @@ public class WeakenLibStdCxxRequirement : Task
                     if (CStringEquals(elf, name, version))
                     {
                         ushort flags = BitConverter.ToUInt16(elf, aux + 4);
-                        if ((flags & VerFlgWeak) != 0) return PatchResult.AlreadyWeak;
+                        if ((flags & VerFlgWeak) != 0)
+                            return PatchResult.AlreadyWeak;
                         BitConverter.GetBytes((ushort)(flags | VerFlgWeak)).CopyTo(elf, aux + 4);
                         return PatchResult.Patched;
                     }
@@ -100,7 +130,9 @@ public class WeakenLibStdCxxRequirement : Task
 
     static bool CStringEquals(byte[] data, int at, string s)
     {
-        for (int i = 0; i < s.Length; i++) if (data[at + i] != (byte)s[i]) return false;
+        for (int i = 0; i < s.Length; i++)
+            if (data[at + i] != (byte)s[i])
+                return false;
         return data[at + s.Length] == 0;
     }
 
@@ -110,8 +142,10 @@ public class WeakenLibStdCxxRequirement : Task
         for (int i = 0; i + needle.Length <= haystack.Length; i++)
         {
             int j = 0;
-            while (j < needle.Length && haystack[i + j] == needle[j]) j++;
-            if (j == needle.Length) return true;
+            while (j < needle.Length && haystack[i + j] == needle[j])
+                j++;
+            if (j == needle.Length)
+                return true;
         }
         return false;
     }

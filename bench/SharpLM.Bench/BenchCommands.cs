@@ -14,23 +14,67 @@ public static class BenchCommands
         bench.Options.Add(CliApp.DataDirOption);
         bench.Options.Add(CliApp.RegistryOption);
         var corpus = new Option<string>("--input") { Description = "Corpus (file or data set).", DefaultValueFactory = _ => "moby-dick" };
-        var repeats = new Option<int>("--repeats") { Description = "Timed runs per encoder (median reported).", DefaultValueFactory = _ => 5 };
-        var vocab = new Option<int>("--vocab-size") { Description = "Vocabulary size of the BPE training run.", DefaultValueFactory = _ => 8000 };
-        var tok = new Command("tokenizer", "GPT-2 encode throughput vs Microsoft.ML.Tokenizers (same text, same run) and BPE training speed.");
-        foreach (var o in new Option[] { corpus, repeats, vocab, CliApp.JsonOption }) tok.Options.Add(o);
-        tok.SetAction(CliApp.Guard(ctx, async (p, _) =>
+        var repeats = new Option<int>("--repeats")
         {
-            var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
-            var r = await TokenizerBenchmark.RunAsync(CliApp.Catalog(p), p.GetValue(corpus)!, p.GetValue(repeats), p.GetValue(vocab), status);
-            if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return 0; }
-            var table = new Table().AddColumns("cache entries (each)", "pass", "SharpLM MB/s", "Microsoft.ML.Tokenizers MB/s", "ratio");
-            foreach (var c in r.Comparisons)
-                table.AddRow(c.CacheEntries.ToString("N0"), c.Pass, c.SharpLM.MegabytesPerSecond.ToString("F2"), c.MicrosoftMLTokenizers.MegabytesPerSecond.ToString("F2"), $"{c.Ratio:F2}x");
-            ctx.WriteTable(table);
-            ctx.Out.WriteLine($"corpus {r.Corpus} ({r.Megabytes:F2} MB, {r.DistinctPieces:N0} distinct pre-tokens); ids identical: {(r.IdsIdentical ? "yes" : "NO")}");
-            ctx.Out.WriteLine($"BPE training, vocabulary {r.TrainVocabSize}: {r.TrainSeconds:F2} s ({r.TrainMegabytesPerSecond:F2} MB/s)");
-            return 0;
-        }));
+            Description = "Timed runs per encoder (median reported).",
+            DefaultValueFactory = _ => 5,
+        };
+        var vocab = new Option<int>("--vocab-size")
+        {
+            Description = "Vocabulary size of the BPE training run.",
+            DefaultValueFactory = _ => 8000,
+        };
+        var tok = new Command(
+            "tokenizer",
+            "GPT-2 encode throughput vs Microsoft.ML.Tokenizers (same text, same run) and BPE training speed."
+        );
+        foreach (var o in new Option[] { corpus, repeats, vocab, CliApp.JsonOption })
+            tok.Options.Add(o);
+        tok.SetAction(
+            CliApp.Guard(
+                ctx,
+                async (p, _) =>
+                {
+                    var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
+                    var r = await TokenizerBenchmark.RunAsync(
+                        CliApp.Catalog(p),
+                        p.GetValue(corpus)!,
+                        p.GetValue(repeats),
+                        p.GetValue(vocab),
+                        status
+                    );
+                    if (p.GetValue(CliApp.JsonOption))
+                    {
+                        ctx.WriteJson(r);
+                        return 0;
+                    }
+                    var table = new Table().AddColumns(
+                        "cache entries (each)",
+                        "pass",
+                        "SharpLM MB/s",
+                        "Microsoft.ML.Tokenizers MB/s",
+                        "ratio"
+                    );
+                    foreach (var c in r.Comparisons)
+                        table.AddRow(
+                            c.CacheEntries.ToString("N0"),
+                            c.Pass,
+                            c.SharpLM.MegabytesPerSecond.ToString("F2"),
+                            c.MicrosoftMLTokenizers.MegabytesPerSecond.ToString("F2"),
+                            $"{c.Ratio:F2}x"
+                        );
+                    ctx.WriteTable(table);
+                    ctx.Out.WriteLine(
+                        $"corpus {r.Corpus} ({r.Megabytes:F2} MB, {r.DistinctPieces:N0} distinct pre-tokens); ids identical: "
+                            + $"{(r.IdsIdentical ? "yes" : "NO")}"
+                    );
+                    ctx.Out.WriteLine(
+                        $"BPE training, vocabulary {r.TrainVocabSize}: {r.TrainSeconds:F2} s ({r.TrainMegabytesPerSecond:F2} MB/s)"
+                    );
+                    return 0;
+                }
+            )
+        );
         bench.Subcommands.Add(tok);
         bench.Subcommands.Add(BuildTrain(ctx));
         bench.Subcommands.Add(BuildGenerate(ctx));
@@ -41,102 +85,260 @@ public static class BenchCommands
 
     static Command BuildHeap(CliContext ctx)
     {
-        var rounds = new Option<int>("--rounds") { Description = "Alternating rounds of glibc default / kept in heap.", DefaultValueFactory = _ => 3 };
-        var iterations = new Option<int>("--iterations") { Description = "Timed repetitions per workload and round (median over all reported).", DefaultValueFactory = _ => 5 };
-        var cmd = new Command("heap", "Large-tensor allocation: glibc's default (mmap per buffer over 32 MB) vs freed buffers kept in the heap, same run.");
-        var threads = new Option<int?>("--threads") { Description = "Intra-op CPU threads (default: all cores)." };
-        foreach (var o in new Option[] { rounds, iterations, threads, CliApp.JsonOption }) cmd.Options.Add(o);
-        cmd.SetAction(CliApp.Guard(ctx, (p, _) =>
+        var rounds = new Option<int>("--rounds")
         {
-            Runtime.TorchRuntime.ConfigureThreads(p.GetValue(threads));
-            if (p.GetValue(rounds) < 1 || p.GetValue(iterations) < 1) throw new SharpLMException("--rounds and --iterations must be at least 1.");
-            var r = HeapBenchmark.Run(p.GetValue(rounds), p.GetValue(iterations), new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}")));
-            if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return Task.FromResult(0); }
-            var table = new Table().AddColumns("workload", "glibc default ms", "kept in heap ms", "speed-up");
-            foreach (var x in r.Runs) table.AddRow(Markup.Escape(x.Workload), x.SystemMs.ToString("F1"), x.KeptMs.ToString("F1"), $"{x.Speedup:F2}x");
-            ctx.WriteTable(table);
-            ctx.Out.WriteLine($"{r.Threads} thread(s); medians over alternating rounds of one run.");
-            return Task.FromResult(0);
-        }));
+            Description = "Alternating rounds of glibc default / kept in heap.",
+            DefaultValueFactory = _ => 3,
+        };
+        var iterations = new Option<int>("--iterations")
+        {
+            Description = "Timed repetitions per workload and round (median over all reported).",
+            DefaultValueFactory = _ => 5,
+        };
+        var cmd = new Command(
+            "heap",
+            "Large-tensor allocation: glibc's default (mmap per buffer over 32 MB) vs freed buffers kept in the heap, same run."
+        );
+        var threads = new Option<int?>("--threads") { Description = "Intra-op CPU threads (default: all cores)." };
+        foreach (var o in new Option[] { rounds, iterations, threads, CliApp.JsonOption })
+            cmd.Options.Add(o);
+        cmd.SetAction(
+            CliApp.Guard(
+                ctx,
+                (p, _) =>
+                {
+                    Runtime.TorchRuntime.ConfigureThreads(p.GetValue(threads));
+                    if (p.GetValue(rounds) < 1 || p.GetValue(iterations) < 1)
+                        throw new SharpLMException("--rounds and --iterations must be at least 1.");
+                    var r = HeapBenchmark.Run(
+                        p.GetValue(rounds),
+                        p.GetValue(iterations),
+                        new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"))
+                    );
+                    if (p.GetValue(CliApp.JsonOption))
+                    {
+                        ctx.WriteJson(r);
+                        return Task.FromResult(0);
+                    }
+                    var table = new Table().AddColumns("workload", "glibc default ms", "kept in heap ms", "speed-up");
+                    foreach (var x in r.Runs)
+                        table.AddRow(Markup.Escape(x.Workload), x.SystemMs.ToString("F1"), x.KeptMs.ToString("F1"), $"{x.Speedup:F2}x");
+                    ctx.WriteTable(table);
+                    ctx.Out.WriteLine($"{r.Threads} thread(s); medians over alternating rounds of one run.");
+                    return Task.FromResult(0);
+                }
+            )
+        );
         return cmd;
     }
 
     static Command BuildTrain(CliContext ctx)
     {
-        var presets = new Option<string[]>("--preset") { Description = "Presets to measure.", DefaultValueFactory = _ => ["baby", "small"], AllowMultipleArgumentsPerToken = true };
-        var threads = new Option<int[]>("--threads") { Description = "Thread counts to compare (default: 1 and all cores).", AllowMultipleArgumentsPerToken = true };
-        var babySteps = new Option<int>("--baby-steps") { Description = "Timed steps for baby (median reported).", DefaultValueFactory = _ => 30 };
-        var smallSteps = new Option<int>("--small-steps") { Description = "Timed steps for small (median reported).", DefaultValueFactory = _ => 3 };
-        var cmd = new Command("train", "Training tokens/s and model FLOPs utilisation (vs peak matmul measured in the same run) per preset and thread count.");
-        foreach (var o in new Option[] { presets, threads, babySteps, smallSteps, CliApp.JsonOption }) cmd.Options.Add(o);
-        cmd.SetAction(CliApp.Guard(ctx, (p, _) =>
+        var presets = new Option<string[]>("--preset")
         {
-            Runtime.TorchRuntime.EnsureLoaded();
-            var counts = p.GetValue(threads) is { Length: > 0 } t ? t : new[] { 1, Environment.ProcessorCount }.Distinct().ToArray();
-            if (counts.Any(c => c < 1)) throw new SharpLMException("--threads values must be at least 1.");
-            foreach (var preset in p.GetValue(presets)!) Training.TrainingPreset.Get(preset);
-            var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
-            var r = TrainBenchmark.Run(p.GetValue(presets)!, counts, p.GetValue(babySteps), p.GetValue(smallSteps), status);
-            if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return Task.FromResult(0); }
-            var table = new Table().AddColumns("preset", "threads", "parameters", "tokens/step", "s/step", "tokens/s", "model GFLOP/s", "peak matmul GFLOP/s", "MFU", "RSS MB start→end");
-            foreach (var x in r.Runs)
-                table.AddRow(x.Preset, x.Threads.ToString(), x.Parameters.ToString("N0"), x.TokensPerStep.ToString("N0"), x.SecondsPerStep.ToString("F3"), x.TokensPerSecond.ToString("N0"),
-                    x.ModelGflops.ToString("F1"), x.PeakGflops.ToString("F1"), x.Utilisation.ToString("P0"), $"{x.RssStartMb:F0}→{x.RssEndMb:F0}");
-            ctx.WriteTable(table);
-            foreach (var preset in r.Runs.Select(x => x.Preset).Distinct())
-            {
-                var rows = r.Runs.Where(x => x.Preset == preset).OrderBy(x => x.Threads).ToList();
-                if (rows.Count > 1)
-                    ctx.Out.WriteLine($"{preset}: {rows[^1].Threads} threads / {rows[0].Threads} thread tokens/s = {rows[^1].TokensPerSecond / rows[0].TokensPerSecond:F2}x");
-            }
-            return Task.FromResult(0);
-        }));
+            Description = "Presets to measure.",
+            DefaultValueFactory = _ => ["baby", "small"],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var threads = new Option<int[]>("--threads")
+        {
+            Description = "Thread counts to compare (default: 1 and all cores).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var babySteps = new Option<int>("--baby-steps")
+        {
+            Description = "Timed steps for baby (median reported).",
+            DefaultValueFactory = _ => 30,
+        };
+        var smallSteps = new Option<int>("--small-steps")
+        {
+            Description = "Timed steps for small (median reported).",
+            DefaultValueFactory = _ => 3,
+        };
+        var cmd = new Command(
+            "train",
+            "Training tokens/s and model FLOPs utilisation (vs peak matmul measured in the same run) per preset and thread count."
+        );
+        foreach (var o in new Option[] { presets, threads, babySteps, smallSteps, CliApp.JsonOption })
+            cmd.Options.Add(o);
+        cmd.SetAction(
+            CliApp.Guard(
+                ctx,
+                (p, _) =>
+                {
+                    Runtime.TorchRuntime.EnsureLoaded();
+                    var counts = p.GetValue(threads) is { Length: > 0 } t
+                        ? t
+                        : new[] { 1, Environment.ProcessorCount }.Distinct().ToArray();
+                    if (counts.Any(c => c < 1))
+                        throw new SharpLMException("--threads values must be at least 1.");
+                    foreach (var preset in p.GetValue(presets)!)
+                        Training.TrainingPreset.Get(preset);
+                    var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
+                    var r = TrainBenchmark.Run(p.GetValue(presets)!, counts, p.GetValue(babySteps), p.GetValue(smallSteps), status);
+                    if (p.GetValue(CliApp.JsonOption))
+                    {
+                        ctx.WriteJson(r);
+                        return Task.FromResult(0);
+                    }
+                    var table = new Table().AddColumns(
+                        "preset",
+                        "threads",
+                        "parameters",
+                        "tokens/step",
+                        "s/step",
+                        "tokens/s",
+                        "model GFLOP/s",
+                        "peak matmul GFLOP/s",
+                        "MFU",
+                        "RSS MB start→end"
+                    );
+                    foreach (var x in r.Runs)
+                        table.AddRow(
+                            x.Preset,
+                            x.Threads.ToString(),
+                            x.Parameters.ToString("N0"),
+                            x.TokensPerStep.ToString("N0"),
+                            x.SecondsPerStep.ToString("F3"),
+                            x.TokensPerSecond.ToString("N0"),
+                            x.ModelGflops.ToString("F1"),
+                            x.PeakGflops.ToString("F1"),
+                            x.Utilisation.ToString("P0"),
+                            $"{x.RssStartMb:F0}→{x.RssEndMb:F0}"
+                        );
+                    ctx.WriteTable(table);
+                    foreach (var preset in r.Runs.Select(x => x.Preset).Distinct())
+                    {
+                        var rows = r.Runs.Where(x => x.Preset == preset).OrderBy(x => x.Threads).ToList();
+                        if (rows.Count > 1)
+                            ctx.Out.WriteLine(
+                                $"{preset}: {rows[^1].Threads} threads / {rows[0].Threads} thread tokens/s = "
+                                    + $"{rows[^1].TokensPerSecond / rows[0].TokensPerSecond:F2}x"
+                            );
+                    }
+                    return Task.FromResult(0);
+                }
+            )
+        );
         return cmd;
     }
 
     static Command BuildGenerate(CliContext ctx)
     {
-        var contexts = new Option<int[]>("--context") { Description = "Prompt lengths in tokens.", DefaultValueFactory = _ => [64, 512], AllowMultipleArgumentsPerToken = true };
-        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per measurement.", DefaultValueFactory = _ => 64 };
-        var cmd = new Command("generate", "Decode tokens/s with and without the KV cache at given context lengths (same model, same run).");
-        foreach (var o in new Option[] { contexts, newTokens, CliApp.JsonOption }) cmd.Options.Add(o);
-        cmd.SetAction(CliApp.Guard(ctx, (p, _) =>
+        var contexts = new Option<int[]>("--context")
         {
-            Runtime.TorchRuntime.EnsureLoaded();
-            var ctxs = p.GetValue(contexts)!;
-            int n = p.GetValue(newTokens);
-            if (n < 1 || ctxs.Any(c => c < 1 || c + n > 1024)) throw new SharpLMException("--context and --new-tokens must be positive and add up to at most 1024 (the benchmark model's context).");
-            var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
-            var r = GenerateBenchmark.Run(ctxs, n, status);
-            if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return Task.FromResult(0); }
-            var table = new Table().AddColumns("context", "new tokens", "KV cache tokens/s", "recompute tokens/s", "ratio", "same tokens");
-            foreach (var x in r.Runs)
-                table.AddRow(x.Context.ToString(), x.NewTokens.ToString(), x.CachedTokensPerSecond.ToString("F1"), x.UncachedTokensPerSecond.ToString("F1"), $"{x.Ratio:F2}x", x.SameTokens ? "yes" : "NO");
-            ctx.WriteTable(table);
-            ctx.Out.WriteLine($"model: {r.Model}, {r.Parameters:N0} parameters, {r.Threads} threads");
-            return Task.FromResult(0);
-        }));
+            Description = "Prompt lengths in tokens.",
+            DefaultValueFactory = _ => [64, 512],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var newTokens = new Option<int>("--new-tokens")
+        {
+            Description = "Tokens generated per measurement.",
+            DefaultValueFactory = _ => 64,
+        };
+        var cmd = new Command("generate", "Decode tokens/s with and without the KV cache at given context lengths (same model, same run).");
+        foreach (var o in new Option[] { contexts, newTokens, CliApp.JsonOption })
+            cmd.Options.Add(o);
+        cmd.SetAction(
+            CliApp.Guard(
+                ctx,
+                (p, _) =>
+                {
+                    Runtime.TorchRuntime.EnsureLoaded();
+                    var ctxs = p.GetValue(contexts)!;
+                    int n = p.GetValue(newTokens);
+                    if (n < 1 || ctxs.Any(c => c < 1 || c + n > 1024))
+                        throw new SharpLMException(
+                            "--context and --new-tokens must be positive and add up to at most 1024 (the benchmark model's context)."
+                        );
+                    var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
+                    var r = GenerateBenchmark.Run(ctxs, n, status);
+                    if (p.GetValue(CliApp.JsonOption))
+                    {
+                        ctx.WriteJson(r);
+                        return Task.FromResult(0);
+                    }
+                    var table = new Table().AddColumns(
+                        "context",
+                        "new tokens",
+                        "KV cache tokens/s",
+                        "recompute tokens/s",
+                        "ratio",
+                        "same tokens"
+                    );
+                    foreach (var x in r.Runs)
+                        table.AddRow(
+                            x.Context.ToString(),
+                            x.NewTokens.ToString(),
+                            x.CachedTokensPerSecond.ToString("F1"),
+                            x.UncachedTokensPerSecond.ToString("F1"),
+                            $"{x.Ratio:F2}x",
+                            x.SameTokens ? "yes" : "NO"
+                        );
+                    ctx.WriteTable(table);
+                    ctx.Out.WriteLine($"model: {r.Model}, {r.Parameters:N0} parameters, {r.Threads} threads");
+                    return Task.FromResult(0);
+                }
+            )
+        );
         return cmd;
     }
 
     static Command BuildClassify(CliContext ctx)
     {
         var (options, parse) = FineTuneCommand.RequestOptions(Path.Combine("runs", "bench-classify"));
-        var threads = new Option<int>("--threads") { Description = "Threads for both models (libtorch and SDCA; SDCA is deterministic only on 1).", DefaultValueFactory = _ => 1 };
-        var cmd = new Command("classify", "A fine-tuned SharpLM classifier vs ML.NET (FeaturizeText + SDCA) on the same split and thread count: accuracy, macro-F1, training time.");
-        foreach (var o in options.Append(threads).Append(CliApp.JsonOption)) cmd.Options.Add(o);
-        cmd.SetAction(CliApp.Guard(ctx, async (p, ct) =>
+        var threads = new Option<int>("--threads")
         {
-            if (p.GetValue(threads) < 1) throw new SharpLMException("--threads must be at least 1.");
-            var request = parse(p) with { Overwrite = true }; // the benchmark's own scratch run (only a run folder SharpLM wrote is replaced)
-            var r = await TrainingView.RunAsync(ctx, request.Training.LogInterval, progress => ClassifyBenchmark.RunAsync(request, CliApp.Catalog(p), p.GetValue(threads), progress, ct));
-            if (p.GetValue(CliApp.JsonOption)) { ctx.WriteJson(r); return 0; }
-            var table = new Table().AddColumns("model", "accuracy", "macro-F1", "training s");
-            foreach (var s in r.Scores) table.AddRow(Markup.Escape(s.Name), s.Accuracy.ToString("F4"), s.MacroF1.ToString("F4"), s.TrainSeconds.ToString("F1"));
-            ctx.WriteTable(table);
-            ctx.Out.WriteLine($"data {r.Data}: {r.TrainExamples} training and {r.TestExamples} test examples (stratified, seed {request.Training.Seed}); {r.Threads} thread(s) each; SharpLM's time includes tokenization and validation.");
-            return 0;
-        }));
+            Description = "Threads for both models (libtorch and SDCA; SDCA is deterministic only on 1).",
+            DefaultValueFactory = _ => 1,
+        };
+        var cmd = new Command(
+            "classify",
+            "A fine-tuned SharpLM classifier vs ML.NET (FeaturizeText + SDCA) on the same split and thread count: accuracy, macro-F1, "
+                + "training time."
+        );
+        foreach (var o in options.Append(threads).Append(CliApp.JsonOption))
+            cmd.Options.Add(o);
+        cmd.SetAction(
+            CliApp.Guard(
+                ctx,
+                async (p, ct) =>
+                {
+                    if (p.GetValue(threads) < 1)
+                        throw new SharpLMException("--threads must be at least 1.");
+                    // the benchmark's own scratch run (only a run folder SharpLM wrote is replaced)
+                    var request = parse(p) with
+                    {
+                        Overwrite = true,
+                    };
+                    var r = await TrainingView.RunAsync(
+                        ctx,
+                        request.Training.LogInterval,
+                        progress => ClassifyBenchmark.RunAsync(request, CliApp.Catalog(p), p.GetValue(threads), progress, ct)
+                    );
+                    if (p.GetValue(CliApp.JsonOption))
+                    {
+                        ctx.WriteJson(r);
+                        return 0;
+                    }
+                    var table = new Table().AddColumns("model", "accuracy", "macro-F1", "training s");
+                    foreach (var s in r.Scores)
+                        table.AddRow(
+                            Markup.Escape(s.Name),
+                            s.Accuracy.ToString("F4"),
+                            s.MacroF1.ToString("F4"),
+                            s.TrainSeconds.ToString("F1")
+                        );
+                    ctx.WriteTable(table);
+                    ctx.Out.WriteLine(
+                        $"data {r.Data}: {r.TrainExamples} training and {r.TestExamples} test examples (stratified, seed "
+                            + $"{request.Training.Seed}); {r.Threads} thread(s) each; SharpLM's time includes tokenization and "
+                            + "validation."
+                    );
+                    return 0;
+                }
+            )
+        );
         return cmd;
     }
 }

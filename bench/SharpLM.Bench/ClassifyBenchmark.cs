@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Microsoft.ML;
 using SharpLM.Catalogue;
 using SharpLM.Data;
-using SharpLM.Sources;
 using SharpLM.Evaluation;
+using SharpLM.Sources;
 using SharpLM.Training;
 using SharpLM.Workflows;
 
@@ -11,7 +11,13 @@ namespace SharpLM.Bench;
 
 public sealed record ClassifierScore(string Name, double Accuracy, double MacroF1, double TrainSeconds, int TestExamples);
 
-public sealed record ClassifyBenchmarkResult(string Data, int TrainExamples, int TestExamples, int Threads, IReadOnlyList<ClassifierScore> Scores);
+public sealed record ClassifyBenchmarkResult(
+    string Data,
+    int TrainExamples,
+    int TestExamples,
+    int Threads,
+    IReadOnlyList<ClassifierScore> Scores
+);
 
 /// <summary>
 /// `sharplm-bench classify`: a fine-tuned SharpLM classifier against ML.NET's classical pipeline (FeaturizeText n-grams
@@ -37,16 +43,27 @@ public static class ClassifyBenchmark
         var ml = new MLContext(seed);
         IEnumerable<Row> Rows(int[] idx) => idx.Select(i => new Row { Text = data.Examples[i].Text, Label = data.Examples[i].Label });
         var trainView = ml.Data.LoadFromEnumerable(Rows(train));
-        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+        var pipeline = ml
+            .Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.Text.FeaturizeText("Features", nameof(Row.Text)))
-            .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(new Microsoft.ML.Trainers.SdcaMaximumEntropyMulticlassTrainer.Options { NumberOfThreads = threads }))
+            .Append(
+                ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(
+                    new Microsoft.ML.Trainers.SdcaMaximumEntropyMulticlassTrainer.Options { NumberOfThreads = threads }
+                )
+            )
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
         var sw = Stopwatch.StartNew();
         var model = pipeline.Fit(trainView);
         double seconds = sw.Elapsed.TotalSeconds;
-        var predictions = ml.Data.CreateEnumerable<Prediction>(model.Transform(ml.Data.LoadFromEnumerable(Rows(test))), reuseRowObject: false).ToArray();
+        var predictions = ml
+            .Data.CreateEnumerable<Prediction>(model.Transform(ml.Data.LoadFromEnumerable(Rows(test))), reuseRowObject: false)
+            .ToArray();
         var labels = data.Labels.ToList();
-        var report = ClassificationMetrics.Compute(test.Select(i => data.LabelIndex[i]).ToArray(), predictions.Select(p => labels.IndexOf(p.PredictedLabel)).ToArray(), labels);
+        var report = ClassificationMetrics.Compute(
+            test.Select(i => data.LabelIndex[i]).ToArray(),
+            predictions.Select(p => labels.IndexOf(p.PredictedLabel)).ToArray(),
+            labels
+        );
         return new ClassifierScore("ML.NET FeaturizeText + SDCA maximum entropy", report.Accuracy, report.Macro.F1, seconds, test.Length);
     }
 
@@ -55,7 +72,13 @@ public static class ClassifyBenchmark
     /// process is pinned to that many cores: ML.NET parallelises more than its trainer (data cursors), which a thread
     /// count alone does not stop.
     /// </summary>
-    public static async Task<ClassifyBenchmarkResult> RunAsync(FineTuneRequest request, DataCatalogClient catalog, int threads, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default)
+    public static async Task<ClassifyBenchmarkResult> RunAsync(
+        FineTuneRequest request,
+        DataCatalogClient catalog,
+        int threads,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken ct = default
+    )
     {
         Runtime.TorchRuntime.ConfigureThreads(threads);
         if (threads < Environment.ProcessorCount && (OperatingSystem.IsLinux() || OperatingSystem.IsWindows()))
@@ -68,8 +91,15 @@ public static class ClassifyBenchmark
         var ours = await FineTuning.RunAsync(request, catalog, progress, ct);
         double seconds = sw.Elapsed.TotalSeconds;
         string model = FineTuning.KindOf(request.FineTune).Description;
-        string name = request.FineTune.Pretrained is null ? $"SharpLM {model} from scratch" : $"SharpLM {model} fine-tuned from {Path.GetFileName(Path.GetFullPath(request.FineTune.Pretrained))}";
-        return new ClassifyBenchmarkResult(request.Data, train.Length, test.Length, threads,
-            [new ClassifierScore(name, ours.Test.Accuracy, ours.Test.Macro.F1, seconds, ours.TestExamples), baseline]);
+        string name = request.FineTune.Pretrained is null
+            ? $"SharpLM {model} from scratch"
+            : $"SharpLM {model} fine-tuned from {Path.GetFileName(Path.GetFullPath(request.FineTune.Pretrained))}";
+        return new ClassifyBenchmarkResult(
+            request.Data,
+            train.Length,
+            test.Length,
+            threads,
+            [new ClassifierScore(name, ours.Test.Accuracy, ours.Test.Macro.F1, seconds, ours.TestExamples), baseline]
+        );
     }
 }

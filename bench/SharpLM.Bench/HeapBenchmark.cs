@@ -20,15 +20,25 @@ public static class HeapBenchmark
 {
     public static HeapBenchmarkResult Run(int rounds, int iterations, IProgress<string>? status = null)
     {
-        const int Vocab = 30522, Width = 128, Batch = 16, Block = 128;
+        const int Vocab = 30522,
+            Width = 128,
+            Batch = 16,
+            Block = 128;
         torch.manual_seed(1);
         var embedding = (randn(Vocab, Width) * 0.02).requires_grad_();
         var hidden = randn(307, Width).requires_grad_();
         var target = randint(0, Vocab, [307]);
-        using var mlm = new BertForMaskedLm(new BertConfig
-        {
-            VocabSize = Vocab, HiddenSize = Width, NumHiddenLayers = 4, NumAttentionHeads = 4, IntermediateSize = 4 * Width, MaxPositionEmbeddings = Block,
-        });
+        using var mlm = new BertForMaskedLm(
+            new BertConfig
+            {
+                VocabSize = Vocab,
+                HiddenSize = Width,
+                NumHiddenLayers = 4,
+                NumAttentionHeads = 4,
+                IntermediateSize = 4 * Width,
+                MaxPositionEmbeddings = Block,
+            }
+        );
         mlm.train();
         var optimizer = torch.optim.AdamW(mlm.parameters(), 1e-4);
         var ids = randint(5, Vocab, [Batch, Block]);
@@ -50,7 +60,11 @@ public static class HeapBenchmark
             nn.functional.cross_entropy(mlm.ForwardSelected(ids, attend, selected), labels).backward();
             optimizer.step();
         }
-        var workloads = new (string Name, Action Work)[] { ("masked-LM head, 307 x 30,522 logits, forward + backward", Head), ("masked-LM step, 4 x 128 BERT, 16 x 128 tokens", Step) };
+        var workloads = new (string Name, Action Work)[]
+        {
+            ("masked-LM head, 307 x 30,522 logits, forward + backward", Head),
+            ("masked-LM step, 4 x 128 BERT, 16 x 128 tokens", Step),
+        };
         var samples = workloads.Select(_ => (System: new List<double>(), Kept: new List<double>())).ToArray();
         try
         {
@@ -76,10 +90,18 @@ public static class HeapBenchmark
             TorchRuntime.KeepLargeBuffersInHeap(Environment.GetEnvironmentVariable("SHARPLM_MALLOC") != "system");
         }
         static double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
-        return new HeapBenchmarkResult(torch.get_num_threads(), workloads.Select((w, i) =>
-        {
-            double system = Median(samples[i].System), kept = Median(samples[i].Kept);
-            return new HeapTiming(w.Name, system, kept, system / kept);
-        }).ToArray());
+        return new HeapBenchmarkResult(
+            torch.get_num_threads(),
+            workloads
+                .Select(
+                    (w, i) =>
+                    {
+                        double system = Median(samples[i].System),
+                            kept = Median(samples[i].Kept);
+                        return new HeapTiming(w.Name, system, kept, system / kept);
+                    }
+                )
+                .ToArray()
+        );
     }
 }

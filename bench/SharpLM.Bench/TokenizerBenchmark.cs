@@ -11,11 +11,25 @@ namespace SharpLM.Bench;
 public sealed record ThroughputResult(string Name, double MegabytesPerSecond, double Seconds, int Tokens);
 
 /// <summary>One comparison: both encoders with caches of the same size, either on their first pass or warm.</summary>
-public sealed record TokenizerComparison(int CacheEntries, string Pass, ThroughputResult SharpLM, ThroughputResult MicrosoftMLTokenizers, double Ratio);
+public sealed record TokenizerComparison(
+    int CacheEntries,
+    string Pass,
+    ThroughputResult SharpLM,
+    ThroughputResult MicrosoftMLTokenizers,
+    double Ratio
+);
 
 public sealed record TokenizerBenchmarkResult(
-    string Corpus, double Megabytes, int Repeats, int DistinctPieces, IReadOnlyList<TokenizerComparison> Comparisons, bool IdsIdentical,
-    int TrainVocabSize, double TrainSeconds, double TrainMegabytesPerSecond);
+    string Corpus,
+    double Megabytes,
+    int Repeats,
+    int DistinctPieces,
+    IReadOnlyList<TokenizerComparison> Comparisons,
+    bool IdsIdentical,
+    int TrainVocabSize,
+    double TrainSeconds,
+    double TrainMegabytesPerSecond
+);
 
 /// <summary>
 /// `sharplm-bench tokenizer`: GPT-2 encode throughput of SharpLM vs Microsoft.ML.Tokenizers' tiktoken encoder on the same
@@ -29,8 +43,13 @@ public static class TokenizerBenchmark
 {
     public static readonly int[] CacheSizes = [8_192, 200_000];
 
-    public static async Task<TokenizerBenchmarkResult> RunAsync(DataCatalogClient catalog, string corpus = "moby-dick", int repeats = 5, int trainVocab = 8000,
-        IProgress<string>? status = null)
+    public static async Task<TokenizerBenchmarkResult> RunAsync(
+        DataCatalogClient catalog,
+        string corpus = "moby-dick",
+        int repeats = 5,
+        int trainVocab = 8000,
+        IProgress<string>? status = null
+    )
     {
         var source = new DocumentSource(catalog);
         var files = await source.ResolveAsync([corpus]);
@@ -45,7 +64,8 @@ public static class TokenizerBenchmark
         status?.Report("warming up the code paths");
         string sample = text[..Math.Min(text.Length, 100_000)];
         Gpt2Tokenizer.FromTiktokenFile(ranks).Encode(sample);
-        using (var stream = File.OpenRead(ranks)) MLTokenizers.TiktokenTokenizer.CreateForModel("gpt2", stream).EncodeToIds(sample);
+        using (var stream = File.OpenRead(ranks))
+            MLTokenizers.TiktokenTokenizer.CreateForModel("gpt2", stream).EncodeToIds(sample);
 
         var comparisons = new List<TokenizerComparison>();
         bool identical = true;
@@ -55,12 +75,14 @@ public static class TokenizerBenchmark
             var ours = Gpt2Tokenizer.FromTiktokenFile(ranks);
             ours.Model.CacheCapacity = cache;
             MLTokenizers.TiktokenTokenizer theirs;
-            using (var stream = File.OpenRead(ranks)) theirs = MLTokenizers.TiktokenTokenizer.CreateForModel("gpt2", stream, cacheSize: cache);
+            using (var stream = File.OpenRead(ranks))
+                theirs = MLTokenizers.TiktokenTokenizer.CreateForModel("gpt2", stream, cacheSize: cache);
 
             status?.Report("cold first passes");
             int[] ourIds = [];
             IReadOnlyList<int> theirIds = [];
-            double ourCold = Time(() => ourIds = ours.Encode(text)), theirCold = Time(() => theirIds = theirs.EncodeToIds(text));
+            double ourCold = Time(() => ourIds = ours.Encode(text)),
+                theirCold = Time(() => theirIds = theirs.EncodeToIds(text));
             identical &= ourIds.AsSpan().SequenceEqual(theirIds.ToArray());
             comparisons.Add(Compare(cache, "cold (first pass)", mb, ourCold, theirCold, ourIds.Length, theirIds.Count));
 
@@ -70,22 +92,47 @@ public static class TokenizerBenchmark
             {
                 status?.Report($"warm passes, {cache:N0}-entry caches, run {r + 1}/{repeats}");
                 // Alternate which encoder goes first, so neither always runs on the other's warmed CPU caches.
-                if (r % 2 == 0) { ourTimes.Add(Time(() => ours.Encode(text))); theirTimes.Add(Time(() => theirs.EncodeToIds(text))); }
-                else { theirTimes.Add(Time(() => theirs.EncodeToIds(text))); ourTimes.Add(Time(() => ours.Encode(text))); }
+                if (r % 2 == 0)
+                {
+                    ourTimes.Add(Time(() => ours.Encode(text)));
+                    theirTimes.Add(Time(() => theirs.EncodeToIds(text)));
+                }
+                else
+                {
+                    theirTimes.Add(Time(() => theirs.EncodeToIds(text)));
+                    ourTimes.Add(Time(() => ours.Encode(text)));
+                }
             }
-            comparisons.Add(Compare(cache, $"warm (median of {repeats})", mb, Median(ourTimes), Median(theirTimes), ourIds.Length, theirIds.Count));
+            comparisons.Add(
+                Compare(cache, $"warm (median of {repeats})", mb, Median(ourTimes), Median(theirTimes), ourIds.Length, theirIds.Count)
+            );
         }
 
         status?.Report($"training a {trainVocab}-token BPE");
         var watch = Stopwatch.StartNew();
         TokenizerTrainer.TrainBpe([text], new TokenizerTrainingOptions { VocabSize = trainVocab });
         double trainSeconds = watch.Elapsed.TotalSeconds;
-        return new TokenizerBenchmarkResult(corpus, mb, repeats, distinct, comparisons, identical, trainVocab, trainSeconds, mb / trainSeconds);
+        return new TokenizerBenchmarkResult(
+            corpus,
+            mb,
+            repeats,
+            distinct,
+            comparisons,
+            identical,
+            trainVocab,
+            trainSeconds,
+            mb / trainSeconds
+        );
     }
 
     static TokenizerComparison Compare(int cache, string pass, double mb, double ours, double theirs, int ourTokens, int theirTokens) =>
-        new(cache, pass, new ThroughputResult("SharpLM GPT-2 BPE", mb / ours, ours, ourTokens),
-            new ThroughputResult("Microsoft.ML.Tokenizers Tiktoken", mb / theirs, theirs, theirTokens), theirs / ours);
+        new(
+            cache,
+            pass,
+            new ThroughputResult("SharpLM GPT-2 BPE", mb / ours, ours, ourTokens),
+            new ThroughputResult("Microsoft.ML.Tokenizers Tiktoken", mb / theirs, theirs, theirTokens),
+            theirs / ours
+        );
 
     static double Time(Action action)
     {

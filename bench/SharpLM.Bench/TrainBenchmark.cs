@@ -7,8 +7,18 @@ using static TorchSharp.torch;
 namespace SharpLM.Bench;
 
 public sealed record TrainThroughput(
-    string Preset, int Threads, long Parameters, long TokensPerStep, double SecondsPerStep, double TokensPerSecond,
-    double ModelGflops, double PeakGflops, double Utilisation, double RssStartMb, double RssEndMb);
+    string Preset,
+    int Threads,
+    long Parameters,
+    long TokensPerStep,
+    double SecondsPerStep,
+    double TokensPerSecond,
+    double ModelGflops,
+    double PeakGflops,
+    double Utilisation,
+    double RssStartMb,
+    double RssEndMb
+);
 
 public sealed record TrainBenchmarkResult(IReadOnlyList<TrainThroughput> Runs, int FastestThreadsBaby, int FastestThreadsSmall);
 
@@ -27,7 +37,8 @@ public static class TrainBenchmark
         using var scope = NewDisposeScope();
         var a = randn(n, n);
         var b = randn(n, n);
-        for (int i = 0; i < 3; i++) a.matmul(b).Dispose();
+        for (int i = 0; i < 3; i++)
+            a.matmul(b).Dispose();
         double best = double.MaxValue;
         for (int i = 0; i < repeats; i++)
         {
@@ -45,7 +56,16 @@ public static class TrainBenchmark
         var (shape, o) = TrainingPreset.Get(preset);
         int block = shape.Context;
         torch.manual_seed(1);
-        using var model = new Gpt(new GptConfig { VocabSize = CharVocabulary, NPositions = block, NEmbd = shape.Width, NLayer = shape.Layers, NHead = shape.Heads }.WithDropout(shape.Dropout));
+        using var model = new Gpt(
+            new GptConfig
+            {
+                VocabSize = CharVocabulary,
+                NPositions = block,
+                NEmbd = shape.Width,
+                NLayer = shape.Layers,
+                NHead = shape.Heads,
+            }.WithDropout(shape.Dropout)
+        );
         model.train();
         using var optimizer = new TrainingOptimizer(model, o);
         var rng = new Data.SplitMix64(7);
@@ -56,7 +76,10 @@ public static class TrainBenchmark
             optimizer.ZeroGrad();
             for (int micro = 0; micro < o.GradAccumulation; micro++)
             {
-                var x = tensor(Enumerable.Range(0, o.BatchSize * block).Select(_ => (long)(rng.Next() % CharVocabulary)).ToArray(), [o.BatchSize, block]);
+                var x = tensor(
+                    Enumerable.Range(0, o.BatchSize * block).Select(_ => (long)(rng.Next() % CharVocabulary)).ToArray(),
+                    [o.BatchSize, block]
+                );
                 (Gpt.Loss(model.forward(x), x.roll(-1, 1)) / o.GradAccumulation).backward();
             }
             nn.utils.clip_grad_norm_(optimizer.Parameters, o.GradClip);
@@ -64,7 +87,8 @@ public static class TrainBenchmark
             return sw.Elapsed.TotalSeconds;
         }
         status?.Report($"{preset}, {threads} thread(s): warming up");
-        Step(); Step();
+        Step();
+        Step();
         double rssStart = Process.GetCurrentProcess().WorkingSet64 / 1e6;
         var times = new List<double>();
         for (int i = 0; i < steps; i++)
@@ -78,19 +102,38 @@ public static class TrainBenchmark
         double tps = tokens / perStep;
         long parameters = model.ParameterCount;
         double modelGflops = 6.0 * parameters * tps / 1e9;
-        return new TrainThroughput(preset, threads, parameters, tokens, perStep, tps, modelGflops, peak, modelGflops / peak, rssStart, rssEnd);
+        return new TrainThroughput(
+            preset,
+            threads,
+            parameters,
+            tokens,
+            perStep,
+            tps,
+            modelGflops,
+            peak,
+            modelGflops / peak,
+            rssStart,
+            rssEnd
+        );
     }
 
-    public static TrainBenchmarkResult Run(IReadOnlyList<string> presets, IReadOnlyList<int> threadCounts, int babySteps, int smallSteps, IProgress<string>? status = null)
+    public static TrainBenchmarkResult Run(
+        IReadOnlyList<string> presets,
+        IReadOnlyList<int> threadCounts,
+        int babySteps,
+        int smallSteps,
+        IProgress<string>? status = null
+    )
     {
         int before = torch.get_num_threads();
         try
         {
             var runs = new List<TrainThroughput>();
             foreach (var preset in presets)
-                foreach (int t in threadCounts)
-                    runs.Add(Measure(preset, t, preset == "small" ? smallSteps : babySteps, status));
-            int Fastest(string preset) => runs.Where(r => r.Preset == preset).OrderByDescending(r => r.TokensPerSecond).Select(r => r.Threads).FirstOrDefault();
+            foreach (int t in threadCounts)
+                runs.Add(Measure(preset, t, preset == "small" ? smallSteps : babySteps, status));
+            int Fastest(string preset) =>
+                runs.Where(r => r.Preset == preset).OrderByDescending(r => r.TokensPerSecond).Select(r => r.Threads).FirstOrDefault();
             return new TrainBenchmarkResult(runs, Fastest("baby"), Fastest("small"));
         }
         finally

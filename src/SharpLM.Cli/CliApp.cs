@@ -13,15 +13,20 @@ public sealed class CliContext(TextWriter output, TextWriter error)
 {
     public TextWriter Out { get; } = output;
     public TextWriter Err { get; } = error;
+
     /// <summary>Whether stderr is a terminal (live progress display) rather than a file, a pipe or a test's writer.</summary>
     public bool Interactive { get; } = ReferenceEquals(error, System.Console.Error) && !System.Console.IsErrorRedirected;
+
     /// <summary>Progress bars and tables on stderr; plain text when stderr is not a terminal.</summary>
-    public IAnsiConsole Console => _console ??= AnsiConsole.Create(new AnsiConsoleSettings
-    {
-        Out = new AnsiConsoleOutput(Err),
-        Interactive = Interactive ? InteractionSupport.Yes : InteractionSupport.No,
-        Ansi = Interactive ? AnsiSupport.Detect : AnsiSupport.No,
-    });
+    public IAnsiConsole Console =>
+        _console ??= AnsiConsole.Create(
+            new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(Err),
+                Interactive = Interactive ? InteractionSupport.Yes : InteractionSupport.No,
+                Ansi = Interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            }
+        );
     IAnsiConsole? _console;
 
     public void WriteJson<T>(T value) => Out.WriteLine(JsonSerializer.Serialize(value, Json.Compact));
@@ -29,7 +34,14 @@ public sealed class CliContext(TextWriter output, TextWriter error)
     /// <summary>A renderable (table) written to stdout for people.</summary>
     public void WriteTable(Spectre.Console.Rendering.IRenderable table)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Out), Ansi = AnsiSupport.No, Interactive = InteractionSupport.No });
+        var console = AnsiConsole.Create(
+            new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(Out),
+                Ansi = AnsiSupport.No,
+                Interactive = InteractionSupport.No,
+            }
+        );
         console.Profile.Width = 120;
         console.Write(table);
     }
@@ -38,7 +50,8 @@ public sealed class CliContext(TextWriter output, TextWriter error)
     public void WriteTable(Evaluation.ReportTable table)
     {
         var t = new Table().AddColumns(table.Columns.Select(Markup.Escape).ToArray());
-        foreach (var row in table.Rows) t.AddRow(row.Select(Markup.Escape).ToArray());
+        foreach (var row in table.Rows)
+            t.AddRow(row.Select(Markup.Escape).ToArray());
         WriteTable(t);
     }
 }
@@ -49,12 +62,18 @@ public sealed class CliContext(TextWriter output, TextWriter error)
 /// </summary>
 public static class ExitCodes
 {
-    public const int UserError = 1, UsageError = 2, InternalError = 70, Cancelled = 130;
+    public const int UserError = 1,
+        UsageError = 2,
+        InternalError = 70,
+        Cancelled = 130;
 }
 
 public static class CliApp
 {
-    public static readonly Option<bool> JsonOption = new("--json") { Description = "Print the result as one JSON object on stdout (progress goes to stderr)." };
+    public static readonly Option<bool> JsonOption = new("--json")
+    {
+        Description = "Print the result as one JSON object on stdout (progress goes to stderr).",
+    };
     public static readonly Option<string?> DataDirOption = new("--data-dir")
     {
         Description = $"Data catalogue cache folder (default ${DataCatalogClient.CacheEnvironmentVariable} or ~/.cache/sharplm/data).",
@@ -62,7 +81,9 @@ public static class CliApp
     };
     public static readonly Option<string?> RegistryOption = new("--registry")
     {
-        Description = $"npm registry base URL for data sets (default ${DataCatalogClient.RegistryEnvironmentVariable} or {DataCatalogClient.DefaultRegistry}).",
+        Description =
+            $"npm registry base URL for data sets (default ${DataCatalogClient.RegistryEnvironmentVariable} or "
+            + $"{DataCatalogClient.DefaultRegistry}).",
         Recursive = true,
     };
     public static readonly Option<int?> ThreadsOption = new("--threads")
@@ -91,7 +112,8 @@ public static class CliApp
         return root;
     }
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) => await RunAsync(args, output, error, BuildRoot);
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) =>
+        await RunAsync(args, output, error, BuildRoot);
 
     /// <summary>Parses and runs with a root built by <paramref name="build"/> (the bench executable brings its own).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, Func<CliContext, RootCommand> build)
@@ -101,16 +123,21 @@ public static class CliApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) error.WriteLine($"error: {e.Message}");
+            foreach (var e in parse.Errors)
+                error.WriteLine($"error: {e.Message}");
             error.WriteLine($"Run '{CommandPath(parse)} --help' for usage.");
             return ExitCodes.UsageError;
         }
-        return await parse.InvokeAsync(new InvocationConfiguration
-        {
-            Output = output, Error = error, EnableDefaultExceptionHandler = false,
-            // Ctrl+C cancels the command's token; give training time to write its checkpoint before the process ends.
-            ProcessTerminationTimeout = TimeSpan.FromSeconds(120),
-        });
+        return await parse.InvokeAsync(
+            new InvocationConfiguration
+            {
+                Output = output,
+                Error = error,
+                EnableDefaultExceptionHandler = false,
+                // Ctrl+C cancels the command's token; give training time to write its checkpoint before the process ends.
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(120),
+            }
+        );
     }
 
     static string CommandPath(ParseResult parse)
@@ -128,7 +155,10 @@ public static class CliApp
     /// stack trace. The library names its own parameters (max_steps, block_size…); where the command has a flag for one,
     /// the message names the flag instead (--max-steps).
     /// </summary>
-    public static Func<ParseResult, CancellationToken, Task<int>> Guard(CliContext ctx, Func<ParseResult, CancellationToken, Task<int>> body) =>
+    public static Func<ParseResult, CancellationToken, Task<int>> Guard(
+        CliContext ctx,
+        Func<ParseResult, CancellationToken, Task<int>> body
+    ) =>
         async (parse, ct) =>
         {
             try
@@ -158,22 +188,36 @@ public static class CliApp
             }
             catch (Exception e) when (Environment.GetEnvironmentVariable("SHARPLM_DEBUG") != "1")
             {
-                ctx.Err.WriteLine($"internal error ({e.GetType().Name}): {e.Message.Split('\n')[0]}. This is a bug in SharpLM; set SHARPLM_DEBUG=1 for the stack trace and report it.");
+                ctx.Err.WriteLine(
+                    $"internal error ({e.GetType().Name}): {e.Message.Split('\n')[0]}. This is a bug in SharpLM; set SHARPLM_DEBUG=1 "
+                        + "for the stack trace and report it."
+                );
                 return ExitCodes.InternalError;
             }
         };
 
     static string? LibTorchError()
     {
-        try { Runtime.TorchRuntime.EnsureLoaded(); return null; }
-        catch (SharpLMException e) { return e.Message; }
+        try
+        {
+            Runtime.TorchRuntime.EnsureLoaded();
+            return null;
+        }
+        catch (SharpLMException e)
+        {
+            return e.Message;
+        }
     }
 
     /// <summary>Library names for which the flag is not simply the name with dashes.</summary>
     static readonly Dictionary<string, string> FlagNames = new(StringComparer.Ordinal)
     {
-        ["learning_rate"] = "--lr", ["min_learning_rate"] = "--min-lr", ["early_stopping_patience"] = "--patience",
-        ["early_stopping_min_delta"] = "--min-delta", ["output_dir"] = "--output", ["max_input_tokens"] = "--block-size",
+        ["learning_rate"] = "--lr",
+        ["min_learning_rate"] = "--min-lr",
+        ["early_stopping_patience"] = "--patience",
+        ["early_stopping_min_delta"] = "--min-delta",
+        ["output_dir"] = "--output",
+        ["max_input_tokens"] = "--block-size",
         ["stop_sequences"] = "--stop",
     };
 
@@ -182,29 +226,48 @@ public static class CliApp
     {
         var flags = new HashSet<string>(StringComparer.Ordinal);
         for (var r = parse.CommandResult; r != null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
-            foreach (var o in r.Command.Options) flags.Add(o.Name);
-        return Regex.Replace(message, @"(?<![\w./-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|threads|dropout|top|temperature)(?![\w/])", m =>
-        {
-            string flag = FlagNames.TryGetValue(m.Value, out var f) ? f : "--" + m.Value.Replace('_', '-');
-            return flags.Contains(flag) ? flag : m.Value;
-        });
+            foreach (var o in r.Command.Options)
+                flags.Add(o.Name);
+        return Regex.Replace(
+            message,
+            @"(?<![\w./-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|threads|dropout|top|temperature)(?![\w/])",
+            m =>
+            {
+                string flag = FlagNames.TryGetValue(m.Value, out var f) ? f : "--" + m.Value.Replace('_', '-');
+                return flags.Contains(flag) ? flag : m.Value;
+            }
+        );
     }
 
     /// <summary>Runs <paramref name="work"/> under a progress bar on stderr (or silently when not interactive).</summary>
     public static async Task<T> WithProgress<T>(CliContext ctx, string title, Func<ProgressTask, Task<T>> work)
     {
-        if (!ctx.Interactive) return await work(new ProgressTask(0, title, 100, autoStart: false)); // detached: updates are ignored
-        return await ctx.Console.Progress()
+        if (!ctx.Interactive)
+            return await work(new ProgressTask(0, title, 100, autoStart: false)); // detached: updates are ignored
+        return await ctx
+            .Console.Progress()
             .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Columns(
+                new TaskDescriptionColumn(),
+                new ProgressBarColumn(),
+                new PercentageColumn(),
+                new RemainingTimeColumn(),
+                new SpinnerColumn()
+            )
             .StartAsync(async p => await work(p.AddTask(title)));
     }
 
-    public static IProgress<DownloadProgress> DownloadReporter(ProgressTask task) => new SyncProgress<DownloadProgress>(p =>
-    {
-        if (p.Total is long total) { task.MaxValue = total; task.Value = p.Bytes; }
-        else task.IsIndeterminate = true;
-    });
+    public static IProgress<DownloadProgress> DownloadReporter(ProgressTask task) =>
+        new SyncProgress<DownloadProgress>(p =>
+        {
+            if (p.Total is long total)
+            {
+                task.MaxValue = total;
+                task.Value = p.Bytes;
+            }
+            else
+                task.IsIndeterminate = true;
+        });
 
     /// <summary>IProgress that reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool).</summary>
     public sealed class SyncProgress<T>(Action<T> report) : IProgress<T>

@@ -6,6 +6,9 @@ namespace SharpLM;
 /// </summary>
 public class SharpLMException : Exception
 {
-    public SharpLMException(string message) : base(message) { }
-    public SharpLMException(string message, Exception inner) : base(message, inner) { }
+    public SharpLMException(string message)
+        : base(message) { }
+
+    public SharpLMException(string message, Exception inner)
+        : base(message, inner) { }
 }

@@ -11,8 +11,14 @@ public class BertTests
 {
     static readonly BertConfig Small = new()
     {
-        VocabSize = 60, HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 64, MaxPositionEmbeddings = 32,
-        HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0,
+        VocabSize = 60,
+        HiddenSize = 32,
+        NumHiddenLayers = 2,
+        NumAttentionHeads = 4,
+        IntermediateSize = 64,
+        MaxPositionEmbeddings = 32,
+        HiddenDropoutProb = 0,
+        AttentionProbsDropoutProb = 0,
     };
 
     static BertForMaskedLm NewMlm(long seed = 1)
@@ -29,14 +35,26 @@ public class BertTests
     {
         using var m = NewMlm();
         var names = m.named_parameters().Select(p => p.name).ToHashSet();
-        foreach (var expected in new[]
-                 {
-                     "bert.embeddings.word_embeddings.weight", "bert.embeddings.position_embeddings.weight", "bert.embeddings.token_type_embeddings.weight",
-                     "bert.embeddings.LayerNorm.weight", "bert.encoder.layer.0.attention.self.query.weight", "bert.encoder.layer.1.attention.self.value.bias",
-                     "bert.encoder.layer.0.attention.output.dense.weight", "bert.encoder.layer.0.attention.output.LayerNorm.bias",
-                     "bert.encoder.layer.1.intermediate.dense.weight", "bert.encoder.layer.1.output.dense.weight", "bert.encoder.layer.1.output.LayerNorm.weight",
-                     "bert.pooler.dense.weight", "cls.predictions.bias", "cls.predictions.transform.dense.weight", "cls.predictions.transform.LayerNorm.weight",
-                 })
+        foreach (
+            var expected in new[]
+            {
+                "bert.embeddings.word_embeddings.weight",
+                "bert.embeddings.position_embeddings.weight",
+                "bert.embeddings.token_type_embeddings.weight",
+                "bert.embeddings.LayerNorm.weight",
+                "bert.encoder.layer.0.attention.self.query.weight",
+                "bert.encoder.layer.1.attention.self.value.bias",
+                "bert.encoder.layer.0.attention.output.dense.weight",
+                "bert.encoder.layer.0.attention.output.LayerNorm.bias",
+                "bert.encoder.layer.1.intermediate.dense.weight",
+                "bert.encoder.layer.1.output.dense.weight",
+                "bert.encoder.layer.1.output.LayerNorm.weight",
+                "bert.pooler.dense.weight",
+                "cls.predictions.bias",
+                "cls.predictions.transform.dense.weight",
+                "cls.predictions.transform.LayerNorm.weight",
+            }
+        )
             Assert.Contains(expected, names);
         // The decoder is tied to the word embeddings: no second copy.
         Assert.Equal(1, m.named_parameters().Count(p => p.parameter.shape.SequenceEqual(new long[] { 60, 32 })));
@@ -55,7 +73,10 @@ public class BertTests
         var alone = m.forward(ids, ones(1, 5, ScalarType.Bool));
         // Same sequence padded to 9 with [PAD] = 0, next to a longer one in the batch.
         var padded = tensor(new long[] { 2, 17, 33, 8, 3, 0, 0, 0, 0, 2, 5, 6, 7, 9, 11, 12, 13, 3 }, [2, 9]);
-        var attend = tensor(new[] { true, true, true, true, true, false, false, false, false, true, true, true, true, true, true, true, true, true }, [2, 9]);
+        var attend = tensor(
+            new[] { true, true, true, true, true, false, false, false, false, true, true, true, true, true, true, true, true, true },
+            [2, 9]
+        );
         var batched = m.forward(padded, attend);
         Assert.True(alone[0].allclose(batched[0, ..5], rtol: 1e-5, atol: 1e-5));
         // Without the mask the padding would leak in:
@@ -72,7 +93,8 @@ public class BertTests
         var a = tensor(new long[] { 2, 10, 11, 12, 3 }, [1, 5]);
         var b = tensor(new long[] { 2, 10, 11, 40, 3 }, [1, 5]);
         var all = ones(1, 5, ScalarType.Bool);
-        Assert.False(m.forward(a, all)[0, 1].allclose(m.forward(b, all)[0, 1], rtol: 1e-4, atol: 1e-4)); // a later token changes an earlier one
+        // a later token changes an earlier one
+        Assert.False(m.forward(a, all)[0, 1].allclose(m.forward(b, all)[0, 1], rtol: 1e-4, atol: 1e-4));
     }
 
     [Fact]
@@ -121,13 +143,28 @@ public class BertSelectedHeadTests
     {
         Runtime.TorchRuntime.EnsureLoaded();
         torch.manual_seed(3);
-        using var m = new SharpLM.Models.BertForMaskedLm(new SharpLM.Models.BertConfig { VocabSize = 40, HiddenSize = 16, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 32, MaxPositionEmbeddings = 8, HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 });
+        using var m = new SharpLM.Models.BertForMaskedLm(
+            new SharpLM.Models.BertConfig
+            {
+                VocabSize = 40,
+                HiddenSize = 16,
+                NumHiddenLayers = 1,
+                NumAttentionHeads = 2,
+                IntermediateSize = 32,
+                MaxPositionEmbeddings = 8,
+                HiddenDropoutProb = 0,
+                AttentionProbsDropoutProb = 0,
+            }
+        );
         m.eval();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var ids = randint(5, 40, [2, 8]);
         var attend = ones(2, 8, ScalarType.Bool);
-        var selected = tensor(new[] { false, true, false, false, true, false, false, false, true, false, false, false, false, false, false, true }, [2, 8]);
+        var selected = tensor(
+            new[] { false, true, false, false, true, false, false, false, true, false, false, false, false, false, false, true },
+            [2, 8]
+        );
         Assert.True(m.forward(ids, attend)[selected].allclose(m.ForwardSelected(ids, attend, selected), rtol: 1e-5, atol: 1e-6));
     }
 }

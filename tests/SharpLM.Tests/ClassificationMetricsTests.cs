@@ -13,7 +13,14 @@ public class ClassificationMetricsTests
         // class 2: TP 1, predicted 1, support 2 → P 1,   R 1/2, F1 2/3
         var r = ClassificationMetrics.Compute([0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 0, 2], ["a", "b", "c"]);
         Assert.Equal(4.0 / 6, r.Accuracy, 12);
-        Assert.Equal([[1, 1, 0], [0, 2, 0], [1, 0, 1]], r.ConfusionMatrix);
+        Assert.Equal(
+            [
+                [1, 1, 0],
+                [0, 2, 0],
+                [1, 0, 1],
+            ],
+            r.ConfusionMatrix
+        );
         Assert.Equal(new[] { 0.5, 2.0 / 3, 1 }, r.PerClass.Select(m => m.Precision), new Tolerance());
         Assert.Equal(new[] { 0.5, 1, 0.5 }, r.PerClass.Select(m => m.Recall), new Tolerance());
         Assert.Equal(new[] { 0.5, 0.8, 2.0 / 3 }, r.PerClass.Select(m => m.F1), new Tolerance());
@@ -70,7 +77,14 @@ public class ClassificationMetricsTests
     [Fact]
     public void StratifiedFoldsKeepClassProportionsAndCoverEveryExampleOnce()
     {
-        var labels = Enumerable.Range(0, 103).Select(i => i < 70 ? 0 : i < 95 ? 1 : 2).ToArray(); // 70 / 25 / 8
+        var labels = Enumerable
+            .Range(0, 103)
+            .Select(i =>
+                i < 70 ? 0
+                : i < 95 ? 1
+                : 2
+            )
+            .ToArray(); // 70 / 25 / 8
         var folds = CrossValidation.StratifiedKFold(labels, 5, 42);
         Assert.Equal(5, folds.Count);
         Assert.Equal(Enumerable.Range(0, 103), folds.SelectMany(f => f.Test).Order());
@@ -86,7 +100,10 @@ public class ClassificationMetricsTests
         Assert.Equal(folds.Select(f => f.Test), CrossValidation.StratifiedKFold(labels, 5, 42).Select(f => f.Test));
         Assert.NotEqual(folds.Select(f => f.Test), CrossValidation.StratifiedKFold(labels, 5, 43).Select(f => f.Test));
         Assert.Contains("at least 2 folds", Assert.Throws<SharpLMException>(() => CrossValidation.StratifiedKFold(labels, 1, 1)).Message);
-        Assert.Contains("Cannot make 5 folds from 3", Assert.Throws<SharpLMException>(() => CrossValidation.StratifiedKFold([0, 1, 0], 5, 1)).Message);
+        Assert.Contains(
+            "Cannot make 5 folds from 3",
+            Assert.Throws<SharpLMException>(() => CrossValidation.StratifiedKFold([0, 1, 0], 5, 1)).Message
+        );
     }
 
     [Fact]
@@ -104,6 +121,7 @@ public class ClassificationMetricsTests
     sealed class Tolerance : IEqualityComparer<double>
     {
         public bool Equals(double a, double b) => Math.Abs(a - b) < 1e-12;
+
         public int GetHashCode(double d) => 0;
     }
 }

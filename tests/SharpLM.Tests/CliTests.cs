@@ -41,12 +41,32 @@ public class CliTests
         string dir = TestData.TempDir();
         string input = Path.Combine(dir, "in.txt");
         File.WriteAllText(input, string.Join('\n', Enumerable.Repeat("the quick brown fox jumps over the lazy dog", 200)));
-        var train = await Run("tokenizer", "train", "--input", input, "--vocab-size", "300", "--output", Path.Combine(dir, "tok"), "--json");
+        var train = await Run(
+            "tokenizer",
+            "train",
+            "--input",
+            input,
+            "--vocab-size",
+            "300",
+            "--output",
+            Path.Combine(dir, "tok"),
+            "--json"
+        );
         Assert.Equal(0, train.Code);
-        Assert.InRange(JsonDocument.Parse(train.Out).RootElement.GetProperty("vocabSize").GetInt32(), 258, 300); // stops early when no pair repeats
+        // stops early when no pair repeats
+        Assert.InRange(JsonDocument.Parse(train.Out).RootElement.GetProperty("vocabSize").GetInt32(), 258, 300);
         var enc = await Run("tokenizer", "encode", "--tokenizer", Path.Combine(dir, "tok"), "--text", "the quick brown fox", "--json");
         Assert.Equal(0, enc.Code);
-        var prep = await Run("prepare", "--input", input, "--tokenizer", Path.Combine(dir, "tok", "tokenizer.json"), "--output", Path.Combine(dir, "shards"), "--json");
+        var prep = await Run(
+            "prepare",
+            "--input",
+            input,
+            "--tokenizer",
+            Path.Combine(dir, "tok", "tokenizer.json"),
+            "--output",
+            Path.Combine(dir, "shards"),
+            "--json"
+        );
         Assert.Equal(0, prep.Code);
         var summary = JsonDocument.Parse(prep.Out).RootElement;
         Assert.True(summary.GetProperty("train").GetProperty("tokens").GetInt64() > 0);
@@ -56,7 +76,10 @@ public class CliTests
 
     [Fact]
     public async Task MissingFile() =>
-        AssertUserError(await Run("prepare", "--input", "/nonexistent/corpus.txt", "--tokenizer", "gpt2", "--output", TestData.TempDir()), "does not exist");
+        AssertUserError(
+            await Run("prepare", "--input", "/nonexistent/corpus.txt", "--tokenizer", "gpt2", "--output", TestData.TempDir()),
+            "does not exist"
+        );
 
     [Fact]
     public async Task EmptyCorpus()
@@ -65,7 +88,10 @@ public class CliTests
         string input = Path.Combine(dir, "empty.txt");
         File.WriteAllText(input, "");
         AssertUserError(await Run("prepare", "--input", input, "--tokenizer", "char", "--output", Path.Combine(dir, "out")), "empty");
-        AssertUserError(await Run("tokenizer", "train", "--input", input, "--vocab-size", "300", "--output", Path.Combine(dir, "tok")), "empty");
+        AssertUserError(
+            await Run("tokenizer", "train", "--input", input, "--vocab-size", "300", "--output", Path.Combine(dir, "tok")),
+            "empty"
+        );
         Assert.False(Directory.Exists(Path.Combine(dir, "out")));
     }
 
@@ -75,7 +101,10 @@ public class CliTests
         string dir = TestData.TempDir();
         string input = Path.Combine(dir, "in.txt");
         File.WriteAllText(input, "some text");
-        AssertUserError(await Run("tokenizer", "train", "--input", input, "--vocab-size", "100", "--output", Path.Combine(dir, "tok")), "smaller than the byte alphabet");
+        AssertUserError(
+            await Run("tokenizer", "train", "--input", input, "--vocab-size", "100", "--output", Path.Combine(dir, "tok")),
+            "smaller than the byte alphabet"
+        );
     }
 
     [Fact]
@@ -114,14 +143,26 @@ public class CliTests
     {
         AssertUserError(await Run("tokenizer", "decode", "--tokenizer", "gpt2", "--ids", "1,x"), "is not an integer");
         AssertUserError(await Run("tokenizer", "decode", "--tokenizer", "gpt2", "--ids", "99999999"), "outside the vocabulary");
-        AssertUserError(await Run("prepare", "--input", "moby-dick", "--tokenizer", "char", "--output", TestData.TempDir(), "--val-fraction", "1.5"), "--val-fraction");
+        AssertUserError(
+            await Run("prepare", "--input", "moby-dick", "--tokenizer", "char", "--output", TestData.TempDir(), "--val-fraction", "1.5"),
+            "--val-fraction"
+        );
     }
 
     [Fact]
     public async Task HelpWorksEverywhere()
     {
         var root = CliApp.BuildRoot(new CliContext(TextWriter.Null, TextWriter.Null));
-        var commands = root.Subcommands.SelectMany(c => c.Subcommands.Count > 0 ? c.Subcommands.Select(s => new[] { c.Name, s.Name }) : [[c.Name]]).ToList();
+        var commands = root
+            .Subcommands.SelectMany(c =>
+                c.Subcommands.Count > 0
+                    ? c.Subcommands.Select(s => new[] { c.Name, s.Name })
+                    :
+                    [
+                        [c.Name],
+                    ]
+            )
+            .ToList();
         Assert.Equal(15, commands.Count); // every command, so that a new one is covered too
         foreach (var path in commands.Prepend([]))
         {
@@ -145,7 +186,20 @@ public class CliTests
     {
         string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("to be or not to be, that is the question. ", 100)));
         string run = Path.Combine(TestData.TempDir(), "run");
-        var train = await Run("train", "--data", data, "--output", run, "--preset", "tiny", "--max-steps", "60", "--eval-interval", "30", "--json");
+        var train = await Run(
+            "train",
+            "--data",
+            data,
+            "--output",
+            run,
+            "--preset",
+            "tiny",
+            "--max-steps",
+            "60",
+            "--eval-interval",
+            "30",
+            "--json"
+        );
         Assert.Equal(0, train.Code);
         using var result = JsonDocument.Parse(train.Out);
         Assert.Equal(60, result.RootElement.GetProperty("steps").GetInt32());
@@ -159,11 +213,37 @@ public class CliTests
         // 15 symbols: an untrained model scores ln 15 = 2.71 nats; 60 steps reach about 2.0.
         Assert.True(loss is > 0 and < 0.85 * 2.708, $"loss {loss}");
 
-        var gen = await Run("generate", "--model", run, "--prompt", "to be", "--prompt", "that", "--max-new-tokens", "12", "--seed", "5", "--json");
+        var gen = await Run(
+            "generate",
+            "--model",
+            run,
+            "--prompt",
+            "to be",
+            "--prompt",
+            "that",
+            "--max-new-tokens",
+            "12",
+            "--seed",
+            "5",
+            "--json"
+        );
         Assert.Equal(0, gen.Code);
         using var results = JsonDocument.Parse(gen.Out);
         Assert.Equal(2, results.RootElement.GetProperty("results").GetArrayLength());
-        var again = await Run("generate", "--model", run, "--prompt", "to be", "--prompt", "that", "--max-new-tokens", "12", "--seed", "5", "--json");
+        var again = await Run(
+            "generate",
+            "--model",
+            run,
+            "--prompt",
+            "to be",
+            "--prompt",
+            "that",
+            "--max-new-tokens",
+            "12",
+            "--seed",
+            "5",
+            "--json"
+        );
         using var againResults = JsonDocument.Parse(again.Out);
         Assert.Equal(results.RootElement.GetProperty("results").GetRawText(), againResults.RootElement.GetProperty("results").GetRawText());
 
@@ -182,18 +262,45 @@ public class CliTests
     {
         string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("abc def ghi. ", 200)));
         string dir = TestData.TempDir();
-        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "a"), "--n-embd", "30", "--n-head", "4"), "divisible by --n-head");
+        AssertUserError(
+            await Run("train", "--data", data, "--output", Path.Combine(dir, "a"), "--n-embd", "30", "--n-head", "4"),
+            "divisible by --n-head"
+        );
         AssertUserError(await Run("train", "--data", Path.Combine(dir, "missing"), "--output", Path.Combine(dir, "b")), "does not exist");
         AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "c"), "--preset", "huge"), "Unknown preset");
-        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "d"), "--optimizer", "lion"), "--optimizer 'lion'");
-        AssertUserError(await Run("train", "--data", data, "--output", Path.Combine(dir, "e"), "--lr", "-1"), "Training option --lr must be in (0, 10)");
+        AssertUserError(
+            await Run("train", "--data", data, "--output", Path.Combine(dir, "d"), "--optimizer", "lion"),
+            "--optimizer 'lion'"
+        );
+        AssertUserError(
+            await Run("train", "--data", data, "--output", Path.Combine(dir, "e"), "--lr", "-1"),
+            "Training option --lr must be in (0, 10)"
+        );
         AssertUserError(await Run("train", "--output", Path.Combine(dir, "f"), "--resume"), "no training.json");
         AssertUserError(await Run("eval", "--model", Path.Combine(dir, "nothing")), "does not exist");
         AssertUserError(await Run("generate", "--model", Path.Combine(dir, "nothing")), "does not exist");
         Assert.Equal(2, (await Run("train", "--data", data, "--output", dir, "--max-steps", "many")).Code);
 
         string run = Path.Combine(dir, "run");
-        Assert.Equal(0, (await Run("train", "--data", data, "--output", run, "--preset", "tiny", "--max-steps", "5", "--eval-interval", "5", "--json")).Code);
+        Assert.Equal(
+            0,
+            (
+                await Run(
+                    "train",
+                    "--data",
+                    data,
+                    "--output",
+                    run,
+                    "--preset",
+                    "tiny",
+                    "--max-steps",
+                    "5",
+                    "--eval-interval",
+                    "5",
+                    "--json"
+                )
+            ).Code
+        );
         AssertUserError(await Run("generate", "--model", run, "--top-p", "0"), "--top-p");
         var weights = Path.Combine(run, "model.safetensors");
         File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..200]);

@@ -13,19 +13,27 @@ public class DataCatalogTests
     sealed class FakeRegistry : HttpMessageHandler
     {
         /// <summary>Built once: a tar entry records the time it was made, so each build has other bytes.</summary>
-        public static readonly byte[] Untampered = BuildTarball(new() { ["package/data/data.txt"] = "Call me Ishmael.", ["package/README.md"] = "readme" });
+        public static readonly byte[] Untampered = BuildTarball(
+            new() { ["package/data/data.txt"] = "Call me Ishmael.", ["package/README.md"] = "readme" }
+        );
         public byte[] Tarball = Untampered;
         public string? IntegrityOverride;
         public bool Offline;
         public int Requests;
+
         /// <summary>Answer this many requests with 503 before serving.</summary>
         public int Unavailable;
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
         {
             Requests++;
-            if (Offline) throw new HttpRequestException("network unreachable");
-            if (Unavailable > 0) { Unavailable--; return Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable)); }
+            if (Offline)
+                throw new HttpRequestException("network unreachable");
+            if (Unavailable > 0)
+            {
+                Unavailable--;
+                return Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
+            }
             string url = request.RequestUri!.ToString();
             if (url.EndsWith(".tgz", StringComparison.Ordinal))
                 return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(Tarball) });
@@ -41,12 +49,17 @@ public class DataCatalogTests
         using (var gz = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true))
         using (var tar = new TarWriter(gz, TarEntryFormat.Pax))
             foreach (var (name, content) in files)
-                tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(content)) });
+                tar.WriteEntry(
+                    new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(content)) }
+                );
         return ms.ToArray();
     }
 
     /// <summary>moby-dick's entry, pinned to the fake registry's (untampered) tarball.</summary>
-    static readonly CatalogEntry Moby = Catalog.Get("moby-dick") with { Integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(FakeRegistry.Untampered)) };
+    static readonly CatalogEntry Moby = Catalog.Get("moby-dick") with
+    {
+        Integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(FakeRegistry.Untampered)),
+    };
 
     [Fact]
     public async Task DownloadsVerifiesKeepsOnlyNamedFilesAndCaches()
@@ -85,7 +98,10 @@ public class DataCatalogTests
         var client = new DataCatalogClient(cache, "https://fake.test", new HttpClient(registry));
         var e = await Assert.ThrowsAsync<SharpLMException>(() => client.GetAsync(Moby));
         Assert.Contains("different digest than the one SharpLM pins", e.Message);
-        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(cache, "*", SearchOption.AllDirectories), p => !Path.GetFileName(p).StartsWith(".lock-"));
+        Assert.DoesNotContain(
+            Directory.EnumerateFileSystemEntries(cache, "*", SearchOption.AllDirectories),
+            p => !Path.GetFileName(p).StartsWith(".lock-")
+        );
         registry.IntegrityOverride = Moby.Integrity; // metadata now lies in the catalogue's favour: the bytes still decide
         e = await Assert.ThrowsAsync<SharpLMException>(() => client.GetAsync(Moby));
         Assert.Contains("does not match the sha512 SharpLM pins", e.Message);
@@ -102,7 +118,9 @@ public class DataCatalogTests
         Assert.Equal(4, registry.Requests); // two 503s, then metadata and tarball
 
         var down = new FakeRegistry { Unavailable = 100 };
-        var e = await Assert.ThrowsAsync<SharpLMException>(() => new DataCatalogClient(TestData.TempDir(), "https://fake.test", new HttpClient(down)).GetAsync(Moby));
+        var e = await Assert.ThrowsAsync<SharpLMException>(() =>
+            new DataCatalogClient(TestData.TempDir(), "https://fake.test", new HttpClient(down)).GetAsync(Moby)
+        );
         Assert.Contains("answered 503", e.Message);
         Assert.Equal(97, down.Unavailable); // three attempts, then the one-line error
     }
@@ -114,7 +132,9 @@ public class DataCatalogTests
         registry.Tarball = registry.Tarball[..(registry.Tarball.Length / 2)];
         string cache = TestData.TempDir();
         var client = new DataCatalogClient(cache, "https://fake.test", new HttpClient(registry));
-        var e = await Assert.ThrowsAsync<SharpLMException>(() => client.GetAsync(Moby with { Integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(registry.Tarball)) }));
+        var e = await Assert.ThrowsAsync<SharpLMException>(() =>
+            client.GetAsync(Moby with { Integrity = "sha512-" + Convert.ToBase64String(SHA512.HashData(registry.Tarball)) })
+        );
         Assert.Contains("corrupt or truncated", e.Message);
         Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(cache), p => !Path.GetFileName(p).StartsWith(".lock-"));
     }
@@ -155,10 +175,14 @@ public class DataCatalogTests
         {
             string[] args = ["data", "get", "moby-dick", "--dir", cache, "--json", .. force ? new[] { "--force" } : []];
             var runs = Enumerable.Range(0, 4).Select(_ => CliProcess.RunAsync(args)).ToArray();
-            foreach (var r in await Task.WhenAll(runs)) Assert.True(r.Code == 0, r.Err);
+            foreach (var r in await Task.WhenAll(runs))
+                Assert.True(r.Code == 0, r.Err);
             var client = new DataCatalogClient(cache);
             Assert.True(client.IsCached(Catalog.Get("moby-dick")));
-            Assert.Equal(File.ReadAllBytes(await TestData.MobyDickPath()), File.ReadAllBytes(Path.Combine(client.EntryDir(Catalog.Get("moby-dick")), "data", "data.txt")));
+            Assert.Equal(
+                File.ReadAllBytes(await TestData.MobyDickPath()),
+                File.ReadAllBytes(Path.Combine(client.EntryDir(Catalog.Get("moby-dick")), "data", "data.txt"))
+            );
             Assert.Empty(Directory.GetDirectories(cache, ".tmp-*"));
         }
     }
@@ -169,8 +193,10 @@ public class DataCatalogTests
         string cache = TestData.TempDir();
         var entry = Catalog.Get("moby-dick");
         Assert.Equal(0, (await CliProcess.RunAsync(["data", "get", "moby-dick", "--dir", cache])).Code);
-        var killed = await CliProcess.RunAsync(["data", "get", "moby-dick", "--dir", cache, "--force"],
-            environment: new Dictionary<string, string> { [SharpLM.Runtime.FailPoint.EnvironmentVariable] = "catalog.moved-aside" });
+        var killed = await CliProcess.RunAsync(
+            ["data", "get", "moby-dick", "--dir", cache, "--force"],
+            environment: new Dictionary<string, string> { [SharpLM.Runtime.FailPoint.EnvironmentVariable] = "catalog.moved-aside" }
+        );
         Assert.Equal(137, killed.Code);
         var client = new DataCatalogClient(cache);
         Assert.False(client.IsCached(entry)); // the old copy went aside whole, with its manifest; nothing half-made is at the entry's path

@@ -12,7 +12,11 @@ public class DataPreparationTests
         string dir = TestData.TempDir();
         string path = Path.Combine(dir, "s.bin");
         int[] tokens = [0, 1, 50256, 65535, 7];
-        using (var w = new TokenShardWriter(path, 65536)) { w.Write(tokens); w.Complete(); }
+        using (var w = new TokenShardWriter(path, 65536))
+        {
+            w.Write(tokens);
+            w.Complete();
+        }
         byte[] bytes = File.ReadAllBytes(path);
         Assert.Equal(1024 + 2 * tokens.Length, bytes.Length);
         Assert.Equal(20240520, BitConverter.ToInt32(bytes, 0));
@@ -22,7 +26,11 @@ public class DataPreparationTests
         Assert.Equal(tokens, TokenShard.ReadAll(path));
 
         string big = Path.Combine(dir, "big.bin");
-        using (var w = new TokenShardWriter(big, 151_936)) { w.Write([151_935, 3]); w.Complete(); }
+        using (var w = new TokenShardWriter(big, 151_936))
+        {
+            w.Write([151_935, 3]);
+            w.Complete();
+        }
         Assert.Equal(2, BitConverter.ToInt32(File.ReadAllBytes(big), 4));
         Assert.Equal([151_935, 3], TokenShard.ReadAll(big));
     }
@@ -36,7 +44,11 @@ public class DataPreparationTests
         Assert.Contains("is not a token shard", Assert.Throws<SharpLMException>(() => TokenShard.ReadAll(wrongMagic)).Message);
 
         string truncated = Path.Combine(dir, "t.bin");
-        using (var w = new TokenShardWriter(truncated, 100)) { w.Write([1, 2, 3, 4]); w.Complete(); }
+        using (var w = new TokenShardWriter(truncated, 100))
+        {
+            w.Write([1, 2, 3, 4]);
+            w.Complete();
+        }
         File.WriteAllBytes(truncated, File.ReadAllBytes(truncated)[..^2]);
         Assert.Contains("truncated", Assert.Throws<SharpLMException>(() => TokenShard.ReadAll(truncated)).Message);
     }
@@ -45,7 +57,8 @@ public class DataPreparationTests
     public void AbandonedWriterLeavesNoFile()
     {
         string dir = TestData.TempDir();
-        using (var w = new TokenShardWriter(Path.Combine(dir, "x.bin"), 100)) w.Write([1, 2]);
+        using (var w = new TokenShardWriter(Path.Combine(dir, "x.bin"), 100))
+            w.Write([1, 2]);
         Assert.Empty(Directory.EnumerateFiles(dir));
     }
 
@@ -102,10 +115,15 @@ public class DataPreparationTests
         string input = Path.Combine(dir, "in.txt");
         string text = string.Concat(Enumerable.Range(0, 1000).Select(i => (char)('a' + i % 26)));
         File.WriteAllText(input, text);
-        var summary = await new CorpusPreparer(TestData.Catalog).RunAsync(new PrepareOptions
-        {
-            Inputs = [input], Tokenizer = "char", OutputDir = Path.Combine(dir, "out"), ValFraction = 0.1,
-        });
+        var summary = await new CorpusPreparer(TestData.Catalog).RunAsync(
+            new PrepareOptions
+            {
+                Inputs = [input],
+                Tokenizer = "char",
+                OutputDir = Path.Combine(dir, "out"),
+                ValFraction = 0.1,
+            }
+        );
         Assert.Equal("characters", summary.SplitMode);
         var tok = TokenizerJson.Load(Path.Combine(dir, "out"));
         Assert.Equal(text[..900], tok.Decode(TokenShard.ReadAll(Path.Combine(dir, "out", "train_000000.bin"))));
@@ -120,8 +138,17 @@ public class DataPreparationTests
         string dir = TestData.TempDir();
         string corpus = Path.Combine(dir, "corpus");
         Directory.CreateDirectory(corpus);
-        for (int i = 0; i < 20; i++) File.WriteAllText(Path.Combine(corpus, $"doc{i:D2}.txt"), $"Document number {i}. " + new string('x', 50 * i));
-        var options = new PrepareOptions { Inputs = [corpus], Tokenizer = "gpt2", OutputDir = Path.Combine(dir, "out"), ValFraction = 0.2, Seed = 7, ShardTokens = 1000 };
+        for (int i = 0; i < 20; i++)
+            File.WriteAllText(Path.Combine(corpus, $"doc{i:D2}.txt"), $"Document number {i}. " + new string('x', 50 * i));
+        var options = new PrepareOptions
+        {
+            Inputs = [corpus],
+            Tokenizer = "gpt2",
+            OutputDir = Path.Combine(dir, "out"),
+            ValFraction = 0.2,
+            Seed = 7,
+            ShardTokens = 1000,
+        };
         var s1 = await new CorpusPreparer(TestData.Catalog).RunAsync(options);
         Assert.Equal("documents", s1.SplitMode);
         Assert.Equal(16, s1.Train.Documents);

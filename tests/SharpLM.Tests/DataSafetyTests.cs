@@ -15,7 +15,13 @@ public class DataSafetyTests
     static string LabelledCsv()
     {
         string path = Path.Combine(TestData.TempDir(), "labelled.csv");
-        File.WriteAllLines(path, ["text,label", .. Enumerable.Range(0, 40).Select(i => $"text number {i} {(i % 2 == 0 ? "good" : "bad")},{(i % 2 == 0 ? "pos" : "neg")}")]);
+        File.WriteAllLines(
+            path,
+            [
+                "text,label",
+                .. Enumerable.Range(0, 40).Select(i => $"text number {i} {(i % 2 == 0 ? "good" : "bad")},{(i % 2 == 0 ? "pos" : "neg")}"),
+            ]
+        );
         return path;
     }
 
@@ -27,20 +33,72 @@ public class DataSafetyTests
     }
 
     /// <summary>Every command that writes a folder: its arguments for an output path, and where inside that path it writes.</summary>
-    public static TheoryData<string> Commands => new() { "prepare", "quickstart", "bench-classify", "tune", "train", "finetune", "data-split", "tokenizer-train" };
+    public static TheoryData<string> Commands =>
+        new() { "prepare", "quickstart", "bench-classify", "tune", "train", "finetune", "data-split", "tokenizer-train" };
 
-    static async Task<string[]> Arguments(string command, string output) => command switch
-    {
-        "prepare" => ["prepare", "--input", Corpus(), "--tokenizer", "char", "--output", output],
-        "quickstart" => ["quickstart", "--output", output, "--max-steps", "1"],
-        "bench-classify" => ["classify", "--data", LabelledCsv(), "--tokenizer", "gpt2", "--architecture", "gpt2", "--max-steps", "1", "--output", output],
-        "tune" => ["tune", "--data", LabelledCsv(), "--tokenizer", "gpt2", "--architecture", "gpt2", "--folds", "2", "--output", output],
-        "train" => ["train", "--data", await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("abc abd. ", 200))), "--preset", "tiny", "--max-steps", "2", "--output", output],
-        "finetune" => ["finetune", "--data", LabelledCsv(), "--tokenizer", "gpt2", "--architecture", "gpt2", "--max-steps", "1", "--output", output],
-        "data-split" => ["data", "split", "--data", LabelledCsv(), "--output", output],
-        "tokenizer-train" => ["tokenizer", "train", "--input", Corpus(), "--vocab-size", "300", "--output", output],
-        _ => throw new ArgumentException(command),
-    };
+    static async Task<string[]> Arguments(string command, string output) =>
+        command switch
+        {
+            "prepare" => ["prepare", "--input", Corpus(), "--tokenizer", "char", "--output", output],
+            "quickstart" => ["quickstart", "--output", output, "--max-steps", "1"],
+            "bench-classify" =>
+            [
+                "classify",
+                "--data",
+                LabelledCsv(),
+                "--tokenizer",
+                "gpt2",
+                "--architecture",
+                "gpt2",
+                "--max-steps",
+                "1",
+                "--output",
+                output,
+            ],
+            "tune" =>
+            [
+                "tune",
+                "--data",
+                LabelledCsv(),
+                "--tokenizer",
+                "gpt2",
+                "--architecture",
+                "gpt2",
+                "--folds",
+                "2",
+                "--output",
+                output,
+            ],
+            "train" =>
+            [
+                "train",
+                "--data",
+                await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("abc abd. ", 200))),
+                "--preset",
+                "tiny",
+                "--max-steps",
+                "2",
+                "--output",
+                output,
+            ],
+            "finetune" =>
+            [
+                "finetune",
+                "--data",
+                LabelledCsv(),
+                "--tokenizer",
+                "gpt2",
+                "--architecture",
+                "gpt2",
+                "--max-steps",
+                "1",
+                "--output",
+                output,
+            ],
+            "data-split" => ["data", "split", "--data", LabelledCsv(), "--output", output],
+            "tokenizer-train" => ["tokenizer", "train", "--input", Corpus(), "--vocab-size", "300", "--output", output],
+            _ => throw new ArgumentException(command),
+        };
 
     /// <summary>quickstart writes data/ and run/ inside its --output; the others write --output itself.</summary>
     static string WrittenFolder(string command, string output) => command == "quickstart" ? Path.Combine(output, "data") : output;
@@ -170,7 +228,21 @@ public class DataSafetyTests
     {
         string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("abc abd. ", 200)));
         string run = Path.Combine(TestData.TempDir(), "run");
-        string[] args = ["train", "--data", data, "--preset", "tiny", "--max-steps", "4", "--eval-interval", "2", "--output", run, "--json"];
+        string[] args =
+        [
+            "train",
+            "--data",
+            data,
+            "--preset",
+            "tiny",
+            "--max-steps",
+            "4",
+            "--eval-interval",
+            "2",
+            "--output",
+            run,
+            "--json",
+        ];
         Assert.Equal(0, (await Run(args)).Code);
         var again = await Run(args);
         AssertRefused(again.Code, again.Err, "already holds a run");
@@ -186,7 +258,21 @@ public class DataSafetyTests
     {
         string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("abc abd. ", 200)));
         string run = Path.Combine(TestData.TempDir(), "run");
-        using var first = CliProcess.Start(["train", "--data", data, "--preset", "tiny", "--max-steps", "1000000", "--eval-interval", "5", "--output", run, "--threads", "1"]);
+        using var first = CliProcess.Start([
+            "train",
+            "--data",
+            data,
+            "--preset",
+            "tiny",
+            "--max-steps",
+            "1000000",
+            "--eval-interval",
+            "5",
+            "--output",
+            run,
+            "--threads",
+            "1",
+        ]);
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (!File.Exists(Path.Combine(run, "checkpoint", "state.json")))
         {

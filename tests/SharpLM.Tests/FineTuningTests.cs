@@ -19,24 +19,44 @@ public class FineTuningTests
     static LabelledDataset Toy(int n, int seed)
     {
         var rng = new Random(seed);
-        var examples = Enumerable.Range(0, n).Select(i =>
-        {
-            bool positive = i % 2 == 0;
-            var words = Enumerable.Range(0, 6).Select(_ => Filler[rng.Next(Filler.Length)]).ToList();
-            words.Insert(rng.Next(words.Count + 1), (positive ? Good : Bad)[rng.Next(6)]);
-            return new LabelledExample(string.Join(' ', words), positive ? "pos" : "neg");
-        }).ToArray();
+        var examples = Enumerable
+            .Range(0, n)
+            .Select(i =>
+            {
+                bool positive = i % 2 == 0;
+                var words = Enumerable.Range(0, 6).Select(_ => Filler[rng.Next(Filler.Length)]).ToList();
+                words.Insert(rng.Next(words.Count + 1), (positive ? Good : Bad)[rng.Next(6)]);
+                return new LabelledExample(string.Join(' ', words), positive ? "pos" : "neg");
+            })
+            .ToArray();
         return new LabelledDataset(examples, "toy");
     }
 
     /// <summary>Trained on toy text, so every word is frequent enough to become one token.</summary>
-    static WordPieceTokenizer ToyTokenizer() => TokenizerTrainer.TrainWordPiece(Toy(400, 9).Examples.Select(e => e.Text), new TokenizerTrainingOptions { VocabSize = 200 });
+    static WordPieceTokenizer ToyTokenizer() =>
+        TokenizerTrainer.TrainWordPiece(Toy(400, 9).Examples.Select(e => e.Text), new TokenizerTrainingOptions { VocabSize = 200 });
 
-    static TrainOptions TinyOptions => Tiny.Options with { BatchSize = 16, MaxSteps = 120, LearningRate = 2e-3, MinLearningRate = 2e-4, WarmupSteps = 10, EvalInterval = 40, WeightDecay = 0.01 };
+    static TrainOptions TinyOptions =>
+        Tiny.Options with
+        {
+            BatchSize = 16,
+            MaxSteps = 120,
+            LearningRate = 2e-3,
+            MinLearningRate = 2e-4,
+            WarmupSteps = 10,
+            EvalInterval = 40,
+            WeightDecay = 0.01,
+        };
     static readonly ModelShape TinyShape = Tiny.Shape with { Context = 16 };
 
     /// <summary>A classification task as fine-tuning builds it: the request's kind, a fresh (seeded) classifier, the data.</summary>
-    static ClassificationTask Classification(LabelledDataset train, LabelledDataset val, Tokenizer tokenizer, TrainOptions o, FineTuneOptions f)
+    static ClassificationTask Classification(
+        LabelledDataset train,
+        LabelledDataset val,
+        Tokenizer tokenizer,
+        TrainOptions o,
+        FineTuneOptions f
+    )
     {
         var classifier = FineTuning.CreateClassifier(FineTuning.KindOf(f), f, TinyShape, tokenizer, [.. train.Labels], o.Seed);
         return new ClassificationTask(train, val, tokenizer, classifier, o, f);
@@ -49,10 +69,15 @@ public class FineTuningTests
         var tokenizer = ToyTokenizer();
         tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
         await File.WriteAllLinesAsync(Path.Combine(dir, "corpus.txt"), Toy(sentences, 3).Examples.Select(e => e.Text));
-        await new CorpusPreparer(TestData.Catalog).RunAsync(new PrepareOptions
-        {
-            Inputs = [Path.Combine(dir, "corpus.txt")], Tokenizer = Path.Combine(dir, "tokenizer.json"), OutputDir = Path.Combine(dir, "data"), Split = SplitMode.Characters,
-        });
+        await new CorpusPreparer(TestData.Catalog).RunAsync(
+            new PrepareOptions
+            {
+                Inputs = [Path.Combine(dir, "corpus.txt")],
+                Tokenizer = Path.Combine(dir, "tokenizer.json"),
+                OutputDir = Path.Combine(dir, "data"),
+                Split = SplitMode.Characters,
+            }
+        );
         return (dir, tokenizer);
     }
 
@@ -84,7 +109,13 @@ public class FineTuningTests
     {
         var tokenizer = ToyTokenizer();
         var o = TinyOptions with { MaxSteps = 20, EvalInterval = 20 };
-        using var task = Classification(Toy(100, 1), Toy(20, 2), tokenizer, o, new FineTuneOptions { FreezeEmbeddings = true, FreezeLayers = 1 });
+        using var task = Classification(
+            Toy(100, 1),
+            Toy(20, 2),
+            tokenizer,
+            o,
+            new FineTuneOptions { FreezeEmbeddings = true, FreezeLayers = 1 }
+        );
         var before = task.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
         Tiny.Train(task, TestData.TempDir());
         foreach (var (name, p) in task.Model.named_parameters())
@@ -105,7 +136,10 @@ public class FineTuningTests
         using (var mlm = ModelRegistry.ForObjective("mlm").CreatePretrainingTask(Path.Combine(dir, "data"), TinyShape, null, o))
             pretrained = Tiny.Train(mlm, mlmRun);
         // Filler words are uniform over 10, so ln 10 ≈ 2.3 nats is about the best possible; the start is ln(vocabulary).
-        var history = CheckpointState.Load(Path.Combine(mlmRun, "checkpoint", CheckpointState.FileName)).History.Where(h => h.ValLoss is not null).ToList();
+        var history = CheckpointState
+            .Load(Path.Combine(mlmRun, "checkpoint", CheckpointState.FileName))
+            .History.Where(h => h.ValLoss is not null)
+            .ToList();
         Assert.True(history[0].ValLoss > 4, $"initial {history[0].ValLoss}"); // ln(110 tokens) = 4.7
         Assert.True(pretrained.BestValLoss < 3.2, $"masked-LM loss {pretrained.BestValLoss}");
 
@@ -135,7 +169,11 @@ public class FineTuningTests
         using var loaded = ModelRegistry.Load(run);
         var m = loaded.As<ISequenceClassifier>("a test");
         Assert.IsType<GptClassifier>(m);
-        var (_, predicted) = ClassifierEvaluator.Predict(m, ClassifierEvaluator.Encode(m, loaded.Tokenizer, ["the food was superb", "the room was awful"]), 8);
+        var (_, predicted) = ClassifierEvaluator.Predict(
+            m,
+            ClassifierEvaluator.Encode(m, loaded.Tokenizer, ["the food was superb", "the room was awful"]),
+            8
+        );
         Assert.Equal([1, 0], predicted);
     }
 
@@ -143,10 +181,21 @@ public class FineTuningTests
     public void GptClassifierReadsTheLastRealTokenSoPaddingChangesNothing()
     {
         torch.manual_seed(3);
-        using var model = new GptClassifier(new GptConfig { VocabSize = 50, NPositions = 16, NEmbd = 32, NLayer = 2, NHead = 2, Labels = ["a", "b", "c"] });
+        using var model = new GptClassifier(
+            new GptConfig
+            {
+                VocabSize = 50,
+                NPositions = 16,
+                NEmbd = 32,
+                NLayer = 2,
+                NHead = 2,
+                Labels = ["a", "b", "c"],
+            }
+        );
         model.eval();
         using var scope = NewDisposeScope();
-        long[] shortText = [5, 9, 13], longText = [7, 7, 8, 21, 30, 2, 4];
+        long[] shortText = [5, 9, 13],
+            longText = [7, 7, 8, 21, 30, 2, 4];
         var (alone, attendAlone) = ClassifierEvaluator.Pad([shortText], model.PadId);
         var (batch, attendBatch) = ClassifierEvaluator.Pad([shortText, longText], model.PadId);
         var single = model.forward(alone, attendAlone)[0];
@@ -168,7 +217,12 @@ public class FineTuningTests
 
         var (gpt, _) = Tiny.LoadGpt(lmRun);
         using var _ = gpt;
-        var options = new FineTuneOptions { Pretrained = lmRun, FreezeEmbeddings = true, FreezeLayers = 1 };
+        var options = new FineTuneOptions
+        {
+            Pretrained = lmRun,
+            FreezeEmbeddings = true,
+            FreezeLayers = 1,
+        };
         using var task = Classification(Toy(50, 1), Toy(10, 2), tokenizer, o, options);
         var pre = gpt.named_parameters().ToDictionary(p => "transformer." + p.name, p => p.parameter);
         var before = task.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
@@ -180,15 +234,34 @@ public class FineTuningTests
             bool frozen = name.StartsWith("transformer.wte.") || name.StartsWith("transformer.wpe.") || name.StartsWith("transformer.h.0.");
             Assert.Equal(frozen, GptTests.Same(before[name], p));
         }
-        Assert.Contains("contradicts", Assert.Throws<SharpLMException>(() => Classification(Toy(20, 1), Toy(4, 2), tokenizer, o, new FineTuneOptions { Pretrained = lmRun, Architecture = "bert" })).Message);
-        Assert.Contains("cannot be used for classification", Assert.Throws<SharpLMException>(() => TextClassificationPipeline.Load(lmRun)).Message);
+        Assert.Contains(
+            "contradicts",
+            Assert
+                .Throws<SharpLMException>(() =>
+                    Classification(Toy(20, 1), Toy(4, 2), tokenizer, o, new FineTuneOptions { Pretrained = lmRun, Architecture = "bert" })
+                )
+                .Message
+        );
+        Assert.Contains(
+            "cannot be used for classification",
+            Assert.Throws<SharpLMException>(() => TextClassificationPipeline.Load(lmRun)).Message
+        );
     }
 
     [Fact]
     public void ATrainingFractionIsAStratifiedSubsetAndLeavesValidationAndTestAlone()
     {
-        var data = new LabelledDataset(Enumerable.Range(0, 300).Select(i => new LabelledExample($"t{i}", i % 3 == 0 ? "spam" : "ham")).ToArray(), "toy");
-        var request = new FineTuneRequest { Data = "x", Output = "y", Training = TinyOptions, SplitSeed = 5 };
+        var data = new LabelledDataset(
+            Enumerable.Range(0, 300).Select(i => new LabelledExample($"t{i}", i % 3 == 0 ? "spam" : "ham")).ToArray(),
+            "toy"
+        );
+        var request = new FineTuneRequest
+        {
+            Data = "x",
+            Output = "y",
+            Training = TinyOptions,
+            SplitSeed = 5,
+        };
         var full = FineTuning.Parts(data, request);
         var part = FineTuning.Parts(data, request with { TrainFraction = 0.25 });
         Assert.Equal(full.Val, part.Val);
@@ -204,10 +277,25 @@ public class FineTuningTests
     {
         var tokenizer = ToyTokenizer();
         var val = new LabelledDataset([new("x", "pos"), new("y", "meh")], "val");
-        Assert.Contains("labels the training data lacks: meh", Assert.Throws<SharpLMException>(() => Classification(Toy(20, 1), val, tokenizer, TinyOptions, new FineTuneOptions())).Message);
+        Assert.Contains(
+            "labels the training data lacks: meh",
+            Assert.Throws<SharpLMException>(() => Classification(Toy(20, 1), val, tokenizer, TinyOptions, new FineTuneOptions())).Message
+        );
         var gpt2Like = CharTokenizer.FromTexts(["abc"]);
-        Assert.Contains("has none", Assert.Throws<SharpLMException>(() => Classification(Toy(20, 1), Toy(4, 2), gpt2Like, TinyOptions, new FineTuneOptions())).Message);
-        Assert.Contains("freeze_layers", Assert.Throws<SharpLMException>(() => Classification(Toy(20, 1), Toy(4, 2), tokenizer, TinyOptions, new FineTuneOptions { FreezeLayers = 9 })).Message);
+        Assert.Contains(
+            "has none",
+            Assert
+                .Throws<SharpLMException>(() => Classification(Toy(20, 1), Toy(4, 2), gpt2Like, TinyOptions, new FineTuneOptions()))
+                .Message
+        );
+        Assert.Contains(
+            "freeze_layers",
+            Assert
+                .Throws<SharpLMException>(() =>
+                    Classification(Toy(20, 1), Toy(4, 2), tokenizer, TinyOptions, new FineTuneOptions { FreezeLayers = 9 })
+                )
+                .Message
+        );
     }
 }
 
@@ -226,8 +314,36 @@ public class FineTuningCliTests
     {
         var (dir, csv, tok) = await ToyCsv();
         string run = Path.Combine(dir, "reviews");
-        var ft = await Run("finetune", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", run, "--tokenizer", tok,
-            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "6", "--dropout", "0", "--eval-interval", "40", "--json");
+        var ft = await Run(
+            "finetune",
+            "--data",
+            csv,
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--output",
+            run,
+            "--tokenizer",
+            tok,
+            "--n-layer",
+            "2",
+            "--n-head",
+            "2",
+            "--n-embd",
+            "32",
+            "--block-size",
+            "16",
+            "--lr",
+            "2e-3",
+            "--epochs",
+            "6",
+            "--dropout",
+            "0",
+            "--eval-interval",
+            "40",
+            "--json"
+        );
         Assert.True(ft.Code == 0, ft.Err);
         return run;
     });
@@ -248,12 +364,18 @@ public class FineTuningCliTests
     {
         string dir = TestData.TempDir();
         var rng = new Random(3);
-        string[] good = ["great", "lovely", "superb"], bad = ["awful", "terrible", "grim"], filler = ["the", "food", "was", "room", "very"];
-        string Sentence(bool positive) => string.Join(' ', filler.OrderBy(_ => rng.Next()).Take(3).Append((positive ? good : bad)[rng.Next(3)]));
+        string[] good = ["great", "lovely", "superb"],
+            bad = ["awful", "terrible", "grim"],
+            filler = ["the", "food", "was", "room", "very"];
+        string Sentence(bool positive) =>
+            string.Join(' ', filler.OrderBy(_ => rng.Next()).Take(3).Append((positive ? good : bad)[rng.Next(3)]));
         var rows = Enumerable.Range(0, 300).Select(i => (Text: Sentence(i % 2 == 0), Label: i % 2 == 0 ? "pos" : "neg")).ToList();
         string csv = Path.Combine(dir, "reviews.csv");
         await File.WriteAllLinesAsync(csv, ["review,sentiment", .. rows.Select(r => $"\"{r.Text}\",{r.Label}")]);
-        var tokenizer = SharpLM.Tokenization.TokenizerTrainer.TrainWordPiece(rows.Select(r => r.Text), new SharpLM.Tokenization.TokenizerTrainingOptions { VocabSize = 100 });
+        var tokenizer = SharpLM.Tokenization.TokenizerTrainer.TrainWordPiece(
+            rows.Select(r => r.Text),
+            new SharpLM.Tokenization.TokenizerTrainingOptions { VocabSize = 100 }
+        );
         string tok = Path.Combine(dir, "tokenizer.json");
         tokenizer.Save(tok);
         return (dir, csv, tok);
@@ -263,8 +385,37 @@ public class FineTuningCliTests
     public async Task TuneRanksAGridByCrossValidation()
     {
         var (dir, csv, tok) = await ToyCsv();
-        var r = await Run("tune", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--tokenizer", tok, "--output", Path.Combine(dir, "tune"),
-            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--folds", "3", "--lr", "2e-3", "1e-6", "--epochs", "6", "--dropout", "0", "--json");
+        var r = await Run(
+            "tune",
+            "--data",
+            csv,
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--tokenizer",
+            tok,
+            "--output",
+            Path.Combine(dir, "tune"),
+            "--n-layer",
+            "2",
+            "--n-head",
+            "2",
+            "--n-embd",
+            "32",
+            "--block-size",
+            "16",
+            "--folds",
+            "3",
+            "--lr",
+            "2e-3",
+            "1e-6",
+            "--epochs",
+            "6",
+            "--dropout",
+            "0",
+            "--json"
+        );
         Assert.True(r.Code == 0, r.Err);
         using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
         var points = doc.RootElement.GetProperty("points");
@@ -283,13 +434,46 @@ public class FineTuningCliTests
     {
         var (dir, csv, tok) = await ToyCsv();
         string jsonl = Path.Combine(dir, "split");
-        Assert.Equal(0, (await Run("data", "split", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", jsonl)).Code);
+        Assert.Equal(
+            0,
+            (await Run("data", "split", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", jsonl)).Code
+        );
         Assert.Equal(240, File.ReadAllLines(Path.Combine(jsonl, "train.jsonl")).Length);
         string data = Path.Combine(dir, "mlm-data");
-        var prep = await Run("prepare", "--input", Path.Combine(jsonl, "train.jsonl"), "--tokenizer", tok, "--output", data, "--val-fraction", "0.3", "--json");
+        var prep = await Run(
+            "prepare",
+            "--input",
+            Path.Combine(jsonl, "train.jsonl"),
+            "--tokenizer",
+            tok,
+            "--output",
+            data,
+            "--val-fraction",
+            "0.3",
+            "--json"
+        );
         Assert.True(prep.Code == 0, prep.Err);
         string run = Path.Combine(dir, "mlm");
-        var train = await Run("train", "--objective", "mlm", "--data", data, "--output", run, "--preset", "tiny", "--block-size", "16", "--max-steps", "200", "--eval-interval", "100", "--lr", "3e-3", "--json");
+        var train = await Run(
+            "train",
+            "--objective",
+            "mlm",
+            "--data",
+            data,
+            "--output",
+            run,
+            "--preset",
+            "tiny",
+            "--block-size",
+            "16",
+            "--max-steps",
+            "200",
+            "--eval-interval",
+            "100",
+            "--lr",
+            "3e-3",
+            "--json"
+        );
         Assert.True(train.Code == 0, train.Err);
         Assert.Contains("masked accuracy", train.Err);
         var fill = await Run("fill-mask", "--model", run, "--text", "the food was [MASK]", "--top", "3", "--json");
@@ -323,8 +507,34 @@ public class FineTuningCliTests
     public async Task BenchClassifyScoresBothModelsOnTheSameSplit()
     {
         var (dir, csv, tok) = await ToyCsv();
-        var r = await RunBench("classify", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--tokenizer", tok, "--output", Path.Combine(dir, "b"),
-            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "6", "--dropout", "0", "--json");
+        var r = await RunBench(
+            "classify",
+            "--data",
+            csv,
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--tokenizer",
+            tok,
+            "--output",
+            Path.Combine(dir, "b"),
+            "--n-layer",
+            "2",
+            "--n-head",
+            "2",
+            "--n-embd",
+            "32",
+            "--block-size",
+            "16",
+            "--lr",
+            "2e-3",
+            "--epochs",
+            "6",
+            "--dropout",
+            "0",
+            "--json"
+        );
         Assert.True(r.Code == 0, r.Err);
         using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
         var scores = doc.RootElement.GetProperty("scores");
@@ -341,15 +551,48 @@ public class FineTuningCliTests
     {
         var (dir, csv, tok) = await ToyCsv();
         string run = Path.Combine(dir, "gpt-clf");
-        var ft = await Run("finetune", "--architecture", "gpt2", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", run, "--tokenizer", tok,
-            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "8", "--dropout", "0", "--eval-interval", "40", "--json");
+        var ft = await Run(
+            "finetune",
+            "--architecture",
+            "gpt2",
+            "--data",
+            csv,
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--output",
+            run,
+            "--tokenizer",
+            tok,
+            "--n-layer",
+            "2",
+            "--n-head",
+            "2",
+            "--n-embd",
+            "32",
+            "--block-size",
+            "16",
+            "--lr",
+            "2e-3",
+            "--epochs",
+            "8",
+            "--dropout",
+            "0",
+            "--eval-interval",
+            "40",
+            "--json"
+        );
         Assert.True(ft.Code == 0, ft.Err);
         using var result = System.Text.Json.JsonDocument.Parse(ft.Out);
         Assert.Equal(1.0, result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble());
         var one = await Run("classify", "--model", run, "--text", "the room was superb", "--text", "very room was grim", "--json");
         Assert.True(one.Code == 0, one.Err);
         using var prediction = System.Text.Json.JsonDocument.Parse(one.Out);
-        Assert.Equal(["pos", "neg"], prediction.RootElement.GetProperty("predictions").EnumerateArray().Select(x => x.GetProperty("label").GetString()));
+        Assert.Equal(
+            ["pos", "neg"],
+            prediction.RootElement.GetProperty("predictions").EnumerateArray().Select(x => x.GetProperty("label").GetString())
+        );
         var bad = await Run("finetune", "--architecture", "transformer", "--data", csv, "--output", Path.Combine(dir, "x"));
         Assert.Equal(2, bad.Code); // a usage error: the value is not one of the choices
         Assert.Contains("'transformer'", bad.Err);
@@ -364,10 +607,39 @@ public class FineTuningCliTests
 
         var bad1 = await Run("finetune", "--data", csv, "--output", run, "--tokenizer", tok);
         Assert.Equal(1, bad1.Code);
-        Assert.Contains("no column 'text' (--text-column); its columns are: review, sentiment", bad1.Err); // the library's text_column, named as the flag
+        // the library's text_column, named as the flag
+        Assert.Contains("no column 'text' (--text-column); its columns are: review, sentiment", bad1.Err);
 
-        var ft = await Run("finetune", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--output", run, "--tokenizer", tok,
-            "--n-layer", "2", "--n-head", "2", "--n-embd", "32", "--block-size", "16", "--lr", "2e-3", "--epochs", "6", "--dropout", "0", "--eval-interval", "40", "--json");
+        var ft = await Run(
+            "finetune",
+            "--data",
+            csv,
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--output",
+            run,
+            "--tokenizer",
+            tok,
+            "--n-layer",
+            "2",
+            "--n-head",
+            "2",
+            "--n-embd",
+            "32",
+            "--block-size",
+            "16",
+            "--lr",
+            "2e-3",
+            "--epochs",
+            "6",
+            "--dropout",
+            "0",
+            "--eval-interval",
+            "40",
+            "--json"
+        );
         Assert.True(ft.Code == 0, ft.Err);
         using var result = System.Text.Json.JsonDocument.Parse(ft.Out);
         Assert.Equal(1.0, result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble());
@@ -380,13 +652,19 @@ public class FineTuningCliTests
         {
             var report = e.RootElement.GetProperty("report");
             Assert.Equal(30, report.GetProperty("count").GetInt32());
-            Assert.Equal(result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble(), report.GetProperty("accuracy").GetDouble());
+            Assert.Equal(
+                result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble(),
+                report.GetProperty("accuracy").GetDouble()
+            );
         }
         var resume = await Run("train", "--output", run, "--resume");
         Assert.Equal(1, resume.Code);
         Assert.Contains("sharplm finetune", resume.Err);
         var evalVal = await Run("eval", "--model", run, "--split", "val", "--json");
-        Assert.Equal(30, System.Text.Json.JsonDocument.Parse(evalVal.Out).RootElement.GetProperty("report").GetProperty("count").GetInt32());
+        Assert.Equal(
+            30,
+            System.Text.Json.JsonDocument.Parse(evalVal.Out).RootElement.GetProperty("report").GetProperty("count").GetInt32()
+        );
         var one = await Run("classify", "--model", run, "--text", "the room was superb", "--json");
         Assert.Equal(0, one.Code);
         using var prediction = System.Text.Json.JsonDocument.Parse(one.Out);

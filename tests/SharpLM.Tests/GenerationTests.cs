@@ -14,10 +14,15 @@ public class GenerationTests
     {
         // A small model trained for a few seconds on moby-dick-like text: its predictions are confident enough
         // that greedy decoding is not decided by rounding noise.
-        string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("Call me Ishmael. Some years ago, never mind how long precisely, having little money in my purse. ", 60)));
+        string data = await TrainingTests.PreparedData(
+            string.Concat(
+                Enumerable.Repeat("Call me Ishmael. Some years ago, never mind how long precisely, having little money in my purse. ", 60)
+            )
+        );
         string run = TestData.TempDir();
         var o = Tiny.Options with { MaxSteps = 150, LearningRate = 3e-3, EvalInterval = 150 };
-        using (var task = Tiny.LanguageModel(data, o, Tiny.Shape with { Context = 24 })) Tiny.Train(task, run);
+        using (var task = Tiny.LanguageModel(data, o, Tiny.Shape with { Context = 24 }))
+            Tiny.Train(task, run);
         return Tiny.LoadGpt(run);
     });
 
@@ -40,11 +45,11 @@ public class GenerationTests
         // probabilities 0.05, 0.5, 0.15, 0.3 (unsorted on purpose)
         var logits = tensor(new[] { 0.05, 0.5, 0.15, 0.3 }.Select(p => (float)Math.Log(p)).ToArray(), [1, 4]);
         bool[] Kept(double p) => LogitsProcessor.TopP(logits, p).data<float>().ToArray().Select(float.IsFinite).ToArray();
-        Assert.Equal(new[] { false, true, false, false }, Kept(0.4));  // 0.5 alone reaches 0.4
-        Assert.Equal(new[] { false, true, false, true }, Kept(0.75));  // 0.5 + 0.3
-        Assert.Equal(new[] { false, true, true, true }, Kept(0.9));    // + 0.15 = 0.95
+        Assert.Equal(new[] { false, true, false, false }, Kept(0.4)); // 0.5 alone reaches 0.4
+        Assert.Equal(new[] { false, true, false, true }, Kept(0.75)); // 0.5 + 0.3
+        Assert.Equal(new[] { false, true, true, true }, Kept(0.9)); // + 0.15 = 0.95
         Assert.Equal(new[] { true, true, true, true }, Kept(1.0));
-        Assert.Equal(new[] { false, true, false, false }, Kept(1e-9));  // always at least one token
+        Assert.Equal(new[] { false, true, false, false }, Kept(1e-9)); // always at least one token
     }
 
     [Fact]
@@ -52,7 +57,13 @@ public class GenerationTests
     {
         using var scope = NewDisposeScope();
         var logits = tensor(new float[] { 2, -2, 1, 3 }, [1, 4]);
-        var penalised = LogitsProcessor.RepetitionPenalty(logits, [[0, 1, 1]], 2.0);
+        var penalised = LogitsProcessor.RepetitionPenalty(
+            logits,
+            [
+                [0, 1, 1],
+            ],
+            2.0
+        );
         Assert.Equal(new float[] { 1, -4, 1, 3 }, penalised.data<float>().ToArray());
         Assert.Equal(new float[] { 2, -2, 1, 3 }, logits.data<float>().ToArray()); // input untouched
     }
@@ -77,7 +88,12 @@ public class GenerationTests
     {
         var (model, tok) = await Trained.Value;
         var gen = new TextGenerator(model, tok);
-        var o = new GenerationOptions { MaxNewTokens = 60, Temperature = 1.2, Seed = 3 };
+        var o = new GenerationOptions
+        {
+            MaxNewTokens = 60,
+            Temperature = 1.2,
+            Seed = 3,
+        };
         string a = gen.Generate(["Call me"], o)[0].Text;
         Assert.Equal(a, gen.Generate(["Call me"], o)[0].Text);
         Assert.NotEqual(a, gen.Generate(["Call me"], o with { Seed = 4 })[0].Text);
@@ -90,7 +106,18 @@ public class GenerationTests
         var (model, tok) = await Trained.Value;
         var gen = new TextGenerator(model, tok);
         // 80 new tokens with a 24-token context: the cache fills and the window slides.
-        foreach (var o in new[] { new GenerationOptions { MaxNewTokens = 80, Temperature = 0 }, new GenerationOptions { MaxNewTokens = 80, Temperature = 0.9, Seed = 11 } })
+        foreach (
+            var o in new[]
+            {
+                new GenerationOptions { MaxNewTokens = 80, Temperature = 0 },
+                new GenerationOptions
+                {
+                    MaxNewTokens = 80,
+                    Temperature = 0.9,
+                    Seed = 11,
+                },
+            }
+        )
         {
             var cached = gen.Generate(["Some years"], o)[0];
             var full = gen.Generate(["Some years"], o with { UseKvCache = false })[0];
@@ -109,7 +136,8 @@ public class GenerationTests
         using var cache = model.NewCache(2);
         var prefix = model.Forward(ids[.., ..12], cache);
         var steps = new List<Tensor> { prefix };
-        for (int t = 12; t < 20; t++) steps.Add(model.Forward(ids[.., t..(t + 1)], cache));
+        for (int t = 12; t < 20; t++)
+            steps.Add(model.Forward(ids[.., t..(t + 1)], cache));
         Assert.True(full.allclose(cat(steps, 1), rtol: 1e-4, atol: 1e-5));
     }
 
@@ -154,7 +182,10 @@ public class GenerationTests
         Assert.True(r.PromptCropped);
         Assert.Equal(24, r.PromptTokens);
         Assert.Contains("using its last 24 tokens", Assert.Single(warnings));
-        Assert.Equal(gen.Generate([longPrompt[^24..]], new GenerationOptions { MaxNewTokens = 5, Temperature = 0 })[0].TokenIds, r.TokenIds);
+        Assert.Equal(
+            gen.Generate([longPrompt[^24..]], new GenerationOptions { MaxNewTokens = 5, Temperature = 0 })[0].TokenIds,
+            r.TokenIds
+        );
     }
 
     [Theory]
@@ -165,7 +196,13 @@ public class GenerationTests
     [InlineData(1.0, 0, 1.0, 0.0, "repetition_penalty must be")]
     public void BadGenerationOptionsAreRejected(double temperature, int topK, double topP, double penalty, string expected)
     {
-        var o = new GenerationOptions { Temperature = temperature, TopK = topK, TopP = topP, RepetitionPenalty = penalty };
+        var o = new GenerationOptions
+        {
+            Temperature = temperature,
+            TopK = topK,
+            TopP = topP,
+            RepetitionPenalty = penalty,
+        };
         Assert.Contains(expected, Assert.Throws<SharpLMException>(() => o.Validate()).Message);
     }
 }

@@ -60,7 +60,8 @@ public class Gpt2TokenizerTests
     public async Task RoundTripsHostileStrings()
     {
         var tok = await TestData.Gpt2();
-        foreach (string h in TestData.Hostile) Assert.Equal(h, tok.Decode(tok.Encode(h)));
+        foreach (string h in TestData.Hostile)
+            Assert.Equal(h, tok.Decode(tok.Encode(h)));
     }
 
     /// <summary>Seeded random UTF-16 strings (any unit, so lone surrogates too) must round-trip exactly.</summary>
@@ -68,9 +69,20 @@ public class Gpt2TokenizerTests
     public async Task RoundTripsRandomUtf16()
     {
         var tok = await TestData.Gpt2();
-        var trained = TokenizerTrainer.TrainBpe([await File.ReadAllTextAsync(await TestData.MobyDickPath())], new TokenizerTrainingOptions { VocabSize = 500 });
+        var trained = TokenizerTrainer.TrainBpe(
+            [await File.ReadAllTextAsync(await TestData.MobyDickPath())],
+            new TokenizerTrainingOptions { VocabSize = 500 }
+        );
         var random = new Random(20240520);
-        string[] pools = [" \n\t\r", "abcXYZ019'!?.,", "éüßñ€£", "中文字符日本語한국어", "\U0001F600\U0001F468\u200D\U0001F469", "\ud800\udbff\udc00\udfff"];
+        string[] pools =
+        [
+            " \n\t\r",
+            "abcXYZ019'!?.,",
+            "éüßñ€£",
+            "中文字符日本語한국어",
+            "\U0001F600\U0001F468\u200D\U0001F469",
+            "\ud800\udbff\udc00\udfff",
+        ];
         for (int n = 0; n < 500; n++)
         {
             var sb = new System.Text.StringBuilder();

@@ -8,7 +8,14 @@ namespace SharpLM.Tests;
 [Collection(TorchCollection.Name)]
 public class GptTests
 {
-    static readonly GptConfig Small = new GptConfig { VocabSize = 50, NPositions = 16, NEmbd = 32, NLayer = 2, NHead = 4 }.WithDropout(0);
+    static readonly GptConfig Small = new GptConfig
+    {
+        VocabSize = 50,
+        NPositions = 16,
+        NEmbd = 32,
+        NLayer = 2,
+        NHead = 4,
+    }.WithDropout(0);
 
     /// <summary>Bit-for-bit equality of shape and values.</summary>
     public static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.eq(b).all().item<bool>();
@@ -53,7 +60,14 @@ public class GptTests
     [Fact]
     public void InitialisationFollowsGpt2()
     {
-        var config = new GptConfig { VocabSize = 500, NPositions = 64, NEmbd = 256, NLayer = 8, NHead = 4 };
+        var config = new GptConfig
+        {
+            VocabSize = 500,
+            NPositions = 64,
+            NEmbd = 256,
+            NLayer = 8,
+            NHead = 4,
+        };
         using var m = NewModel(config);
         var p = m.named_parameters().ToDictionary(x => x.name, x => x.parameter);
         Assert.Equal(0.02, p["wte.weight"].std().item<float>(), 0.001);
@@ -95,7 +109,18 @@ public class GptTests
         string path = Path.Combine(TestData.TempDir(), "config.json");
         Small.Save(path);
         string text = File.ReadAllText(path);
-        foreach (var field in new[] { "\"n_layer\": 2", "\"n_head\": 4", "\"n_embd\": 32", "\"n_positions\": 16", "\"vocab_size\": 50", "\"model_type\": \"gpt2\"", "\"resid_pdrop\": 0" })
+        foreach (
+            var field in new[]
+            {
+                "\"n_layer\": 2",
+                "\"n_head\": 4",
+                "\"n_embd\": 32",
+                "\"n_positions\": 16",
+                "\"vocab_size\": 50",
+                "\"model_type\": \"gpt2\"",
+                "\"resid_pdrop\": 0",
+            }
+        )
             Assert.Contains(field, text);
         Assert.Equal(Small with { Architectures = Small.Architectures }, GptConfig.Load(path) with { Architectures = Small.Architectures });
     }
@@ -146,7 +171,10 @@ public class GptTests
         other.SaveWeights(path);
         Assert.Contains("shape", Assert.Throws<SharpLMException>(() => a.LoadWeights(path)).Message);
 
-        Assert.Contains("does not exist", Assert.Throws<SharpLMException>(() => a.LoadWeights(Path.Combine(dir, "missing.safetensors"))).Message);
+        Assert.Contains(
+            "does not exist",
+            Assert.Throws<SharpLMException>(() => a.LoadWeights(Path.Combine(dir, "missing.safetensors"))).Message
+        );
     }
 
     [Fact]

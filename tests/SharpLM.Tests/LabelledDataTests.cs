@@ -15,7 +15,9 @@ public class LabelledDataTests
     [Fact]
     public void CsvWithQuotedCommasAndNewlinesAndColumnsByName()
     {
-        var d = LabelledDataset.Load(Write("d.csv", "id,Label,text\n1,pos,\"great, really\"\n2,neg,\"bad\nvery bad\"\n3,pos,\"said \"\"wow\"\"\"\n\n"));
+        var d = LabelledDataset.Load(
+            Write("d.csv", "id,Label,text\n1,pos,\"great, really\"\n2,neg,\"bad\nvery bad\"\n3,pos,\"said \"\"wow\"\"\"\n\n")
+        );
         Assert.Equal(["neg", "pos"], d.Labels);
         Assert.Equal(["great, really", "bad\nvery bad", "said \"wow\""], d.Examples.Select(e => e.Text));
         Assert.Equal([1, 0, 1], d.LabelIndex);
@@ -32,7 +34,8 @@ public class LabelledDataTests
         foreach (var (label, texts) in new[] { ("spam", new[] { "buy now", "cheap" }), ("ham", new[] { "lunch?" }) })
         {
             Directory.CreateDirectory(Path.Combine(dir, label));
-            for (int i = 0; i < texts.Length; i++) File.WriteAllText(Path.Combine(dir, label, $"{i}.txt"), texts[i]);
+            for (int i = 0; i < texts.Length; i++)
+                File.WriteAllText(Path.Combine(dir, label, $"{i}.txt"), texts[i]);
         }
         var folders = LabelledDataset.Load(dir);
         Assert.Equal(["ham", "spam"], folders.Labels);
@@ -42,20 +45,47 @@ public class LabelledDataTests
     [Fact]
     public void BadLabelledDataGetsClearErrors()
     {
-        Assert.Contains("no column 'label' (label_column); its columns are: text, category",
-            Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("a.csv", "text,category\nx,y\n"))).Message);
-        Assert.Contains("single label", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("b.csv", "text,label\nx,y\nz,y\n"))).Message);
-        Assert.Contains("label is empty", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("c.csv", "text,label\nx, \n"))).Message);
-        Assert.Contains("no labelled examples", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("d.csv", "text,label\n"))).Message);
+        Assert.Contains(
+            "no column 'label' (label_column); its columns are: text, category",
+            Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("a.csv", "text,category\nx,y\n"))).Message
+        );
+        Assert.Contains(
+            "single label",
+            Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("b.csv", "text,label\nx,y\nz,y\n"))).Message
+        );
+        Assert.Contains(
+            "label is empty",
+            Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("c.csv", "text,label\nx, \n"))).Message
+        );
+        Assert.Contains(
+            "no labelled examples",
+            Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("d.csv", "text,label\n"))).Message
+        );
         Assert.Contains("is empty", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("e.csv", ""))).Message);
-        Assert.Contains("line 2 has no field 'label'", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("f.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\"}\n"))).Message);
-        Assert.Contains("line 1 is not a JSON object", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("g.jsonl", "[1,2]\n"))).Message);
-        Assert.Contains("unknown labelled-data format '.xlsx'", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("h.xlsx", "x"))).Message);
+        Assert.Contains(
+            "line 2 has no field 'label'",
+            Assert
+                .Throws<SharpLMException>(() =>
+                    LabelledDataset.Load(Write("f.jsonl", "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"b\"}\n"))
+                )
+                .Message
+        );
+        Assert.Contains(
+            "line 1 is not a JSON object",
+            Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("g.jsonl", "[1,2]\n"))).Message
+        );
+        Assert.Contains(
+            "unknown labelled-data format '.xlsx'",
+            Assert.Throws<SharpLMException>(() => LabelledDataset.Load(Write("h.xlsx", "x"))).Message
+        );
         string dir = TestData.TempDir();
         Directory.CreateDirectory(Path.Combine(dir, "a"));
         Directory.CreateDirectory(Path.Combine(dir, "b"));
         File.WriteAllText(Path.Combine(dir, "a", "1.txt"), "x");
-        Assert.Contains("is empty; every class needs at least one example", Assert.Throws<SharpLMException>(() => LabelledDataset.Load(dir)).Message);
+        Assert.Contains(
+            "is empty; every class needs at least one example",
+            Assert.Throws<SharpLMException>(() => LabelledDataset.Load(dir)).Message
+        );
     }
 
     [Fact]

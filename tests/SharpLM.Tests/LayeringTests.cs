@@ -22,14 +22,41 @@ public class LayeringTests
         ["Training"] = ["Runtime", "IO", "Tokenization", "Data", "Models", "Evaluation"],
         ["Generation"] = ["Runtime", "IO", "Tokenization", "Models"],
         ["Kinds"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources", "Data", "Models", "Evaluation", "Training", "Generation"],
-        ["Workflows"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources", "Data", "Models", "Evaluation", "Training", "Generation", "Kinds"],
-        ["Pipelines"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources", "Data", "Models", "Evaluation", "Training", "Generation", "Kinds"],
+        ["Workflows"] =
+        [
+            "Runtime",
+            "IO",
+            "Catalogue",
+            "Tokenization",
+            "Sources",
+            "Data",
+            "Models",
+            "Evaluation",
+            "Training",
+            "Generation",
+            "Kinds",
+        ],
+        ["Pipelines"] =
+        [
+            "Runtime",
+            "IO",
+            "Catalogue",
+            "Tokenization",
+            "Sources",
+            "Data",
+            "Models",
+            "Evaluation",
+            "Training",
+            "Generation",
+            "Kinds",
+        ],
     };
 
     static string LibraryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (Directory.Exists(Path.Combine(dir.FullName, "src", "SharpLM"))) return Path.Combine(dir.FullName, "src", "SharpLM");
+            if (Directory.Exists(Path.Combine(dir.FullName, "src", "SharpLM")))
+                return Path.Combine(dir.FullName, "src", "SharpLM");
         throw new InvalidOperationException("src/SharpLM not found above the test binaries.");
     }
 
@@ -43,16 +70,40 @@ public class LayeringTests
         var reference = new Regex($@"using SharpLM\.({names})\b|SharpLM\.({names})\.|(?<![\w.])({names})\.[A-Z]");
         var violations = new List<string>();
         foreach (var folder in folders)
-            foreach (var file in Directory.EnumerateFiles(Path.Combine(root, folder!), "*.cs", SearchOption.AllDirectories))
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(root, folder!), "*.cs", SearchOption.AllDirectories))
+        {
+            // Code only: comments and string literals may name any layer.
+            string code = Regex.Replace(File.ReadAllText(file), @"//.*|""(?:[^""\\]|\\.)*""", "");
+            foreach (Match m in reference.Matches(code))
             {
-                // Code only: comments and string literals may name any layer.
-                string code = Regex.Replace(File.ReadAllText(file), @"//.*|""(?:[^""\\]|\\.)*""", "");
-                foreach (Match m in reference.Matches(code))
-                {
-                    string used = m.Groups.Cast<Group>().Skip(1).First(g => g.Success).Value;
-                    if (used != folder && !Allowed[folder!].Contains(used)) violations.Add($"{Path.GetRelativePath(root, file)} uses {used}");
-                }
+                string used = m.Groups.Cast<Group>().Skip(1).First(g => g.Success).Value;
+                if (used != folder && !Allowed[folder!].Contains(used))
+                    violations.Add($"{Path.GetRelativePath(root, file)} uses {used}");
             }
+        }
         Assert.True(violations.Count == 0, string.Join("\n", violations.Distinct()));
+    }
+}
+
+/// <summary>The code style .editorconfig sets (CSharpier formats to it: `dotnet tool restore && dotnet csharpier format .`).</summary>
+public class CodeStyleTests
+{
+    [Fact]
+    public void NoLineIsLongerThan140Characters()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "SharpLM.sln")))
+            root = root.Parent!;
+        var longLines = new[] { "src", "bench", "tools", "tests" }
+            .SelectMany(d => Directory.EnumerateFiles(Path.Combine(root.FullName, d), "*.cs", SearchOption.AllDirectories))
+            .Where(f =>
+                !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}")
+                && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}")
+            )
+            .SelectMany(f => File.ReadLines(f).Select((l, i) => (File: f, Line: i + 1, l.Length)))
+            .Where(x => x.Length > 140)
+            .Select(x => $"{Path.GetRelativePath(root.FullName, x.File)}:{x.Line} ({x.Length})")
+            .ToList();
+        Assert.True(longLines.Count == 0, string.Join("\n", longLines));
     }
 }

@@ -21,11 +21,20 @@ public class ModelRegistryTests
     /// <summary>config.json of the bigram model (model_type "bigram").</summary>
     sealed record BigramConfig : IModelConfig
     {
-        [JsonPropertyName("model_type")] public string ModelType { get; init; } = "bigram";
-        [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
-        [JsonPropertyName("context")] public int Context { get; init; } = 16;
-        [JsonIgnore] public string[]? Labels => null;
+        [JsonPropertyName("model_type")]
+        public string ModelType { get; init; } = "bigram";
+
+        [JsonPropertyName("vocab_size")]
+        public int VocabSize { get; init; }
+
+        [JsonPropertyName("context")]
+        public int Context { get; init; } = 16;
+
+        [JsonIgnore]
+        public string[]? Labels => null;
+
         public string Describe() => $"bigram over {VocabSize} tokens";
+
         public BigramConfig Validate() => VocabSize > 0 ? this : throw new SharpLMException("bigram config: vocab_size must be positive.");
     }
 
@@ -33,17 +42,21 @@ public class ModelRegistryTests
     sealed class Bigram : nn.Module<Tensor, Tensor>
     {
         readonly Embedding table;
-        public Bigram(BigramConfig config) : base(nameof(Bigram))
+
+        public Bigram(BigramConfig config)
+            : base(nameof(Bigram))
         {
             table = nn.Embedding(config.VocabSize, config.VocabSize);
             RegisterComponents();
         }
+
         public override Tensor forward(Tensor ids) => table.forward(ids);
     }
 
     sealed class BigramTask : ITrainingTask
     {
-        readonly TokenDataset _train, _val;
+        readonly TokenDataset _train,
+            _val;
         readonly Bigram _model;
         public BigramConfig Config { get; }
         public TrainOptions Options { get; }
@@ -64,7 +77,11 @@ public class ModelRegistryTests
 
         public MicroBatch MicroBatchLoss(int step, int micro)
         {
-            var (x, y) = _train.RandomBatch(Options.BatchSize, Config.Context, SplitMix64.Mix((ulong)Options.Seed, (ulong)step, (ulong)micro));
+            var (x, y) = _train.RandomBatch(
+                Options.BatchSize,
+                Config.Context,
+                SplitMix64.Mix((ulong)Options.Seed, (ulong)step, (ulong)micro)
+            );
             return new MicroBatch(Loss(x, y), y.numel());
         }
 
@@ -78,14 +95,22 @@ public class ModelRegistryTests
         }
 
         public void SaveWeights(string path) => ModuleWeights.Save(_model, path);
+
         public void LoadWeights(string path) => ModuleWeights.Load(_model, path);
+
         public void WriteRunFiles(RunFolder run)
         {
             ModelConfigFile.Save(Config, run.Config);
             PreparedData.Tokenizer(_data).Save(run.Tokenizer);
             AtomicFile.WriteAllText(run.Data, _data);
         }
-        public void Dispose() { _train.Dispose(); _val.Dispose(); _model.Dispose(); }
+
+        public void Dispose()
+        {
+            _train.Dispose();
+            _val.Dispose();
+            _model.Dispose();
+        }
     }
 
     sealed class BigramKind : ModelKind
@@ -94,12 +119,14 @@ public class ModelRegistryTests
         public override string Description => "bigram language model";
         public override string Task => "bigram-scoring";
         public override string Objective => "bigram";
+
         public override bool Recognises(ModelConfigFile.Summary config) => config.ModelType == "bigram";
 
         public override ITrainingTask CreatePretrainingTask(string? dataDir, ModelShape? shape, RunFolder? existing, TrainOptions options)
         {
             dataDir = DataFolder(dataDir, existing);
-            var config = existing is not null ? ModelConfigFile.Load<BigramConfig>(existing.Config, c => c.Validate())
+            var config = existing is not null
+                ? ModelConfigFile.Load<BigramConfig>(existing.Config, c => c.Validate())
                 : new BigramConfig { VocabSize = PreparedData.Tokenizer(dataDir).VocabSize, Context = shape!.Context };
             return new BigramTask(dataDir, config, options);
         }
@@ -113,11 +140,30 @@ public class ModelRegistryTests
             return new LoadedModel(this, run, model, RunTokenizer(run, config.VocabSize));
         }
 
-        public override EvaluationOutcome Evaluate(LoadedModel model, EvaluationRequest request, IProgress<(int Done, int Total)>? progress = null, CancellationToken ct = default) =>
-            new(new { model = model.Run.Path, parameters = model.Parameters }, [new ReportTable(["parameters"], [[model.Parameters.ToString()]])]);
+        public override EvaluationOutcome Evaluate(
+            LoadedModel model,
+            EvaluationRequest request,
+            IProgress<(int Done, int Total)>? progress = null,
+            CancellationToken ct = default
+        ) =>
+            new(
+                new { model = model.Run.Path, parameters = model.Parameters },
+                [
+                    new ReportTable(
+                        ["parameters"],
+                        [
+                            [model.Parameters.ToString()],
+                        ]
+                    ),
+                ]
+            );
     }
 
-    static readonly Lazy<bool> Registered = new(() => { ModelRegistry.Register(new BigramKind()); return true; });
+    static readonly Lazy<bool> Registered = new(() =>
+    {
+        ModelRegistry.Register(new BigramKind());
+        return true;
+    });
 
     static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
@@ -133,7 +179,26 @@ public class ModelRegistryTests
         _ = Registered.Value; // the one line a new kind needs
         string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("abcabcabd ", 300)));
         string run = Path.Combine(TestData.TempDir(), "run");
-        var train = await Run("train", "--objective", "bigram", "--data", data, "--output", run, "--preset", "tiny", "--block-size", "16", "--max-steps", "40", "--eval-interval", "20", "--lr", "0.05", "--json");
+        var train = await Run(
+            "train",
+            "--objective",
+            "bigram",
+            "--data",
+            data,
+            "--output",
+            run,
+            "--preset",
+            "tiny",
+            "--block-size",
+            "16",
+            "--max-steps",
+            "40",
+            "--eval-interval",
+            "20",
+            "--lr",
+            "0.05",
+            "--json"
+        );
         Assert.True(train.Code == 0, train.Err);
         Assert.Contains("model: bigram over", train.Err);
         Assert.Equal("bigram", ModelRegistry.ForRun(new RunFolder(run)).Name);

@@ -13,7 +13,12 @@ public class PackagingTests
 {
     static async Task<(int Code, string Output)> Dotnet(string workingDirectory, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet", args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        var info = new ProcessStartInfo("dotnet", args)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory,
+        };
         info.Environment["SHARPLM_DATA_DIR"] = TestData.Catalog.CacheDir;
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         using var p = Process.Start(info)!;
@@ -26,14 +31,17 @@ public class PackagingTests
     static string Root()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "SharpLM.sln"))) return dir.FullName;
+            if (File.Exists(Path.Combine(dir.FullName, "SharpLM.sln")))
+                return dir.FullName;
         throw new InvalidOperationException("SharpLM.sln not found above the test binaries.");
     }
 
     [Fact]
     public async Task PackInstallAndRunTheTool()
     {
-        string root = Root(), artifacts = TestData.TempDir(), tools = TestData.TempDir();
+        string root = Root(),
+            artifacts = TestData.TempDir(),
+            tools = TestData.TempDir();
         // --no-build: the test run has just built the Debug configuration; packing publishes it as a tool.
         foreach (var project in new[] { "src/SharpLM", "src/SharpLM.Cli" })
         {
@@ -51,17 +59,46 @@ public class PackagingTests
             Assert.DoesNotContain(tool.Entries, e => e.Name.StartsWith("Microsoft.ML.") && !e.Name.StartsWith("Microsoft.ML.Tokenizers"));
         }
 
-        var install = await Dotnet(root, "tool", "install", "--tool-path", tools, "--add-source", artifacts, "SharpLM.Tool", "--version", packages[1]![13..^6]);
+        var install = await Dotnet(
+            root,
+            "tool",
+            "install",
+            "--tool-path",
+            tools,
+            "--add-source",
+            artifacts,
+            "SharpLM.Tool",
+            "--version",
+            packages[1]![13..^6]
+        );
         Assert.True(install.Code == 0, install.Output);
         string sharplm = Path.Combine(tools, "sharplm");
         string data = await TrainingTests.PreparedData(string.Concat(Enumerable.Repeat("to be or not to be. ", 100)));
-        var info = new ProcessStartInfo(sharplm, ["train", "--data", data, "--output", Path.Combine(TestData.TempDir(), "run"), "--preset", "tiny", "--max-steps", "4", "--eval-interval", "2", "--json"])
+        var info = new ProcessStartInfo(
+            sharplm,
+            [
+                "train",
+                "--data",
+                data,
+                "--output",
+                Path.Combine(TestData.TempDir(), "run"),
+                "--preset",
+                "tiny",
+                "--max-steps",
+                "4",
+                "--eval-interval",
+                "2",
+                "--json",
+            ]
+        )
         {
-            RedirectStandardOutput = true, RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         info.Environment["SHARPLM_DATA_DIR"] = TestData.Catalog.CacheDir;
         using var run = Process.Start(info)!;
-        string output = await run.StandardOutput.ReadToEndAsync(), error = await run.StandardError.ReadToEndAsync();
+        string output = await run.StandardOutput.ReadToEndAsync(),
+            error = await run.StandardError.ReadToEndAsync();
         await run.WaitForExitAsync();
         Assert.True(run.ExitCode == 0, error);
         Assert.Contains("\"steps\":4", output);

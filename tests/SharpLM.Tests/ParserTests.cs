@@ -33,8 +33,16 @@ public class ParserTests
 
     [Theory]
     [InlineData("""{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}}""", 0, "size overflows")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}""", 16, "appears twice")]
-    [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 8, "not at 8")]
+    [InlineData(
+        """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}""",
+        16,
+        "appears twice"
+    )]
+    [InlineData(
+        """{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""",
+        8,
+        "not at 8"
+    )]
     [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", 12, "cover 8 of the 12")]
     [InlineData("""{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}}""", 8, "not a non-negative integer")]
     [InlineData("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}""", 8, "two data_offsets")]
@@ -50,11 +58,22 @@ public class ParserTests
     [Fact]
     public void AShapeThatDoesNotMatchTheModelIsRefusedBeforeReading()
     {
-        var config = new GptConfig { VocabSize = 40, NPositions = 8, NEmbd = 8, NLayer = 1, NHead = 2 };
+        var config = new GptConfig
+        {
+            VocabSize = 40,
+            NPositions = 8,
+            NEmbd = 8,
+            NLayer = 1,
+            NHead = 2,
+        };
         using var model = new Gpt(config);
         string path = Path.Combine(TestData.TempDir(), "model.safetensors");
-        using (var other = new Gpt(config with { VocabSize = 41 })) other.SaveWeights(path);
-        Assert.Contains("has shape [41, 8] but config.json needs [40, 8]", Assert.Throws<SharpLMException>(() => model.LoadWeights(path)).Message);
+        using (var other = new Gpt(config with { VocabSize = 41 }))
+            other.SaveWeights(path);
+        Assert.Contains(
+            "has shape [41, 8] but config.json needs [40, 8]",
+            Assert.Throws<SharpLMException>(() => model.LoadWeights(path)).Message
+        );
     }
 
     static Tokenizer LoadTokenizer(string json) => TokenizerJson.Load(Write("tokenizer.json", Encoding.UTF8.GetBytes(json)));
@@ -65,7 +84,10 @@ public class ParserTests
     [InlineData("""{"added_tokens":[{"id":2,"content":"","special":true}],""" + CharModel + "}", "added token 2 has empty content")]
     [InlineData("""{"model":{"type":"BPE","vocab":{"a":1000000000},"merges":[]},"decoder":{"type":"Fuse"}}""", "outside the 1 ids")]
     [InlineData("""{"model":{"type":"BPE","vocab":{"a":2147483647},"merges":[]},"decoder":{"type":"Fuse"}}""", "outside the 1 ids")]
-    [InlineData("""{"added_tokens":[{"id":0,"content":"A"}],"model":{"type":"BPE","vocab":{"a":0,"c":2},"merges":[]},"decoder":{"type":"Fuse"}}""", "no token has id 1")]
+    [InlineData(
+        """{"added_tokens":[{"id":0,"content":"A"}],"model":{"type":"BPE","vocab":{"a":0,"c":2},"merges":[]},"decoder":{"type":"Fuse"}}""",
+        "no token has id 1"
+    )]
     [InlineData("""{"added_tokens":[{"id":2,"content":"x"},{"id":2,"content":"y"}],""" + CharModel + "}", "two added tokens have id 2")]
     [InlineData("""{"model":{"type":"BPE","vocab":{"a":1e10},"merges":[]},"decoder":{"type":"Fuse"}}""", "not a usable")]
     public void TokenizerFilesThatWouldLoopOrExplodeAreRejected(string json, string expected)
@@ -80,18 +102,29 @@ public class ParserTests
     public async Task ACatastrophicallyBacktrackingSplitPatternIsAnErrorWithinItsTimeout()
     {
         var gpt2 = await TestData.Gpt2();
-        var json = TokenizerJson.ToJson(new ByteLevelBpeTokenizer(gpt2.Model, new RegexSplitPreTokenizer("(a|aa)+$", true, "Isolated"), gpt2.AddedTokens));
+        var json = TokenizerJson.ToJson(
+            new ByteLevelBpeTokenizer(gpt2.Model, new RegexSplitPreTokenizer("(a|aa)+$", true, "Isolated"), gpt2.AddedTokens)
+        );
         var tokenizer = LoadTokenizer(json.ToJsonString());
         var watch = Stopwatch.StartNew();
         var e = Assert.Throws<SharpLMException>(() => tokenizer.Encode(new string('a', 5000) + "!"));
         Assert.Contains("backtracks catastrophically", e.Message);
-        Assert.InRange(watch.Elapsed.TotalSeconds, RegexSplitPreTokenizer.MatchTimeout.TotalSeconds * 0.5, 2 + RegexSplitPreTokenizer.MatchTimeout.TotalSeconds);
+        Assert.InRange(
+            watch.Elapsed.TotalSeconds,
+            RegexSplitPreTokenizer.MatchTimeout.TotalSeconds * 0.5,
+            2 + RegexSplitPreTokenizer.MatchTimeout.TotalSeconds
+        );
     }
 
     [Fact]
     public void ConfigsForModelsLargerThanMemoryAreRefusedBeforeBuilding()
     {
-        string path = Write("config.json", Encoding.UTF8.GetBytes("""{"model_type":"gpt2","vocab_size":50257,"n_positions":1024,"n_embd":1073741824,"n_layer":12,"n_head":16}"""));
+        string path = Write(
+            "config.json",
+            Encoding.UTF8.GetBytes(
+                """{"model_type":"gpt2","vocab_size":50257,"n_positions":1024,"n_embd":1073741824,"n_layer":12,"n_head":16}"""
+            )
+        );
         Assert.Contains("more than this machine's", Assert.Throws<SharpLMException>(() => GptConfig.Load(path)).Message);
         path = Write("config.json", Encoding.UTF8.GetBytes("""{"model_type":"bert","labels":["a","a"]}"""));
         Assert.Contains("a label is listed twice", Assert.Throws<SharpLMException>(() => BertConfig.Load(path)).Message);
@@ -124,7 +157,10 @@ public class ParserTests
         var target = FuzzTargets.Create(work).Single(t => t.Name == parser);
         var report = Fuzzer.Run(target, inputs: 1500, seed: 20261130, work, hangLimit: TimeSpan.FromSeconds(2));
         Assert.True(report.Crashes == 0 && report.Hangs == 0, string.Join("\n", report.Failures));
-        Assert.True(report.Loaded > 0 && report.Rejected > 0, $"{parser}: {report.Loaded} loaded, {report.Rejected} rejected — the mutator should produce both");
+        Assert.True(
+            report.Loaded > 0 && report.Rejected > 0,
+            $"{parser}: {report.Loaded} loaded, {report.Rejected} rejected — the mutator should produce both"
+        );
     }
 
     public static TheoryData<string> Parsers => new(FuzzTargets.Names);

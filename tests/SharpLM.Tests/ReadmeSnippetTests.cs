@@ -24,19 +24,30 @@ public class ReadmeSnippetTests
     static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "README.md")) && Directory.Exists(Path.Combine(dir.FullName, "src", "SharpLM"))) return dir.FullName;
+            if (File.Exists(Path.Combine(dir.FullName, "README.md")) && Directory.Exists(Path.Combine(dir.FullName, "src", "SharpLM")))
+                return dir.FullName;
         throw new InvalidOperationException("README.md not found above the test binaries.");
     }
 
-    /// <summary>Compiles <paramref name="code"/> as a console program against the loaded assemblies, runs it, and returns what it printed.</summary>
+    /// <summary>
+    /// Compiles <paramref name="code"/> as a console program against the loaded assemblies, runs it, and returns what it printed.
+    /// </summary>
     static async Task<string> RunProgram(string code)
     {
-        var references = AppDomain.CurrentDomain.GetAssemblies()
+        var references = AppDomain
+            .CurrentDomain.GetAssemblies()
             .Where(a => !a.IsDynamic && a.Location.Length > 0)
             .Select(a => MetadataReference.CreateFromFile(a.Location));
-        var tree = CSharpSyntaxTree.ParseText("global using System; global using System.IO; global using System.Linq; global using System.Collections.Generic;\n" + code,
-            new CSharpParseOptions(LanguageVersion.Latest));
-        var compilation = CSharpCompilation.Create($"readme-{Guid.NewGuid():N}", [tree], references, new CSharpCompilationOptions(OutputKind.ConsoleApplication));
+        var tree = CSharpSyntaxTree.ParseText(
+            "global using System; global using System.IO; global using System.Linq; global using System.Collections.Generic;\n" + code,
+            new CSharpParseOptions(LanguageVersion.Latest)
+        );
+        var compilation = CSharpCompilation.Create(
+            $"readme-{Guid.NewGuid():N}",
+            [tree],
+            references,
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication)
+        );
         using var image = new MemoryStream();
         var emitted = compilation.Emit(image);
         Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)));
@@ -47,7 +58,8 @@ public class ReadmeSnippetTests
         try
         {
             var result = entry.Invoke(null, entry.GetParameters().Length == 0 ? null : [Array.Empty<string>()]);
-            if (result is Task task) await task;
+            if (result is Task task)
+                await task;
         }
         finally
         {
@@ -57,7 +69,8 @@ public class ReadmeSnippetTests
     }
 
     /// <summary>Statements, not counting using directives.</summary>
-    static int Lines(string code) => code.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => !Regex.IsMatch(l.Trim(), @"^using [\w.]+;$"));
+    static int Lines(string code) =>
+        code.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => !Regex.IsMatch(l.Trim(), @"^using [\w.]+;$"));
 
     [Fact]
     public async Task TrainAndGenerate()

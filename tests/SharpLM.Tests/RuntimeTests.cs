@@ -29,7 +29,8 @@ public class RuntimeTests
         var optimizer = optim.AdamW(model.parameters(), lr: 0.05);
         var input = randn(32, 4);
         var target = input.matmul(tensor(new float[] { 1, -2, 3, 0.5f }).reshape(4, 1));
-        float first = 0, last = 0;
+        float first = 0,
+            last = 0;
         for (int step = 0; step < 50; step++)
         {
             using var stepScope = NewDisposeScope();
@@ -37,7 +38,8 @@ public class RuntimeTests
             var loss = nn.functional.mse_loss(model.forward(input), target);
             loss.backward();
             optimizer.step();
-            if (step == 0) first = loss.item<float>();
+            if (step == 0)
+                first = loss.item<float>();
             last = loss.item<float>();
         }
         Assert.True(last < first * 0.5, $"loss {first} → {last}");
@@ -54,8 +56,10 @@ public class RuntimeTests
         var v = randn(1, 2, 5, 8);
         var output = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
         // Changing the last position's key and value must not change earlier outputs.
-        var k2 = k.clone(); k2[.., .., 4] = randn(1, 2, 8);
-        var v2 = v.clone(); v2[.., .., 4] = randn(1, 2, 8);
+        var k2 = k.clone();
+        k2[.., .., 4] = randn(1, 2, 8);
+        var v2 = v.clone();
+        v2[.., .., 4] = randn(1, 2, 8);
         var output2 = nn.functional.scaled_dot_product_attention(q, k2, v2, is_casual: true);
         Assert.True(output[.., .., ..4].allclose(output2[.., .., ..4]));
         Assert.False(output[.., .., 4].allclose(output2[.., .., 4]));

@@ -40,7 +40,8 @@ public class TokenizerJsonTests
         var loaded = TokenizerJson.Load(path);
         string moby = await File.ReadAllTextAsync(await TestData.MobyDickPath());
         Assert.Equal(gpt2.Encode(moby[..100_000]), loaded.Encode(moby[..100_000]));
-        foreach (var (sample, ids) in await Gpt2TokenizerTests.R50kCases()) Assert.Equal(ids, loaded.Encode(sample));
+        foreach (var (sample, ids) in await Gpt2TokenizerTests.R50kCases())
+            Assert.Equal(ids, loaded.Encode(sample));
     }
 
     [Fact]
@@ -59,7 +60,8 @@ public class TokenizerJsonTests
             var loaded = TokenizerJson.Load(path);
             Assert.Equal(tok.GetType(), loaded.GetType());
             Assert.Equal(tok.VocabSize, loaded.VocabSize);
-            foreach (string s in Samples) Assert.Equal(tok.Encode(s), loaded.Encode(s));
+            foreach (string s in Samples)
+                Assert.Equal(tok.Encode(s), loaded.Encode(s));
         }
     }
 
@@ -84,8 +86,10 @@ public class TokenizerJsonTests
     public sealed record CrossCheckCase(string Text, int[] Ids)
     {
         public static List<CrossCheckCase> Load(string fixture) =>
-            JsonSerializer.Deserialize<List<CrossCheckCase>>(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", fixture)),
-                new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+            JsonSerializer.Deserialize<List<CrossCheckCase>>(
+                File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", fixture)),
+                new JsonSerializerOptions { PropertyNameCaseInsensitive = true }
+            )!;
     }
 
     [Theory]
@@ -93,7 +97,10 @@ public class TokenizerJsonTests
     [InlineData("[1, 2, 3]", "top level is not an object")]
     [InlineData("{\"version\": \"1.0\"}", "field 'model' is missing")]
     [InlineData("{\"model\": {\"type\": \"Unigram\", \"vocab\": {}}}", "model type 'Unigram' is not supported")]
-    [InlineData("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"decoder\": {\"type\": \"ByteLevel\"}}", "no token for byte")]
+    [InlineData(
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"decoder\": {\"type\": \"ByteLevel\"}}",
+        "no token for byte"
+    )]
     public void CorruptFilesGiveOneClearSentence(string content, string expected)
     {
         string path = Path.Combine(TestData.TempDir(), "tokenizer.json");
@@ -134,15 +141,38 @@ public class TokenizerJsonCrossCheckTests
         File.WriteAllBytes(input, File.ReadAllBytes(await TestData.MobyDickPath())[..300_000]);
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await SharpLM.Cli.CliApp.RunAsync(["tokenizer", "train", "--input", input, "--kind", kind, "--vocab-size", vocab == "0" ? "1" : vocab, "--output", Path.Combine(dir, "tok")], output, error);
+        int code = await SharpLM.Cli.CliApp.RunAsync(
+            [
+                "tokenizer",
+                "train",
+                "--input",
+                input,
+                "--kind",
+                kind,
+                "--vocab-size",
+                vocab == "0" ? "1" : vocab,
+                "--output",
+                Path.Combine(dir, "tok"),
+            ],
+            output,
+            error
+        );
         Assert.True(code == 0, error.ToString());
         // The exact bytes Hugging Face's JS pipeline read when the fixtures were made (tools/crosscheck/README.md).
-        var hashes = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "ours-hf-js-sha256.json")))!;
-        Assert.Equal(hashes[kind], Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, "tok", "tokenizer.json")))));
+        var hashes = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(
+            File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "ours-hf-js-sha256.json"))
+        )!;
+        Assert.Equal(
+            hashes[kind],
+            Convert.ToHexStringLower(
+                System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, "tok", "tokenizer.json")))
+            )
+        );
         var tok = TokenizerJson.Load(Path.Combine(dir, "tok"));
         var cases = TokenizerJsonTests.CrossCheckCase.Load($"ours-{(kind == "wordpiece" ? "wp" : kind)}-hf-js.json");
         Assert.NotEmpty(cases);
-        foreach (var c in cases) Assert.Equal(c.Ids, tok.Encode(c.Text, allowSpecial: true));
+        foreach (var c in cases)
+            Assert.Equal(c.Ids, tok.Encode(c.Text, allowSpecial: true));
     }
 }
 
@@ -151,10 +181,14 @@ public class BertVocabularyTests
     [Fact]
     public async Task BertBaseUncasedFromTheCatalogueGivesTheReferenceIds()
     {
-        var bert = (SharpLM.Tokenization.WordPieceTokenizer)await SharpLM.Sources.TokenizerSource.LoadAsync("bert-base-uncased", TestData.Catalog);
+        var bert = (SharpLM.Tokenization.WordPieceTokenizer)
+            await SharpLM.Sources.TokenizerSource.LoadAsync("bert-base-uncased", TestData.Catalog);
         Assert.Equal(30522, bert.VocabSize);
         // Ids from the bert-base-uncased vocab.txt: [CLS] 101, [SEP] 102, [MASK] 103, [PAD] 0, [UNK] 100.
-        Assert.Equal([101, 102, 103, 0, 100], new[] { "[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]" }.Select(t => bert.SpecialTokenId(t)!.Value));
+        Assert.Equal(
+            [101, 102, 103, 0, 100],
+            new[] { "[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]" }.Select(t => bert.SpecialTokenId(t)!.Value)
+        );
         Assert.Equal([7592, 1010, 2088, 999], bert.Encode("Hello, World!"));
         Assert.Equal([14477, 20961, 3468], bert.Encode("unaffable")); // una ##ffa ##ble, as Hugging Face's bert-base-uncased
         Assert.Equal([7861, 8270, 4667, 2015], bert.Encode("embeddings")); // em ##bed ##ding ##s

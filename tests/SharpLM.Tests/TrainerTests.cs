@@ -39,7 +39,8 @@ public class TrainerTests
         Assert.Equal(1000, a.VocabSize);
         // The learned vocabulary compresses English: well under one token per character.
         Assert.InRange(a.Encode(text[..50_000]).Length / 50_000.0, 0.2, 0.45);
-        foreach (string h in TestData.Hostile) Assert.Equal(h, a.Decode(a.Encode(h)));
+        foreach (string h in TestData.Hostile)
+            Assert.Equal(h, a.Decode(a.Encode(h)));
     }
 
     [Fact]
@@ -53,7 +54,9 @@ public class TrainerTests
     [Fact]
     public void VocabularySmallerThanTheByteAlphabetIsRejected()
     {
-        var e = Assert.Throws<SharpLMException>(() => TokenizerTrainer.TrainBpe(["text"], new TokenizerTrainingOptions { VocabSize = 100 }));
+        var e = Assert.Throws<SharpLMException>(() =>
+            TokenizerTrainer.TrainBpe(["text"], new TokenizerTrainingOptions { VocabSize = 100 })
+        );
         Assert.Contains("smaller than the byte alphabet", e.Message);
     }
 

@@ -14,19 +14,34 @@ public class TrainingTests
         string dir = TestData.TempDir();
         string input = Path.Combine(dir, "corpus.txt");
         await File.WriteAllTextAsync(input, text);
-        await new CorpusPreparer(TestData.Catalog).RunAsync(new PrepareOptions
-        {
-            Inputs = [input], Tokenizer = "char", OutputDir = Path.Combine(dir, "data"), ValFraction = 0.1, Split = SplitMode.Characters,
-        });
+        await new CorpusPreparer(TestData.Catalog).RunAsync(
+            new PrepareOptions
+            {
+                Inputs = [input],
+                Tokenizer = "char",
+                OutputDir = Path.Combine(dir, "data"),
+                ValFraction = 0.1,
+                Split = SplitMode.Characters,
+            }
+        );
         return Path.Combine(dir, "data");
     }
 
-    static readonly Lazy<Task<string>> Periodic = new(() => PreparedData(string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 400))));
+    static readonly Lazy<Task<string>> Periodic = new(() =>
+        PreparedData(string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 400)))
+    );
 
     static TrainOptions TinyOptions => Tiny.Options with { LogInterval = 5 };
 
-    static TrainingResult Train(string data, TrainOptions o, string run, bool resume = false, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default,
-        Models.ModelShape? shape = null)
+    static TrainingResult Train(
+        string data,
+        TrainOptions o,
+        string run,
+        bool resume = false,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken ct = default,
+        Models.ModelShape? shape = null
+    )
     {
         using var task = Tiny.LanguageModel(data, o, shape);
         return Tiny.Train(task, run, resume, progress, ct);
@@ -37,7 +52,18 @@ public class TrainingTests
     {
         string data = await Periodic.Value;
         string run = TestData.TempDir();
-        var result = Train(data, TinyOptions with { MaxSteps = 300, LearningRate = 3e-3, MinLearningRate = 3e-4, EvalInterval = 100, WeightDecay = 0 }, run);
+        var result = Train(
+            data,
+            TinyOptions with
+            {
+                MaxSteps = 300,
+                LearningRate = 3e-3,
+                MinLearningRate = 3e-4,
+                EvalInterval = 100,
+                WeightDecay = 0,
+            },
+            run
+        );
         Assert.True(result.BestValLoss < 0.05, $"validation loss {result.BestValLoss}");
         var history = CheckpointState.Load(Path.Combine(run, "checkpoint", CheckpointState.FileName)).History;
         Assert.True(history.First(h => h.ValLoss is not null).ValLoss > 2.0); // starts near ln(vocab 12) = 2.48
@@ -53,13 +79,30 @@ public class TrainingTests
     {
         string data = await Periodic.Value;
         // Dropout and accumulation exercise the random draws and micro-batch seeding.
-        var o = TinyOptions with { MaxSteps = 40, EvalInterval = 15, GradAccumulation = 2 };
+        var o = TinyOptions with
+        {
+            MaxSteps = 40,
+            EvalInterval = 15,
+            GradAccumulation = 2,
+        };
         var shape = Tiny.Shape with { Dropout = 0.1 };
-        string straight = TestData.TempDir(), interrupted = TestData.TempDir();
+        string straight = TestData.TempDir(),
+            interrupted = TestData.TempDir();
         Train(data, o, straight, shape: shape);
 
         using var cts = new CancellationTokenSource();
-        var partial = Train(data, o, interrupted, progress: new SyncProgress(p => { if (p.Step == 23) cts.Cancel(); }), ct: cts.Token, shape: shape);
+        var partial = Train(
+            data,
+            o,
+            interrupted,
+            progress: new SyncProgress(p =>
+            {
+                if (p.Step == 23)
+                    cts.Cancel();
+            }),
+            ct: cts.Token,
+            shape: shape
+        );
         Assert.Equal("cancelled", partial.StoppedBecause);
         Assert.Equal(23, partial.Steps);
         var resumed = Train(data, o, interrupted, resume: true, shape: shape);
@@ -84,7 +127,10 @@ public class TrainingTests
         string optimizer = Path.Combine(run, "checkpoint", "optimizer.safetensors");
         var bytes = File.ReadAllBytes(optimizer);
         File.WriteAllBytes(optimizer, bytes[..(bytes.Length - 100)]);
-        Assert.Contains("not a valid safetensors file", Assert.Throws<SharpLMException>(() => Train(data, o with { MaxSteps = 20 }, run, resume: true)).Message);
+        Assert.Contains(
+            "not a valid safetensors file",
+            Assert.Throws<SharpLMException>(() => Train(data, o with { MaxSteps = 20 }, run, resume: true)).Message
+        );
 
         File.WriteAllText(Path.Combine(run, "checkpoint", CheckpointState.FileName), "{ not json");
         Assert.Contains("corrupt", Assert.Throws<SharpLMException>(() => Train(data, o with { MaxSteps = 20 }, run, resume: true)).Message);
@@ -96,7 +142,17 @@ public class TrainingTests
         string data = await Periodic.Value;
         string run = TestData.TempDir();
         // Improvements must exceed 10 nats, which never happens after the first evaluation.
-        var r = Train(data, TinyOptions with { MaxSteps = 200, EvalInterval = 10, EarlyStoppingPatience = 2, EarlyStoppingMinDelta = 10 }, run);
+        var r = Train(
+            data,
+            TinyOptions with
+            {
+                MaxSteps = 200,
+                EvalInterval = 10,
+                EarlyStoppingPatience = 2,
+                EarlyStoppingMinDelta = 10,
+            },
+            run
+        );
         Assert.Equal("early_stopping", r.StoppedBecause);
         Assert.Equal(20, r.Steps);
         Assert.Equal(0, r.BestStep);
@@ -109,7 +165,14 @@ public class TrainingTests
     public async Task EveryOptimizerLearns(OptimizerKind kind)
     {
         string data = await Periodic.Value;
-        var o = TinyOptions with { Optimizer = kind, MaxSteps = 60, EvalInterval = 60, LearningRate = kind == OptimizerKind.Sgd ? 0.3 : 3e-3, MinLearningRate = 0 };
+        var o = TinyOptions with
+        {
+            Optimizer = kind,
+            MaxSteps = 60,
+            EvalInterval = 60,
+            LearningRate = kind == OptimizerKind.Sgd ? 0.3 : 3e-3,
+            MinLearningRate = 0,
+        };
         var r = Train(data, o, TestData.TempDir());
         Assert.True(r.BestValLoss < 2.0, $"{kind}: {r.BestValLoss}"); // ln(vocab 12) = 2.48 is where it starts
     }
@@ -126,7 +189,9 @@ public class TrainingTests
             return new TrainingOptimizerProbe(m).MatrixNorm();
         }
         var o = TinyOptions with { MaxSteps = 60, EvalInterval = 60, WeightDecay = 0 };
-        string plain = TestData.TempDir(), l2 = TestData.TempDir(), l1 = TestData.TempDir();
+        string plain = TestData.TempDir(),
+            l2 = TestData.TempDir(),
+            l1 = TestData.TempDir();
         Train(data, o, plain);
         Train(data, o with { L2 = 0.01 }, l2);
         Train(data, o with { L1 = 1e-4 }, l1);
@@ -142,7 +207,13 @@ public class TrainingTests
     [Fact]
     public void LearningRateScheduleWarmsUpThenDecays()
     {
-        var o = new TrainOptions { LearningRate = 1e-3, MinLearningRate = 1e-4, WarmupSteps = 100, MaxSteps = 1100 };
+        var o = new TrainOptions
+        {
+            LearningRate = 1e-3,
+            MinLearningRate = 1e-4,
+            WarmupSteps = 100,
+            MaxSteps = 1100,
+        };
         Assert.Equal(1e-3 / 101, LearningRateSchedule.At(o, 0), 12);
         Assert.Equal(1e-3 * 100 / 101, LearningRateSchedule.At(o, 99), 12);
         Assert.Equal(1e-3, LearningRateSchedule.At(o, 100), 12);
@@ -157,7 +228,10 @@ public class TrainingTests
     {
         Assert.Contains("batch_size", Assert.Throws<SharpLMException>(() => new TrainOptions { BatchSize = 0 }.Validate()).Message);
         Assert.Contains("learning_rate", Assert.Throws<SharpLMException>(() => new TrainOptions { LearningRate = -1 }.Validate()).Message);
-        Assert.Contains("min_learning_rate", Assert.Throws<SharpLMException>(() => new TrainOptions { MinLearningRate = 1 }.Validate()).Message);
+        Assert.Contains(
+            "min_learning_rate",
+            Assert.Throws<SharpLMException>(() => new TrainOptions { MinLearningRate = 1 }.Validate()).Message
+        );
         Assert.Contains("dropout", Assert.Throws<SharpLMException>(() => new Models.ModelShape { Dropout = 1 }.Validate()).Message);
         Assert.Contains("Unknown preset 'huge'", Assert.Throws<SharpLMException>(() => TrainingPreset.Get("huge")).Message);
     }
@@ -166,9 +240,15 @@ public class TrainingTests
     public async Task DataProblemsAreReportedClearly()
     {
         string data = await Periodic.Value;
-        Assert.Contains("fewer than one window", Assert.Throws<SharpLMException>(() => Tiny.LanguageModel(data, TinyOptions, Tiny.Shape with { Context = 100_000 })).Message);
+        Assert.Contains(
+            "fewer than one window",
+            Assert.Throws<SharpLMException>(() => Tiny.LanguageModel(data, TinyOptions, Tiny.Shape with { Context = 100_000 })).Message
+        );
         var config = Models.GptConfig.For(Tiny.Shape, SharpLM.Data.PreparedData.Tokenizer(data));
-        Assert.Contains("does not exist", Assert.Throws<SharpLMException>(() => new LanguageModelTask(Path.Combine(data, "nope"), config, TinyOptions)).Message);
+        Assert.Contains(
+            "does not exist",
+            Assert.Throws<SharpLMException>(() => new LanguageModelTask(Path.Combine(data, "nope"), config, TinyOptions)).Message
+        );
         string empty = TestData.TempDir();
         File.Copy(Path.Combine(data, "tokenizer.json"), Path.Combine(empty, "tokenizer.json"));
         Assert.Contains("no train_*.bin", Assert.Throws<SharpLMException>(() => new LanguageModelTask(empty, config, TinyOptions)).Message);
@@ -188,25 +268,35 @@ public class TrainingTests
         Assert.True(GptTests.Same(x1[.., 1..], y1[.., ..^1])); // targets are inputs shifted by one
     }
 
-    /// <summary>A language-model task whose loss at chosen steps is made non-finite: NaN in value, or finite with an infinite gradient.</summary>
+    /// <summary>
+    /// A language-model task whose loss at chosen steps is made non-finite: NaN in value, or finite with an infinite gradient.
+    /// </summary>
     sealed class PoisonedTask(string data, TrainOptions o, Func<int, bool> poisoned, bool infiniteGradient = false) : ITrainingTask
     {
         readonly LanguageModelTask _inner = Tiny.LanguageModel(data, o);
         public nn.Module Model => _inner.Model;
         public Models.IModelConfig ModelConfig => _inner.ModelConfig;
         public TrainOptions Options => _inner.Options;
+
         public MicroBatch MicroBatchLoss(int step, int micro)
         {
             var batch = _inner.MicroBatchLoss(step, micro);
-            if (!poisoned(step)) return batch;
-            if (!infiniteGradient) return batch with { Loss = batch.Loss * float.NaN };
+            if (!poisoned(step))
+                return batch;
+            if (!infiniteGradient)
+                return batch with { Loss = batch.Loss * float.NaN };
             var w = _inner.Model.parameters().First();
             return batch with { Loss = batch.Loss + (w - w.detach()).abs().sum().sqrt() }; // value + 0, gradient of sqrt at 0 = infinity
         }
+
         public EvalResult Evaluate(CancellationToken ct) => _inner.Evaluate(ct);
+
         public void SaveWeights(string path) => _inner.SaveWeights(path);
+
         public void LoadWeights(string path) => _inner.LoadWeights(path);
+
         public void WriteRunFiles(RunFolder run) => _inner.WriteRunFiles(run);
+
         public void Dispose() => _inner.Dispose();
     }
 
@@ -217,13 +307,29 @@ public class TrainingTests
     {
         string data = await Periodic.Value;
         // Constant learning rate without warmup, so the schedule does not depend on max_steps.
-        var o = TinyOptions with { MaxSteps = 5, EvalInterval = 100, WarmupSteps = 0, Decay = LrDecay.Constant, GradClip = 0 };
-        string clean = TestData.TempDir(), poisoned = TestData.TempDir();
+        var o = TinyOptions with
+        {
+            MaxSteps = 5,
+            EvalInterval = 100,
+            WarmupSteps = 0,
+            Decay = LrDecay.Constant,
+            GradClip = 0,
+        };
+        string clean = TestData.TempDir(),
+            poisoned = TestData.TempDir();
         Train(data, o, clean);
         var messages = new List<string>();
         TrainingResult result;
         using (var task = new PoisonedTask(data, o with { MaxSteps = 6 }, step => step == 5, infiniteGradient))
-            result = Tiny.Train(task, poisoned, progress: new SyncProgress(p => { if (p.Message != null) messages.Add(p.Message); }));
+            result = Tiny.Train(
+                task,
+                poisoned,
+                progress: new SyncProgress(p =>
+                {
+                    if (p.Message != null)
+                        messages.Add(p.Message);
+                })
+            );
         Assert.Equal(6, result.Steps);
         Assert.Equal(1, result.SkippedSteps);
         Assert.Contains(messages, m => m.Contains("step 5 skipped: non-finite " + (infiniteGradient ? "gradient norm" : "loss")));

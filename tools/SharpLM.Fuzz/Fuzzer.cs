@@ -4,8 +4,17 @@ namespace SharpLM.Fuzz;
 
 /// <summary>What one parser did with its inputs.</summary>
 public sealed record ParserReport(
-    string Parser, int Inputs, int Loaded, int Rejected, int Crashes, int Hangs, double SlowestSeconds, double InputsPerSecond, long PeakWorkingSetMb,
-    IReadOnlyList<string> Failures);
+    string Parser,
+    int Inputs,
+    int Loaded,
+    int Rejected,
+    int Crashes,
+    int Hangs,
+    double SlowestSeconds,
+    double InputsPerSecond,
+    long PeakWorkingSetMb,
+    IReadOnlyList<string> Failures
+);
 
 /// <summary>
 /// Runs mutated inputs through a target and sorts the outcomes: loaded, rejected with a <see cref="SharpLMException"/>
@@ -14,13 +23,23 @@ public sealed record ParserReport(
 /// </summary>
 public static class Fuzzer
 {
-    public static ParserReport Run(FuzzTarget target, int inputs, int seed, string workDir, TimeSpan hangLimit, IProgress<string>? progress = null)
+    public static ParserReport Run(
+        FuzzTarget target,
+        int inputs,
+        int seed,
+        string workDir,
+        TimeSpan hangLimit,
+        IProgress<string>? progress = null
+    )
     {
         var mutator = new Mutator(seed);
         string inputDir = Path.Combine(workDir, $"input-{Sanitize(target.Name)}");
         Directory.CreateDirectory(inputDir);
         string path = Path.Combine(inputDir, target.FileName);
-        int loaded = 0, rejected = 0, crashes = 0, hangs = 0;
+        int loaded = 0,
+            rejected = 0,
+            crashes = 0,
+            hangs = 0;
         double slowest = 0;
         long peak = 0;
         var failures = new List<string>();
@@ -28,14 +47,21 @@ public static class Fuzzer
         // A watchdog for a true infinite loop, which a time measurement after the fact would never see end.
         var current = Stopwatch.StartNew();
         int running = 0;
-        using var watchdog = new Timer(_ =>
-        {
-            if (Volatile.Read(ref running) == 1 && current.Elapsed > TimeSpan.FromSeconds(60))
+        using var watchdog = new Timer(
+            _ =>
             {
-                File.Copy(path, Path.Combine(workDir, $"hang-{Sanitize(target.Name)}.bin"), overwrite: true);
-                Environment.FailFast($"fuzz: {target.Name} ran an input for over 60 s (saved as hang-{Sanitize(target.Name)}.bin in {workDir})");
-            }
-        }, null, 1000, 1000);
+                if (Volatile.Read(ref running) == 1 && current.Elapsed > TimeSpan.FromSeconds(60))
+                {
+                    File.Copy(path, Path.Combine(workDir, $"hang-{Sanitize(target.Name)}.bin"), overwrite: true);
+                    Environment.FailFast(
+                        $"fuzz: {target.Name} ran an input for over 60 s (saved as hang-{Sanitize(target.Name)}.bin in {workDir})"
+                    );
+                }
+            },
+            null,
+            1000,
+            1000
+        );
 
         for (int i = 0; i < inputs; i++)
         {
@@ -70,7 +96,8 @@ public static class Fuzzer
             {
                 string saved = Path.Combine(workDir, $"failure-{Sanitize(target.Name)}-{failures.Count}.bin");
                 File.WriteAllBytes(saved, input);
-                if (failures.Count < 20) failures.Add($"{failure} (input {i}, saved as {saved})");
+                if (failures.Count < 20)
+                    failures.Add($"{failure} (input {i}, saved as {saved})");
             }
             if (i % 256 == 0)
             {
@@ -79,7 +106,18 @@ public static class Fuzzer
             }
         }
         peak = Math.Max(peak, Environment.WorkingSet);
-        return new ParserReport(target.Name, inputs, loaded, rejected, crashes, hangs, slowest, inputs / Math.Max(1e-9, clock.Elapsed.TotalSeconds), peak >> 20, failures);
+        return new ParserReport(
+            target.Name,
+            inputs,
+            loaded,
+            rejected,
+            crashes,
+            hangs,
+            slowest,
+            inputs / Math.Max(1e-9, clock.Elapsed.TotalSeconds),
+            peak >> 20,
+            failures
+        );
     }
 
     static string Sanitize(string name) => new(name.Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());

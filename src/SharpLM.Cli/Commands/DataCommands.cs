@@ -13,23 +13,43 @@ public static class DataCommands
 
         var list = new Command("list", "Show the catalogue: name, source, licence, whether it is cached.");
         list.Options.Add(CliApp.JsonOption);
-        list.SetAction(CliApp.Guard(ctx, (p, _) =>
-        {
-            var client = CliApp.Catalog(p);
-            var rows = Catalog.Entries.Select(e => new
-            {
-                e.Name, e.Source, e.License, e.Description, Cached = client.IsCached(e), Path = client.EntryDir(e),
-            }).ToList();
-            if (p.GetValue(CliApp.JsonOption)) ctx.WriteJson(new { cacheDir = client.CacheDir, datasets = rows });
-            else
-            {
-                var table = new Table().AddColumns("name", "source", "licence", "cached", "description");
-                foreach (var r in rows) table.AddRow(Markup.Escape(r.Name), Markup.Escape(r.Source), Markup.Escape(r.License), r.Cached ? "yes" : "no", Markup.Escape(r.Description));
-                ctx.WriteTable(table);
-                ctx.Out.WriteLine($"cache: {client.CacheDir}");
-            }
-            return Task.FromResult(0);
-        }));
+        list.SetAction(
+            CliApp.Guard(
+                ctx,
+                (p, _) =>
+                {
+                    var client = CliApp.Catalog(p);
+                    var rows = Catalog
+                        .Entries.Select(e => new
+                        {
+                            e.Name,
+                            e.Source,
+                            e.License,
+                            e.Description,
+                            Cached = client.IsCached(e),
+                            Path = client.EntryDir(e),
+                        })
+                        .ToList();
+                    if (p.GetValue(CliApp.JsonOption))
+                        ctx.WriteJson(new { cacheDir = client.CacheDir, datasets = rows });
+                    else
+                    {
+                        var table = new Table().AddColumns("name", "source", "licence", "cached", "description");
+                        foreach (var r in rows)
+                            table.AddRow(
+                                Markup.Escape(r.Name),
+                                Markup.Escape(r.Source),
+                                Markup.Escape(r.License),
+                                r.Cached ? "yes" : "no",
+                                Markup.Escape(r.Description)
+                            );
+                        ctx.WriteTable(table);
+                        ctx.Out.WriteLine($"cache: {client.CacheDir}");
+                    }
+                    return Task.FromResult(0);
+                }
+            )
+        );
 
         var name = new Argument<string>("NAME") { Description = "Data set name (see 'sharplm data list')." };
         var dir = new Option<string?>("--dir") { Description = "Cache folder for this call (same as --data-dir)." };
@@ -39,19 +59,44 @@ public static class DataCommands
         get.Options.Add(dir);
         get.Options.Add(force);
         get.Options.Add(CliApp.JsonOption);
-        get.SetAction(CliApp.Guard(ctx, async (p, ct) =>
-        {
-            var entry = Catalog.Get(p.GetValue(name)!);
-            var client = p.GetValue(dir) is { } d ? new DataCatalogClient(d, p.GetValue(CliApp.RegistryOption)) : CliApp.Catalog(p);
-            bool wasCached = client.IsCached(entry) && !p.GetValue(force);
-            string path = await CliApp.WithProgress(ctx, $"downloading {entry.Name}",
-                task => client.GetAsync(entry, p.GetValue(force), CliApp.DownloadReporter(task), ct));
-            var files = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Where(f => !Path.GetFileName(f).StartsWith('.')).ToList();
-            var result = new { name = entry.Name, source = entry.Source, license = entry.License, path, files = files.Count, bytes = files.Sum(f => new FileInfo(f).Length), cached = wasCached };
-            if (p.GetValue(CliApp.JsonOption)) ctx.WriteJson(result);
-            else ctx.Out.WriteLine($"{entry.Name}: {result.files} files, {result.bytes / 1e6:F2} MB in {path}{(wasCached ? " (cached)" : "")}\nsource {entry.Source}, licence {entry.License}");
-            return 0;
-        }));
+        get.SetAction(
+            CliApp.Guard(
+                ctx,
+                async (p, ct) =>
+                {
+                    var entry = Catalog.Get(p.GetValue(name)!);
+                    var client = p.GetValue(dir) is { } d ? new DataCatalogClient(d, p.GetValue(CliApp.RegistryOption)) : CliApp.Catalog(p);
+                    bool wasCached = client.IsCached(entry) && !p.GetValue(force);
+                    string path = await CliApp.WithProgress(
+                        ctx,
+                        $"downloading {entry.Name}",
+                        task => client.GetAsync(entry, p.GetValue(force), CliApp.DownloadReporter(task), ct)
+                    );
+                    var files = Directory
+                        .EnumerateFiles(path, "*", SearchOption.AllDirectories)
+                        .Where(f => !Path.GetFileName(f).StartsWith('.'))
+                        .ToList();
+                    var result = new
+                    {
+                        name = entry.Name,
+                        source = entry.Source,
+                        license = entry.License,
+                        path,
+                        files = files.Count,
+                        bytes = files.Sum(f => new FileInfo(f).Length),
+                        cached = wasCached,
+                    };
+                    if (p.GetValue(CliApp.JsonOption))
+                        ctx.WriteJson(result);
+                    else
+                        ctx.Out.WriteLine(
+                            $"{entry.Name}: {result.files} files, {result.bytes / 1e6:F2} MB in "
+                                + $"{path}{(wasCached ? " (cached)" : "")}\nsource {entry.Source}, licence {entry.License}"
+                        );
+                    return 0;
+                }
+            )
+        );
 
         data.Subcommands.Add(list);
         data.Subcommands.Add(get);

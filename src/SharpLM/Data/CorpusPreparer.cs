@@ -1,27 +1,35 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Serialization;
-using SharpLM.IO;
 using SharpLM.Catalogue;
+using SharpLM.IO;
 using SharpLM.Sources;
 using SharpLM.Tokenization;
 
 namespace SharpLM.Data;
 
-public enum SplitMode { Auto, Documents, Characters }
+public enum SplitMode
+{
+    Auto,
+    Documents,
+    Characters,
+}
 
 public sealed record PrepareOptions
 {
     public required IReadOnlyList<string> Inputs { get; init; }
+
     /// <summary>"gpt2", "char", or a tokenizer.json path/folder.</summary>
     public required string Tokenizer { get; init; }
     public required string OutputDir { get; init; }
     public double ValFraction { get; init; } = 0.1;
     public int Seed { get; init; } = 1337;
     public CleaningOptions Cleaning { get; init; } = new();
+
     /// <summary>Auto: split by characters when the corpus is one document, else by documents.</summary>
     public SplitMode Split { get; init; } = SplitMode.Auto;
     public long ShardTokens { get; init; } = 100_000_000;
+
     /// <summary>Put the tokenizer's end-of-text token before each document (if it has one and documents are split).</summary>
     public bool EndOfTextBetweenDocuments { get; init; } = true;
     public int Threads { get; init; } = Environment.ProcessorCount;
@@ -30,12 +38,26 @@ public sealed record PrepareOptions
 public sealed record SplitSummary(int Documents, long Characters, long Tokens, IReadOnlyList<string> Shards);
 
 public sealed record PrepareSummary(
-    string Tokenizer, int VocabSize, string SplitMode, double ValFraction, int Seed,
-    SplitSummary Train, SplitSummary Val, double TokensPerChar, double Seconds, double MillionCharactersPerSecond)
+    string Tokenizer,
+    int VocabSize,
+    string SplitMode,
+    double ValFraction,
+    int Seed,
+    SplitSummary Train,
+    SplitSummary Val,
+    double TokensPerChar,
+    double Seconds,
+    double MillionCharactersPerSecond
+)
 {
-    [JsonIgnore] public int Documents => Train.Documents + Val.Documents;
-    [JsonIgnore] public long Characters => Train.Characters + Val.Characters;
-    [JsonIgnore] public long Tokens => Train.Tokens + Val.Tokens;
+    [JsonIgnore]
+    public int Documents => Train.Documents + Val.Documents;
+
+    [JsonIgnore]
+    public long Characters => Train.Characters + Val.Characters;
+
+    [JsonIgnore]
+    public long Tokens => Train.Tokens + Val.Tokens;
 }
 
 /// <summary>Progress of <see cref="CorpusPreparer"/>: characters done of the total (when known).</summary>
@@ -51,11 +73,18 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
     public const string SummaryFile = "summary.json";
     const int BatchChars = 8 << 20;
 
-    public async Task<PrepareSummary> RunAsync(PrepareOptions o, IProgress<PrepareProgress>? progress = null, IProgress<DownloadProgress>? download = null)
+    public async Task<PrepareSummary> RunAsync(
+        PrepareOptions o,
+        IProgress<PrepareProgress>? progress = null,
+        IProgress<DownloadProgress>? download = null
+    )
     {
-        if (o.ValFraction is < 0 or >= 1) throw new SharpLMException($"val_fraction must be in [0, 1) (got {o.ValFraction}).");
-        if (o.ShardTokens < 1000) throw new SharpLMException($"shard_tokens must be at least 1000 (got {o.ShardTokens}).");
-        if (o.Inputs.Count == 0) throw new SharpLMException("No input given; give files, folders or data set names to prepare.");
+        if (o.ValFraction is < 0 or >= 1)
+            throw new SharpLMException($"val_fraction must be in [0, 1) (got {o.ValFraction}).");
+        if (o.ShardTokens < 1000)
+            throw new SharpLMException($"shard_tokens must be at least 1000 (got {o.ShardTokens}).");
+        if (o.Inputs.Count == 0)
+            throw new SharpLMException("No input given; give files, folders or data set names to prepare.");
         OutputFolder.Inspect(o.OutputDir, FolderKind.PreparedData); // refuse a folder of the user's before any work
         var watch = Stopwatch.StartNew();
         var source = new DocumentSource(catalog);
@@ -68,17 +97,25 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
         var sources = new List<string>();
         var seenSources = new HashSet<string>(StringComparer.Ordinal);
         var charSet = new SortedSet<int>();
-        long totalChars = 0, rawChars = 0;
+        long totalChars = 0,
+            rawChars = 0;
         // Auto picks characters only for a corpus that is a single plain file; cleaning twice is needed only then or for char.
         bool singleDocument = files.Count == 1 && files[0].Layout != DocumentLayout.PoemJson;
         bool needCleanPass = isChar || o.Split == SplitMode.Characters || (o.Split == SplitMode.Auto && singleDocument);
         foreach (var doc in source.Read(files))
         {
-            if (seenSources.Add(doc.Source)) sources.Add(doc.Source);
+            if (seenSources.Add(doc.Source))
+                sources.Add(doc.Source);
             rawChars += doc.Text.Length;
-            if (!needCleanPass) continue;
+            if (!needCleanPass)
+                continue;
             string clean = cleaner.Clean(doc.Text);
-            foreach (Rune r in clean.EnumerateRunes()) { totalChars++; if (isChar) charSet.Add(r.Value); }
+            foreach (Rune r in clean.EnumerateRunes())
+            {
+                totalChars++;
+                if (isChar)
+                    charSet.Add(r.Value);
+            }
             progress?.Report(new PrepareProgress("scanning", rawChars, null));
         }
         if (rawChars == 0 || (needCleanPass && totalChars == 0))
@@ -99,7 +136,8 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
             using (train)
             using (val)
             {
-                long codePointsSeen = 0, charsDone = 0;
+                long codePointsSeen = 0,
+                    charsDone = 0;
                 string? previousSource = null;
                 var batch = new List<(string Text, SplitWriter Target, bool StartsDocument)>();
                 int batchChars = 0;
@@ -107,12 +145,17 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
                 void FlushBatch()
                 {
                     var encoded = new int[batch.Count][];
-                    Parallel.For(0, batch.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, o.Threads) },
-                        i => encoded[i] = tokenizer.Encode(batch[i].Text));
+                    Parallel.For(
+                        0,
+                        batch.Count,
+                        new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, o.Threads) },
+                        i => encoded[i] = tokenizer.Encode(batch[i].Text)
+                    );
                     for (int i = 0; i < batch.Count; i++)
                     {
                         var (text, target, starts) = batch[i];
-                        if (starts && eot is int e) target.Write([e]);
+                        if (starts && eot is int e)
+                            target.Write([e]);
                         target.Write(encoded[i]);
                         target.Characters += text.Length;
                     }
@@ -129,7 +172,8 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
                     if (mode == SplitMode.Documents)
                     {
                         var target = valSources.Contains(doc.Source) ? val : train;
-                        if (starts) target.Documents++;
+                        if (starts)
+                            target.Documents++;
                         batch.Add((text, target, starts));
                     }
                     else
@@ -137,35 +181,54 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
                         // Character split: the first (1 - f) of the code points go to train, the rest to validation.
                         int cut = CutAtCodePoint(text, trainCharLimit - codePointsSeen, out long taken);
                         codePointsSeen += taken;
-                        if (cut > 0) batch.Add((text[..cut], train, false));
-                        if (cut < text.Length) batch.Add((text[cut..], val, false));
+                        if (cut > 0)
+                            batch.Add((text[..cut], train, false));
+                        if (cut < text.Length)
+                            batch.Add((text[cut..], val, false));
                         codePointsSeen += CountCodePoints(text.AsSpan(cut));
                     }
                     batchChars += text.Length;
-                    if (batchChars >= BatchChars) FlushBatch();
+                    if (batchChars >= BatchChars)
+                        FlushBatch();
                     progress?.Report(new PrepareProgress("tokenizing", charsDone, rawChars));
                 }
                 FlushBatch();
-                if (mode == SplitMode.Characters) { train.Documents = 1; val.Documents = val.Characters > 0 ? 1 : 0; }
+                if (mode == SplitMode.Characters)
+                {
+                    train.Documents = 1;
+                    val.Documents = val.Characters > 0 ? 1 : 0;
+                }
                 train.Complete();
                 val.Complete();
-                if (train.Tokens == 0) throw new SharpLMException("The training split is empty; lower val_fraction or add text.");
+                if (train.Tokens == 0)
+                    throw new SharpLMException("The training split is empty; lower val_fraction or add text.");
                 tokenizer.Save(Path.Combine(tmpDir, "tokenizer.json"));
 
                 double seconds = watch.Elapsed.TotalSeconds;
                 var summary = new PrepareSummary(
-                    o.Tokenizer, tokenizer.VocabSize, mode.ToString().ToLowerInvariant(), o.ValFraction, o.Seed,
-                    train.Summary(), val.Summary(),
+                    o.Tokenizer,
+                    tokenizer.VocabSize,
+                    mode.ToString().ToLowerInvariant(),
+                    o.ValFraction,
+                    o.Seed,
+                    train.Summary(),
+                    val.Summary(),
                     (double)(train.Tokens + val.Tokens) / Math.Max(1, train.Characters + val.Characters),
-                    seconds, rawChars / 1e6 / Math.Max(seconds, 1e-9));
-                AtomicFile.WriteAllText(Path.Combine(tmpDir, SummaryFile), System.Text.Json.JsonSerializer.Serialize(summary, Json.Indented));
+                    seconds,
+                    rawChars / 1e6 / Math.Max(seconds, 1e-9)
+                );
+                AtomicFile.WriteAllText(
+                    Path.Combine(tmpDir, SummaryFile),
+                    System.Text.Json.JsonSerializer.Serialize(summary, Json.Indented)
+                );
                 OutputFolder.SwapIn(tmpDir, outDir, FolderKind.PreparedData);
                 return summary;
             }
         }
         finally
         {
-            if (Directory.Exists(tmpDir)) Directory.Delete(tmpDir, recursive: true);
+            if (Directory.Exists(tmpDir))
+                Directory.Delete(tmpDir, recursive: true);
         }
     }
 
@@ -194,7 +257,11 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
     static long CountCodePoints(ReadOnlySpan<char> s)
     {
         long n = 0;
-        for (int i = 0; i < s.Length; i++) { if (!(char.IsLowSurrogate(s[i]) && i > 0 && char.IsHighSurrogate(s[i - 1]))) n++; }
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (!(char.IsLowSurrogate(s[i]) && i > 0 && char.IsHighSurrogate(s[i - 1])))
+                n++;
+        }
         return n;
     }
 
@@ -204,7 +271,8 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
         readonly List<string> _shards = [];
         TokenShardWriter? _current;
         public int Documents;
-        public long Characters, Tokens;
+        public long Characters,
+            Tokens;
 
         public void Write(ReadOnlySpan<int> tokens)
         {
@@ -215,7 +283,8 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
                 _current.Write(tokens[..room]);
                 Tokens += room;
                 tokens = tokens[room..];
-                if (_current.Count >= shardTokens) CloseShard();
+                if (_current.Count >= shardTokens)
+                    CloseShard();
             }
         }
 
@@ -227,8 +296,14 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
             _current = null;
         }
 
-        public void Complete() { if (_current != null) CloseShard(); }
+        public void Complete()
+        {
+            if (_current != null)
+                CloseShard();
+        }
+
         public SplitSummary Summary() => new(Documents, Characters, Tokens, _shards);
+
         public void Dispose() => _current?.Dispose();
     }
 }

@@ -15,14 +15,16 @@ public sealed class MaskedWindows(TokenDataset data, int context, int cls, int s
     /// <summary>Ids [B, context], attend [B, context] (all true) and labels [B, context] (-100 where not selected).</summary>
     public (Tensor Ids, Tensor Attend, Tensor Labels) Batch(IReadOnlyList<long> starts, ulong maskSeed)
     {
-        int inner = Inner, t = context;
+        int inner = Inner,
+            t = context;
         var ids = new long[starts.Count * t];
         var buffer = new int[inner];
         for (int b = 0; b < starts.Count; b++)
         {
             data.Read(starts[b], buffer);
             ids[b * t] = cls;
-            for (int i = 0; i < inner; i++) ids[b * t + 1 + i] = buffer[i];
+            for (int i = 0; i < inner; i++)
+                ids[b * t + 1 + i] = buffer[i];
             ids[b * t + t - 1] = sep;
         }
         var attend = Enumerable.Repeat(true, ids.Length).ToArray();

@@ -1,4 +1,3 @@
-
 namespace SharpLM.Data;
 
 /// <summary>
@@ -10,7 +9,9 @@ public sealed class MlmMasking(int maskId, int vocabSize, IReadOnlySet<int> spec
 {
     public const long Ignore = -100;
 
-    /// <summary>Corrupts <paramref name="ids"/> (row-major [B, T]) in place and returns the labels; the same seed gives the same masks.</summary>
+    /// <summary>
+    /// Corrupts <paramref name="ids"/> (row-major [B, T]) in place and returns the labels; the same seed gives the same masks.
+    /// </summary>
     public long[] Apply(long[] ids, bool[] attend, ulong seed)
     {
         var rng = new SplitMix64(seed);
@@ -19,12 +20,16 @@ public sealed class MlmMasking(int maskId, int vocabSize, IReadOnlySet<int> spec
         for (int i = 0; i < ids.Length; i++)
         {
             labels[i] = Ignore;
-            if (!attend[i] || specialIds.Contains((int)ids[i])) continue;
-            if (Uniform() >= selectProbability) continue;
+            if (!attend[i] || specialIds.Contains((int)ids[i]))
+                continue;
+            if (Uniform() >= selectProbability)
+                continue;
             labels[i] = ids[i];
             double r = Uniform();
-            if (r < 0.8) ids[i] = maskId;
-            else if (r < 0.9) ids[i] = RandomOrdinaryToken(ref rng);
+            if (r < 0.8)
+                ids[i] = maskId;
+            else if (r < 0.9)
+                ids[i] = RandomOrdinaryToken(ref rng);
             // else: unchanged
         }
         return labels;
@@ -35,7 +40,8 @@ public sealed class MlmMasking(int maskId, int vocabSize, IReadOnlySet<int> spec
         while (true)
         {
             int id = (int)(rng.Next() % (ulong)vocabSize);
-            if (!specialIds.Contains(id)) return id;
+            if (!specialIds.Contains(id))
+                return id;
         }
     }
 }

@@ -18,7 +18,11 @@ public struct SplitMix64(ulong seed)
     {
         var g = new SplitMix64(0x5851F42D4C957F2DUL);
         ulong h = g.Next();
-        foreach (var p in parts) { g = new SplitMix64(h ^ p); h = g.Next(); }
+        foreach (var p in parts)
+        {
+            g = new SplitMix64(h ^ p);
+            h = g.Next();
+        }
         return h;
     }
 }

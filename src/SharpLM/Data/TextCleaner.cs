@@ -10,6 +10,7 @@ public sealed record CleaningOptions
 {
     /// <summary>Unicode NFC normalization.</summary>
     public bool Nfc { get; init; } = true;
+
     /// <summary>Drop control and format characters except tab and newline; turn CRLF/CR into LF.</summary>
     public bool RemoveControlCharacters { get; init; } = true;
     public bool StripHtml { get; init; }
@@ -28,12 +29,16 @@ public sealed partial class TextCleaner(CleaningOptions options)
 
     [GeneratedRegex(@"<(script|style)\b[^>]*>.*?</\1\s*>", RegexOptions.IgnoreCase | RegexOptions.Singleline)]
     private static partial Regex ScriptOrStyle();
+
     [GeneratedRegex(@"<!--.*?-->", RegexOptions.Singleline)]
     private static partial Regex HtmlComment();
+
     [GeneratedRegex(@"<(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", RegexOptions.IgnoreCase)]
     private static partial Regex BlockBreak();
+
     [GeneratedRegex(@"</?[a-zA-Z][^>]*>")]
     private static partial Regex Tag();
+
     [GeneratedRegex(@"[\p{L}\p{N}]+(?:['’][\p{L}]+)*")]
     private static partial Regex Word();
 
@@ -47,14 +52,22 @@ public sealed partial class TextCleaner(CleaningOptions options)
             text = Tag().Replace(text, "");
             text = WebUtility.HtmlDecode(text);
         }
-        if (Options.RemoveControlCharacters) text = RemoveControl(text);
+        if (Options.RemoveControlCharacters)
+            text = RemoveControl(text);
         if (Options.Nfc)
         {
-            try { text = text.Normalize(NormalizationForm.FormC); }
-            catch (ArgumentException) { /* lone surrogates: leave the text as it is */ }
+            try
+            {
+                text = text.Normalize(NormalizationForm.FormC);
+            }
+            catch (ArgumentException)
+            { /* lone surrogates: leave the text as it is */
+            }
         }
-        if (Options.Lowercase || Options.RewritesWords) text = text.ToLowerInvariant();
-        if (Options.RewritesWords) text = RewriteWords(text);
+        if (Options.Lowercase || Options.RewritesWords)
+            text = text.ToLowerInvariant();
+        if (Options.RewritesWords)
+            text = RewriteWords(text);
         return text;
     }
 
@@ -64,12 +77,24 @@ public sealed partial class TextCleaner(CleaningOptions options)
         for (int i = 0; i < text.Length; i++)
         {
             char c = text[i];
-            if (c == '\r') { sb.Append('\n'); if (i + 1 < text.Length && text[i + 1] == '\n') i++; continue; }
-            if (c == '\n' || c == '\t') { sb.Append(c); continue; }
+            if (c == '\r')
+            {
+                sb.Append('\n');
+                if (i + 1 < text.Length && text[i + 1] == '\n')
+                    i++;
+                continue;
+            }
+            if (c == '\n' || c == '\t')
+            {
+                sb.Append(c);
+                continue;
+            }
             var cat = CharUnicodeInfo.GetUnicodeCategory(c);
-            if (cat == UnicodeCategory.Control) continue;
+            if (cat == UnicodeCategory.Control)
+                continue;
             // Format characters (zero-width space, BOM, soft hyphen) are noise, except the joiners that build emoji and scripts.
-            if (cat == UnicodeCategory.Format && c != '\u200D' && c != '\u200C') continue;
+            if (cat == UnicodeCategory.Format && c != '\u200D' && c != '\u200C')
+                continue;
             sb.Append(c);
         }
         return sb.ToString();
@@ -81,14 +106,18 @@ public sealed partial class TextCleaner(CleaningOptions options)
         var sb = new StringBuilder(text.Length);
         foreach (string line in text.Split('\n'))
         {
-            if (sb.Length > 0) sb.Append('\n');
+            if (sb.Length > 0)
+                sb.Append('\n');
             bool first = true;
             foreach (Match m in Word().Matches(line))
             {
                 string w = m.Value;
-                if (Options.RemoveStopWords && StopWords.English.Contains(w)) continue;
-                if (Options.Stem) w = PorterStemmer.Stem(w);
-                if (!first) sb.Append(' ');
+                if (Options.RemoveStopWords && StopWords.English.Contains(w))
+                    continue;
+                if (Options.Stem)
+                    w = PorterStemmer.Stem(w);
+                if (!first)
+                    sb.Append(' ');
                 sb.Append(w);
                 first = false;
             }

@@ -25,7 +25,11 @@ public sealed class TokenDataset : IDisposable
         _shards = shards;
         _starts = new long[shards.Length];
         long total = 0;
-        for (int i = 0; i < shards.Length; i++) { _starts[i] = total; total += shards[i].Count; }
+        for (int i = 0; i < shards.Length; i++)
+        {
+            _starts[i] = total;
+            total += shards[i].Count;
+        }
         Count = total;
     }
 
@@ -35,17 +39,21 @@ public sealed class TokenDataset : IDisposable
     /// </summary>
     public static TokenDataset Open(string dir, string split, int? vocabSize = null)
     {
-        if (!Directory.Exists(dir)) throw new SharpLMException($"Data folder {dir} does not exist; prepare it first (sharplm prepare).");
+        if (!Directory.Exists(dir))
+            throw new SharpLMException($"Data folder {dir} does not exist; prepare it first (sharplm prepare).");
         var files = Directory.GetFiles(dir, $"{split}_*.bin").Order(StringComparer.Ordinal).ToArray();
-        if (files.Length == 0) throw new SharpLMException($"{dir} has no {split}_*.bin shards; prepare the data first (sharplm prepare).");
+        if (files.Length == 0)
+            throw new SharpLMException($"{dir} has no {split}_*.bin shards; prepare the data first (sharplm prepare).");
         var readers = new List<TokenShardReader>();
         try
         {
-            foreach (var f in files) readers.Add(new TokenShardReader(f));
+            foreach (var f in files)
+                readers.Add(new TokenShardReader(f));
         }
         catch
         {
-            foreach (var r in readers) r.Dispose();
+            foreach (var r in readers)
+                r.Dispose();
             throw;
         }
         return new TokenDataset(split, readers.ToArray(), vocabSize);
@@ -55,17 +63,22 @@ public sealed class TokenDataset : IDisposable
     public void Read(long start, Span<int> destination)
     {
         int shard = Array.BinarySearch(_starts, start);
-        if (shard < 0) shard = ~shard - 1;
+        if (shard < 0)
+            shard = ~shard - 1;
         while (destination.Length > 0)
         {
-            while (_shards[shard].Count == 0 || start - _starts[shard] >= _shards[shard].Count) shard++;
+            while (_shards[shard].Count == 0 || start - _starts[shard] >= _shards[shard].Count)
+                shard++;
             long local = start - _starts[shard];
             int n = (int)Math.Min(destination.Length, _shards[shard].Count - local);
             _shards[shard].Read(local, destination[..n]);
             if (VocabSize is int v)
                 foreach (int t in destination[..n])
                     if ((uint)t >= (uint)v)
-                        throw new SharpLMException($"Shard {_shards[shard].Path} holds token id {t}, outside the vocabulary of {v}; the shard is corrupt or was prepared with another tokenizer — prepare the data again.");
+                        throw new SharpLMException(
+                            $"Shard {_shards[shard].Path} holds token id {t}, outside the vocabulary of {v}; the shard is corrupt or "
+                                + "was prepared with another tokenizer — prepare the data again."
+                        );
             destination = destination[n..];
             start += n;
         }
@@ -75,14 +88,18 @@ public sealed class TokenDataset : IDisposable
     public void RequireWindow(int block)
     {
         if (Count < block + 1)
-            throw new SharpLMException($"The {Split} split has {Count} tokens, fewer than one window of block_size + 1 = {block + 1}; use a smaller block_size or more data.");
+            throw new SharpLMException(
+                $"The {Split} split has {Count} tokens, fewer than one window of block_size + 1 = {block + 1}; use a smaller "
+                    + "block_size or more data."
+            );
     }
 
     /// <summary>
     /// A batch of random windows, the same for the same <paramref name="seed"/>: inputs [B, T] and targets [B, T] (int64).
     /// The generator is seeded per call, so a resumed run draws exactly the batches an uninterrupted one would.
     /// </summary>
-    public (Tensor Inputs, Tensor Targets) RandomBatch(int batch, int block, ulong seed) => Windows(RandomStarts(batch, block, seed), block);
+    public (Tensor Inputs, Tensor Targets) RandomBatch(int batch, int block, ulong seed) =>
+        Windows(RandomStarts(batch, block, seed), block);
 
     /// <summary>Seeded uniform starts of windows of <paramref name="window"/> + 1 tokens: the same seed, the same starts.</summary>
     public long[] RandomStarts(int count, int window, ulong seed)
@@ -113,6 +130,7 @@ public sealed class TokenDataset : IDisposable
 
     public void Dispose()
     {
-        foreach (var s in _shards) s.Dispose();
+        foreach (var s in _shards)
+            s.Dispose();
     }
 }

@@ -20,24 +20,35 @@ public static class TokenShard
     /// <summary>Parses and validates a header; returns bytes per token and the token count.</summary>
     public static (int TokenBytes, long Count) ReadHeader(string path)
     {
-        if (!File.Exists(path)) throw new SharpLMException($"Shard {path} does not exist; run 'sharplm prepare' first.");
+        if (!File.Exists(path))
+            throw new SharpLMException($"Shard {path} does not exist; run 'sharplm prepare' first.");
         using var f = File.OpenRead(path);
         var header = new byte[HeaderBytes];
         if (f.ReadAtLeast(header, HeaderBytes, throwOnEndOfStream: false) < HeaderBytes)
-            throw new SharpLMException($"Shard {path} is shorter than the 1024-byte header; the file is truncated, run 'sharplm prepare' again.");
-        int magic = BinaryPrimitives.ReadInt32LittleEndian(header), version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
+            throw new SharpLMException(
+                $"Shard {path} is shorter than the 1024-byte header; the file is truncated, run 'sharplm prepare' again."
+            );
+        int magic = BinaryPrimitives.ReadInt32LittleEndian(header),
+            version = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(4));
         long count = (uint)BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
         int tokenBytes = (magic, version) switch
         {
             (Magic, 1) => 2,
             (Magic, 2) => 4,
             (LlamaMagic, 7) => 4,
-            (Magic or LlamaMagic, _) => throw new SharpLMException($"Shard {path} has version {version}, which SharpLM does not read (1 = uint16, 2 = uint32)."),
-            _ => throw new SharpLMException($"{path} is not a token shard (magic {magic}, expected {Magic}); pass a folder written by 'sharplm prepare'."),
+            (Magic or LlamaMagic, _) => throw new SharpLMException(
+                $"Shard {path} has version {version}, which SharpLM does not read (1 = uint16, 2 = uint32)."
+            ),
+            _ => throw new SharpLMException(
+                $"{path} is not a token shard (magic {magic}, expected {Magic}); pass a folder written by 'sharplm prepare'."
+            ),
         };
         long expected = HeaderBytes + count * tokenBytes;
         if (f.Length != expected)
-            throw new SharpLMException($"Shard {path} is {f.Length} bytes but its header promises {count} tokens ({expected} bytes); the file is truncated or corrupt, run 'sharplm prepare' again.");
+            throw new SharpLMException(
+                $"Shard {path} is {f.Length} bytes but its header promises {count} tokens ({expected} bytes); the file is truncated or "
+                    + "corrupt, run 'sharplm prepare' again."
+            );
         return (tokenBytes, count);
     }
 
@@ -54,9 +65,11 @@ public static class TokenShard
 /// <summary>Writes one shard: header placeholder, tokens, then the real header; atomically via a temp file.</summary>
 public sealed class TokenShardWriter : IDisposable
 {
-    readonly string _path, _tmp;
+    readonly string _path,
+        _tmp;
     readonly FileStream _stream;
-    readonly int _tokenBytes, _vocabSize;
+    readonly int _tokenBytes,
+        _vocabSize;
     readonly byte[] _buffer = new byte[1 << 16];
     int _fill;
     bool _done;
@@ -79,14 +92,19 @@ public sealed class TokenShardWriter : IDisposable
     {
         foreach (int t in tokens)
         {
-            if ((uint)t >= (uint)_vocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), $"token {t} outside vocabulary of {_vocabSize}");
-            if (_fill + _tokenBytes > _buffer.Length) Flush();
-            if (_tokenBytes == 2) BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(_fill), (ushort)t);
-            else BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_fill), (uint)t);
+            if ((uint)t >= (uint)_vocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token {t} outside vocabulary of {_vocabSize}");
+            if (_fill + _tokenBytes > _buffer.Length)
+                Flush();
+            if (_tokenBytes == 2)
+                BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(_fill), (ushort)t);
+            else
+                BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_fill), (uint)t);
             _fill += _tokenBytes;
         }
         Count += tokens.Length;
-        if (Count > int.MaxValue) throw new InvalidOperationException("A shard holds at most 2^31-1 tokens; use a smaller shard_tokens.");
+        if (Count > int.MaxValue)
+            throw new InvalidOperationException("A shard holds at most 2^31-1 tokens; use a smaller shard_tokens.");
     }
 
     void Flush()
@@ -113,7 +131,8 @@ public sealed class TokenShardWriter : IDisposable
 
     public void Dispose()
     {
-        if (_done) return;
+        if (_done)
+            return;
         _stream.Dispose();
         IO.AtomicFile.TryDelete(_tmp);
     }
@@ -140,21 +159,24 @@ public sealed class TokenShardReader : IDisposable
     /// <summary>Copies tokens [start, start + destination.Length) into <paramref name="destination"/>.</summary>
     public void Read(long start, Span<int> destination)
     {
-        if (start < 0 || start + destination.Length > Count) throw new ArgumentOutOfRangeException(nameof(start));
+        if (start < 0 || start + destination.Length > Count)
+            throw new ArgumentOutOfRangeException(nameof(start));
         long offset = TokenShard.HeaderBytes + start * _tokenBytes;
         if (_tokenBytes == 2)
         {
             // One bulk copy out of the map instead of an accessor call per token, then widen.
             var buffer = System.Buffers.ArrayPool<ushort>.Shared.Rent(destination.Length);
             _view.ReadArray(offset, buffer, 0, destination.Length);
-            for (int i = 0; i < destination.Length; i++) destination[i] = buffer[i];
+            for (int i = 0; i < destination.Length; i++)
+                destination[i] = buffer[i];
             System.Buffers.ArrayPool<ushort>.Shared.Return(buffer);
         }
         else
         {
             var buffer = System.Buffers.ArrayPool<uint>.Shared.Rent(destination.Length);
             _view.ReadArray(offset, buffer, 0, destination.Length);
-            for (int i = 0; i < destination.Length; i++) destination[i] = (int)buffer[i];
+            for (int i = 0; i < destination.Length; i++)
+                destination[i] = (int)buffer[i];
             System.Buffers.ArrayPool<uint>.Shared.Return(buffer);
         }
     }

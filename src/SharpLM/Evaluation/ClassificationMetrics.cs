@@ -9,8 +9,16 @@ public sealed record AveragedMetrics(double Precision, double Recall, double F1)
 /// RocAuc is set for binary tasks when scores were given and both classes occur in the truth.
 /// </summary>
 public sealed record ClassificationReport(
-    IReadOnlyList<string> Labels, int Count, double Accuracy, IReadOnlyList<ClassMetrics> PerClass,
-    AveragedMetrics Macro, AveragedMetrics Micro, AveragedMetrics Weighted, int[][] ConfusionMatrix, double? RocAuc);
+    IReadOnlyList<string> Labels,
+    int Count,
+    double Accuracy,
+    IReadOnlyList<ClassMetrics> PerClass,
+    AveragedMetrics Macro,
+    AveragedMetrics Micro,
+    AveragedMetrics Weighted,
+    int[][] ConfusionMatrix,
+    double? RocAuc
+);
 
 /// <summary>
 /// Accuracy, per-class precision/recall/F1 with macro, micro and support-weighted averages, the confusion matrix and
@@ -23,13 +31,19 @@ public static class ClassificationMetrics
     /// <param name="predicted">Predicted class index of each example.</param>
     /// <param name="labels">Class names; indices refer to this list.</param>
     /// <param name="positiveScores">For binary tasks: each example's score for class 1 (e.g. its probability).</param>
-    public static ClassificationReport Compute(IReadOnlyList<int> truth, IReadOnlyList<int> predicted, IReadOnlyList<string> labels,
-        IReadOnlyList<double>? positiveScores = null)
+    public static ClassificationReport Compute(
+        IReadOnlyList<int> truth,
+        IReadOnlyList<int> predicted,
+        IReadOnlyList<string> labels,
+        IReadOnlyList<double>? positiveScores = null
+    )
     {
         if (truth.Count != predicted.Count)
             throw new ArgumentException($"{truth.Count} true labels but {predicted.Count} predictions.");
-        if (labels.Count == 0) throw new ArgumentException("At least one label is needed.");
-        int k = labels.Count, n = truth.Count;
+        if (labels.Count == 0)
+            throw new ArgumentException("At least one label is needed.");
+        int k = labels.Count,
+            n = truth.Count;
         var confusion = Enumerable.Range(0, k).Select(_ => new int[k]).ToArray();
         for (int i = 0; i < n; i++)
         {
@@ -47,7 +61,8 @@ public static class ClassificationMetrics
             int predictedAsC = Enumerable.Range(0, k).Sum(t => confusion[t][c]);
             int support = confusion[c].Sum();
             correct += tp;
-            double p = Ratio(tp, predictedAsC), r = Ratio(tp, support);
+            double p = Ratio(tp, predictedAsC),
+                r = Ratio(tp, support);
             perClass.Add(new ClassMetrics(labels[c], p, r, F1(p, r), support));
         }
         var macro = new AveragedMetrics(perClass.Average(m => m.Precision), perClass.Average(m => m.Recall), perClass.Average(m => m.F1));
@@ -59,7 +74,8 @@ public static class ClassificationMetrics
         double? auc = null;
         if (k == 2 && positiveScores is not null)
         {
-            if (positiveScores.Count != n) throw new ArgumentException($"{positiveScores.Count} scores for {n} examples.");
+            if (positiveScores.Count != n)
+                throw new ArgumentException($"{positiveScores.Count} scores for {n} examples.");
             auc = RocAuc(truth, positiveScores);
         }
         return new ClassificationReport(labels.ToArray(), n, accuracy, perClass, macro, micro, weighted, confusion, auc);
@@ -74,16 +90,20 @@ public static class ClassificationMetrics
         int n = truth.Count;
         var order = Enumerable.Range(0, n).OrderBy(i => scores[i]).ToArray();
         var ranks = new double[n];
-        for (int i = 0; i < n;)
+        for (int i = 0; i < n; )
         {
             int j = i;
-            while (j + 1 < n && scores[order[j + 1]] == scores[order[i]]) j++;
+            while (j + 1 < n && scores[order[j + 1]] == scores[order[i]])
+                j++;
             double average = (i + j) / 2.0 + 1; // ranks are 1-based
-            for (int m = i; m <= j; m++) ranks[order[m]] = average;
+            for (int m = i; m <= j; m++)
+                ranks[order[m]] = average;
             i = j + 1;
         }
-        long positives = truth.Count(t => t == 1), negatives = n - positives;
-        if (positives == 0 || negatives == 0) return null;
+        long positives = truth.Count(t => t == 1),
+            negatives = n - positives;
+        if (positives == 0 || negatives == 0)
+            return null;
         double rankSum = Enumerable.Range(0, n).Where(i => truth[i] == 1).Sum(i => ranks[i]);
         return (rankSum - positives * (positives + 1) / 2.0) / ((double)positives * negatives);
     }

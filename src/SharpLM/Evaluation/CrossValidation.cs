@@ -12,22 +12,27 @@ public static class CrossValidation
     /// </summary>
     public static IReadOnlyList<(int[] Train, int[] Test)> StratifiedKFold(IReadOnlyList<int> labels, int k, int seed)
     {
-        if (k < 2) throw new SharpLMException($"Cross-validation needs at least 2 folds (got {k}).");
-        if (labels.Count < k) throw new SharpLMException($"Cannot make {k} folds from {labels.Count} examples; use fewer folds.");
+        if (k < 2)
+            throw new SharpLMException($"Cross-validation needs at least 2 folds (got {k}).");
+        if (labels.Count < k)
+            throw new SharpLMException($"Cannot make {k} folds from {labels.Count} examples; use fewer folds.");
         var folds = Enumerable.Range(0, k).Select(_ => new List<int>()).ToArray();
         int next = 0;
         foreach (var members in ByClass(labels, seed))
-            foreach (int index in members)
-            {
-                folds[next].Add(index);
-                next = (next + 1) % k;
-            }
-        return Enumerable.Range(0, k).Select(f =>
+        foreach (int index in members)
         {
-            var test = folds[f].Order().ToArray();
-            var train = Enumerable.Range(0, k).Where(g => g != f).SelectMany(g => folds[g]).Order().ToArray();
-            return (train, test);
-        }).ToArray();
+            folds[next].Add(index);
+            next = (next + 1) % k;
+        }
+        return Enumerable
+            .Range(0, k)
+            .Select(f =>
+            {
+                var test = folds[f].Order().ToArray();
+                var train = Enumerable.Range(0, k).Where(g => g != f).SelectMany(g => folds[g]).Order().ToArray();
+                return (train, test);
+            })
+            .ToArray();
     }
 
     /// <summary>
@@ -43,7 +48,14 @@ public static class CrossValidation
         {
             var counts = fractions.Select(f => (int)Math.Floor(f * members.Count)).ToArray();
             int left = members.Count - counts.Sum();
-            foreach (int p in Enumerable.Range(0, fractions.Count).OrderByDescending(p => fractions[p] * members.Count - counts[p]).ThenBy(p => p).Take(left)) counts[p]++;
+            foreach (
+                int p in Enumerable
+                    .Range(0, fractions.Count)
+                    .OrderByDescending(p => fractions[p] * members.Count - counts[p])
+                    .ThenBy(p => p)
+                    .Take(left)
+            )
+                counts[p]++;
             int start = 0;
             for (int p = 0; p < parts.Length; p++)
             {

@@ -22,18 +22,28 @@ public static class LanguageModelEvaluator
     {
         data.RequireWindow(block);
         long n = (data.Count - 1) / block;
-        if (maxWindows is int m) n = Math.Min(n, m);
+        if (maxWindows is int m)
+            n = Math.Min(n, m);
         return Enumerable.Range(0, (int)n).Select(i => (long)i * block).ToArray();
     }
 
     /// <summary>Evaluates the model (in eval mode, without gradients) on the windows, <paramref name="batch"/> at a time.</summary>
     /// <param name="tokenBytes">UTF-8 bytes of each token id, for bits per byte.</param>
-    public static LanguageModelMetrics Evaluate(Gpt model, TokenDataset data, IReadOnlyList<long> starts, int block, int batch,
-        int[] tokenBytes, IProgress<(int Done, int Total)>? progress = null, CancellationToken ct = default)
+    public static LanguageModelMetrics Evaluate(
+        Gpt model,
+        TokenDataset data,
+        IReadOnlyList<long> starts,
+        int block,
+        int batch,
+        int[] tokenBytes,
+        IProgress<(int Done, int Total)>? progress = null,
+        CancellationToken ct = default
+    )
     {
         using var inference = new Runtime.InferenceScope(model);
         double nats = 0;
-        long tokens = 0, bytes = 0;
+        long tokens = 0,
+            bytes = 0;
         for (int i = 0; i < starts.Count; i += batch)
         {
             ct.ThrowIfCancellationRequested();
@@ -42,7 +52,8 @@ public static class LanguageModelEvaluator
             var logits = model.forward(x);
             nats += nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), y.view(-1), reduction: nn.Reduction.Sum).item<float>();
             tokens += y.numel();
-            foreach (long id in y.data<long>()) bytes += tokenBytes[id];
+            foreach (long id in y.data<long>())
+                bytes += tokenBytes[id];
             progress?.Report((Math.Min(i + batch, starts.Count), starts.Count));
         }
         return LanguageModelMetrics.From(nats, tokens, bytes);

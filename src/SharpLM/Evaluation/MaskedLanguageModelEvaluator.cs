@@ -14,12 +14,20 @@ public static class MaskedLanguageModelEvaluator
     /// Evaluates (eval mode, no gradients) on the windows starting at <paramref name="starts"/>, <paramref name="batch"/>
     /// at a time; each batch's masks come from (seed, batch offset), so the same call gives the same figures.
     /// </summary>
-    public static MaskedLanguageModelMetrics Evaluate(BertForMaskedLm model, MaskedWindows windows, IReadOnlyList<long> starts, int batch, int seed,
-        IProgress<(int Done, int Total)>? progress = null, CancellationToken ct = default)
+    public static MaskedLanguageModelMetrics Evaluate(
+        BertForMaskedLm model,
+        MaskedWindows windows,
+        IReadOnlyList<long> starts,
+        int batch,
+        int seed,
+        IProgress<(int Done, int Total)>? progress = null,
+        CancellationToken ct = default
+    )
     {
         using var inference = new Runtime.InferenceScope(model);
         double nats = 0;
-        long count = 0, correct = 0;
+        long count = 0,
+            correct = 0;
         for (int i = 0; i < starts.Count; i += batch)
         {
             ct.ThrowIfCancellationRequested();
@@ -28,7 +36,8 @@ public static class MaskedLanguageModelEvaluator
             var selected = labels.ne(MlmMasking.Ignore);
             long n = selected.sum().item<long>();
             progress?.Report((Math.Min(i + batch, starts.Count), starts.Count));
-            if (n == 0) continue;
+            if (n == 0)
+                continue;
             var logits = model.ForwardSelected(ids, attend, selected);
             var target = labels[selected];
             nats += nn.functional.cross_entropy(logits, target, reduction: nn.Reduction.Sum).item<float>();

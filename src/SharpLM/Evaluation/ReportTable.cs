@@ -8,11 +8,17 @@ public static class ClassificationReportTables
     /// <summary>Per-class precision/recall/F1 with the three averages, and the confusion matrix.</summary>
     public static IReadOnlyList<ReportTable> ToTables(this ClassificationReport r)
     {
-        var perClass = r.PerClass.Select(c => new[] { c.Label, F(c.Precision), F(c.Recall), F(c.F1), c.Support.ToString() })
-            .Concat(new[] { ("macro avg", r.Macro), ("micro avg", r.Micro), ("weighted avg", r.Weighted) }
-                .Select(x => new[] { x.Item1, F(x.Item2.Precision), F(x.Item2.Recall), F(x.Item2.F1), r.Count.ToString() }))
+        var perClass = r
+            .PerClass.Select(c => new[] { c.Label, F(c.Precision), F(c.Recall), F(c.F1), c.Support.ToString() })
+            .Concat(
+                new[] { ("macro avg", r.Macro), ("micro avg", r.Micro), ("weighted avg", r.Weighted) }.Select(x =>
+                    new[] { x.Item1, F(x.Item2.Precision), F(x.Item2.Recall), F(x.Item2.F1), r.Count.ToString() }
+                )
+            )
             .ToList();
-        var confusion = r.Labels.Select((label, t) => new[] { label }.Concat(r.ConfusionMatrix[t].Select(v => v.ToString())).ToArray()).ToList();
+        var confusion = r
+            .Labels.Select((label, t) => new[] { label }.Concat(r.ConfusionMatrix[t].Select(v => v.ToString())).ToArray())
+            .ToList();
         return
         [
             new ReportTable(["class", "precision", "recall", "F1", "support"], perClass),

@@ -9,14 +9,18 @@ namespace SharpLM.Generation;
 /// </summary>
 public static class LogitsProcessor
 {
-    /// <summary>For every token already in row b's sequence: a positive logit is divided by the penalty, a negative one multiplied.</summary>
+    /// <summary>
+    /// For every token already in row b's sequence: a positive logit is divided by the penalty, a negative one multiplied.
+    /// </summary>
     public static Tensor RepetitionPenalty(Tensor logits, IReadOnlyList<IReadOnlyList<int>> previous, double penalty)
     {
-        if (penalty == 1.0) return logits;
+        if (penalty == 1.0)
+            return logits;
         var result = logits.clone();
         for (int b = 0; b < previous.Count; b++)
         {
-            if (previous[b].Count == 0) continue;
+            if (previous[b].Count == 0)
+                continue;
             var ids = tensor(previous[b].Distinct().Select(i => (long)i).ToArray());
             var row = result[b];
             var picked = row.index_select(0, ids);
@@ -27,15 +31,19 @@ public static class LogitsProcessor
 
     public static Tensor TopK(Tensor logits, int k)
     {
-        if (k <= 0 || k >= logits.shape[^1]) return logits;
+        if (k <= 0 || k >= logits.shape[^1])
+            return logits;
         var kth = logits.topk(k, dim: -1).values[.., ^1..]; // [B, 1]
         return logits.masked_fill(logits < kth, double.NegativeInfinity);
     }
 
-    /// <summary>Nucleus filtering: keeps the most likely tokens until their cumulative probability reaches p (always at least one).</summary>
+    /// <summary>
+    /// Nucleus filtering: keeps the most likely tokens until their cumulative probability reaches p (always at least one).
+    /// </summary>
     public static Tensor TopP(Tensor logits, double p)
     {
-        if (p >= 1.0) return logits;
+        if (p >= 1.0)
+            return logits;
         var (sorted, order) = logits.sort(dim: -1, descending: true);
         var cumulative = sorted.softmax(-1).cumsum(-1);
         // Remove a token when the tokens before it already reach p.
@@ -50,7 +58,8 @@ public static class LogitsProcessor
         using var scope = NewDisposeScope();
         logits = RepetitionPenalty(logits.to(ScalarType.Float32), previous, o.RepetitionPenalty);
         Tensor next;
-        if (o.Temperature == 0) next = logits.argmax(-1);
+        if (o.Temperature == 0)
+            next = logits.argmax(-1);
         else
         {
             logits = TopP(TopK(logits / o.Temperature, o.TopK), o.TopP);

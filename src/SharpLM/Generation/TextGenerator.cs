@@ -14,15 +14,23 @@ namespace SharpLM.Generation;
 /// </summary>
 public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
 {
-    /// <summary>Raised with (row, new text) as soon as text is certain (not part of a possible stop sequence or an incomplete character).</summary>
+    /// <summary>
+    /// Raised with (row, new text) as soon as text is certain (not part of a possible stop sequence or an incomplete character).
+    /// </summary>
     public event Action<int, string>? TextProduced;
+
     /// <summary>Raised for warnings such as a cropped prompt.</summary>
     public event Action<string>? Warning;
 
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<string> prompts, GenerationOptions options, CancellationToken ct = default)
+    public IReadOnlyList<GenerationResult> Generate(
+        IReadOnlyList<string> prompts,
+        GenerationOptions options,
+        CancellationToken ct = default
+    )
     {
         options.Validate();
-        if (prompts.Count == 0) throw new SharpLMException("Give at least one prompt.");
+        if (prompts.Count == 0)
+            throw new SharpLMException("Give at least one prompt.");
         int block = model.Config.NPositions;
         int? eot = tokenizer.SpecialTokenId("<|endoftext|>");
         int batch = prompts.Count;
@@ -34,12 +42,19 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
             var ids = tokenizer.Encode(prompts[b], allowSpecial: true).ToList();
             if (ids.Count == 0)
             {
-                if (eot is int e) ids.Add(e);
-                else throw new SharpLMException("The prompt is empty and the tokenizer has no <|endoftext|> token to start from; give a prompt of at least one character.");
+                if (eot is int e)
+                    ids.Add(e);
+                else
+                    throw new SharpLMException(
+                        "The prompt is empty and the tokenizer has no <|endoftext|> token to start from; give a prompt of at least one "
+                            + "character."
+                    );
             }
             if (ids.Count > block)
             {
-                Warning?.Invoke($"prompt {b + 1} has {ids.Count} tokens, more than the model's context of {block}; using its last {block} tokens.");
+                Warning?.Invoke(
+                    $"prompt {b + 1} has {ids.Count} tokens, more than the model's context of {block}; using its last {block} tokens."
+                );
                 ids = ids.GetRange(ids.Count - block, block);
                 cropped[b] = true;
             }
@@ -49,7 +64,8 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
         // Left-pad to a common width; attend[b][j] is false on padding.
         int width = rows.Max(r => r.Count);
         var tokens = rows.Select(r => Enumerable.Repeat(0, width - r.Count).Concat(r).ToList()).ToArray();
-        var attend = rows.Select(r => Enumerable.Repeat(false, width - r.Count).Concat(Enumerable.Repeat(true, r.Count)).ToList()).ToArray();
+        var attend = rows.Select(r => Enumerable.Repeat(false, width - r.Count).Concat(Enumerable.Repeat(true, r.Count)).ToList())
+            .ToArray();
         bool padded = rows.Any(r => r.Count != width);
 
         var generated = Enumerable.Range(0, batch).Select(_ => new List<int>()).ToArray();
@@ -93,13 +109,22 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
                 {
                     tokens[b].Add((int)next[b]);
                     attend[b].Add(true);
-                    if (finish[b] is not null) continue;
-                    if (options.StopAtEndOfText && eot == next[b]) { finish[b] = "eos"; continue; }
+                    if (finish[b] is not null)
+                        continue;
+                    if (options.StopAtEndOfText && eot == next[b])
+                    {
+                        finish[b] = "eos";
+                        continue;
+                    }
                     generated[b].Add((int)next[b]);
                     rows[b].Add((int)next[b]);
                     string text = tokenizer.Decode(generated[b]);
                     int cut = FirstStop(text, options.StopSequences);
-                    if (cut >= 0) { text = text[..cut]; finish[b] = "stop"; }
+                    if (cut >= 0)
+                    {
+                        text = text[..cut];
+                        finish[b] = "stop";
+                    }
                     texts[b] = text;
                     Stream(b, text, finish[b] is not null, options.StopSequences, streamed);
                 }
@@ -110,7 +135,14 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
         {
             texts[b] ??= "";
             Stream(b, texts[b], true, options.StopSequences, streamed);
-            results[b] = new GenerationResult(prompts[b], texts[b], generated[b].ToArray(), finish[b] ?? "length", promptTokens[b], cropped[b]);
+            results[b] = new GenerationResult(
+                prompts[b],
+                texts[b],
+                generated[b].ToArray(),
+                finish[b] ?? "length",
+                promptTokens[b],
+                cropped[b]
+            );
         }
         return results;
     }
@@ -121,23 +153,32 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
         foreach (var s in stops)
         {
             int i = text.IndexOf(s, StringComparison.Ordinal);
-            if (i >= 0 && (first < 0 || i < first)) first = i;
+            if (i >= 0 && (first < 0 || i < first))
+                first = i;
         }
         return first;
     }
 
-    /// <summary>Emits the part of the text not yet streamed, holding back what might still turn into a stop sequence or a split character.</summary>
+    /// <summary>
+    /// Emits the part of the text not yet streamed, holding back what might still turn into a stop sequence or a split character.
+    /// </summary>
     void Stream(int row, string text, bool final, IReadOnlyList<string> stops, int[] streamed)
     {
-        if (TextProduced is null) return;
+        if (TextProduced is null)
+            return;
         int safe = text.Length;
         if (!final)
         {
-            while (safe > 0 && (text[safe - 1] == '\uFFFD' || char.IsHighSurrogate(text[safe - 1]))) safe--;
+            while (safe > 0 && (text[safe - 1] == '\uFFFD' || char.IsHighSurrogate(text[safe - 1])))
+                safe--;
             int end = safe;
             foreach (var s in stops)
                 for (int k = Math.Min(s.Length - 1, end); k > 0; k--)
-                    if (string.CompareOrdinal(text, end - k, s, 0, k) == 0) { safe = Math.Min(safe, end - k); break; }
+                    if (string.CompareOrdinal(text, end - k, s, 0, k) == 0)
+                    {
+                        safe = Math.Min(safe, end - k);
+                        break;
+                    }
         }
         if (safe > streamed[row])
         {

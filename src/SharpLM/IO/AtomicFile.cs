@@ -26,7 +26,14 @@ public static class AtomicFile
     }
 
     public static void WriteAllText(string path, string text) =>
-        Write(path, s => { var bytes = new System.Text.UTF8Encoding(false).GetBytes(text); s.Write(bytes); });
+        Write(
+            path,
+            s =>
+            {
+                var bytes = new System.Text.UTF8Encoding(false).GetBytes(text);
+                s.Write(bytes);
+            }
+        );
 
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
@@ -36,6 +43,12 @@ public static class AtomicFile
 
     internal static void TryDelete(string path)
     {
-        try { if (File.Exists(path)) File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        try
+        {
+            if (File.Exists(path))
+                File.Delete(path);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 }

@@ -12,12 +12,17 @@ public sealed class FolderLock : IDisposable
 
     FolderLock(FileStream stream) => _stream = stream;
 
-    /// <summary>Takes the lock of <paramref name="folder"/> or throws a <see cref="SharpLMException"/> saying that <paramref name="activity"/> is under way there.</summary>
+    /// <summary>
+    /// Takes the lock of <paramref name="folder"/> or throws a <see cref="SharpLMException"/> saying that <paramref name="activity"/> is
+    /// under way there.
+    /// </summary>
     public static FolderLock Acquire(string folder, string activity)
     {
         Directory.CreateDirectory(folder);
         return TryAcquireFile(Path.Combine(folder, FileName))
-            ?? throw new SharpLMException($"{Path.GetFullPath(folder)} is in use by another SharpLM process ({activity}); wait for it to finish or stop it first.");
+            ?? throw new SharpLMException(
+                $"{Path.GetFullPath(folder)} is in use by another SharpLM process ({activity}); wait for it to finish or stop it first."
+            );
     }
 
     /// <summary>Takes the lock file <paramref name="path"/>, or returns null while another process (or object) holds it.</summary>
@@ -39,9 +44,12 @@ public sealed class FolderLock : IDisposable
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            if (TryAcquireFile(path) is { } held) return held;
+            if (TryAcquireFile(path) is { } held)
+                return held;
             if (DateTime.UtcNow > deadline)
-                throw new SharpLMException($"Waited {timeout.TotalMinutes:0} minutes for another SharpLM process ({activity}); stop it or try again later.");
+                throw new SharpLMException(
+                    $"Waited {timeout.TotalMinutes:0} minutes for another SharpLM process ({activity}); stop it or try again later."
+                );
             await Task.Delay(200, ct);
         }
     }

@@ -7,7 +7,11 @@ namespace SharpLM.IO;
 public static class ModuleWeights
 {
     public static void Save(nn.Module module, string path) =>
-        Safetensors.Save(path, module.named_parameters().Select(p => (p.name, (Tensor)p.parameter.detach())), new Dictionary<string, string> { ["format"] = "pt" });
+        Safetensors.Save(
+            path,
+            module.named_parameters().Select(p => (p.name, (Tensor)p.parameter.detach())),
+            new Dictionary<string, string> { ["format"] = "pt" }
+        );
 
     /// <summary>
     /// Copies every stored tensor whose name passes <paramref name="include"/> into the parameter of the same name.
@@ -19,12 +23,19 @@ public static class ModuleWeights
         var missing = new List<string>();
         foreach (var (name, p) in module.named_parameters())
         {
-            if (include is not null && !include(name)) continue;
-            if (!file.Entries.ContainsKey(name)) { missing.Add(name); continue; }
+            if (include is not null && !include(name))
+                continue;
+            if (!file.Entries.ContainsKey(name))
+            {
+                missing.Add(name);
+                continue;
+            }
             file.CopyInto(name, p);
         }
         if (missing.Count > 0 && !allowMissing)
-            throw new SharpLMException($"{path} lacks {missing.Count} of the model's tensors (first: '{missing[0]}'); the weights belong to a different model.");
+            throw new SharpLMException(
+                $"{path} lacks {missing.Count} of the model's tensors (first: '{missing[0]}'); the weights belong to a different model."
+            );
         return missing;
     }
 }

@@ -11,16 +11,42 @@ namespace SharpLM.IO;
 public sealed record FolderKind(string Name, string Description, string[] Entries, string? LegacyMarker = null)
 {
     /// <summary>Written by 'prepare': token shards, tokenizer.json, summary.json.</summary>
-    public static readonly FolderKind PreparedData = new("prepared-data", "prepared data folder",
-        ["summary.json", "tokenizer.json", "train_*.bin", "val_*.bin"], "summary.json");
+    public static readonly FolderKind PreparedData = new(
+        "prepared-data",
+        "prepared data folder",
+        ["summary.json", "tokenizer.json", "train_*.bin", "val_*.bin"],
+        "summary.json"
+    );
 
     /// <summary>A training or fine-tuning run.</summary>
-    public static readonly FolderKind Run = new("run", "run folder",
-        ["config.json", "tokenizer.json", "model.safetensors", "training.json", "data.txt", "checkpoint", "checkpoint.tmp", "checkpoint.old",
-         "logs", "loss.png", "metrics.json", "test_report.json", "split.json", FolderLock.FileName], "training.json");
+    public static readonly FolderKind Run = new(
+        "run",
+        "run folder",
+        [
+            "config.json",
+            "tokenizer.json",
+            "model.safetensors",
+            "training.json",
+            "data.txt",
+            "checkpoint",
+            "checkpoint.tmp",
+            "checkpoint.old",
+            "logs",
+            "loss.png",
+            "metrics.json",
+            "test_report.json",
+            "split.json",
+            FolderLock.FileName,
+        ],
+        "training.json"
+    );
 
     /// <summary>Written by 'data split'.</summary>
-    public static readonly FolderKind LabelledSplit = new("split", "labelled-data split folder", ["train.jsonl", "val.jsonl", "test.jsonl"]);
+    public static readonly FolderKind LabelledSplit = new(
+        "split",
+        "labelled-data split folder",
+        ["train.jsonl", "val.jsonl", "test.jsonl"]
+    );
 
     /// <summary>Written by 'tokenizer train'.</summary>
     public static readonly FolderKind Tokenizer = new("tokenizer", "tokenizer folder", ["tokenizer.json"]);
@@ -31,11 +57,12 @@ public sealed record FolderKind(string Name, string Description, string[] Entrie
     /// <summary>A file name SharpLM gives its own temporary files and folders (AtomicFile, shard writers, swaps).</summary>
     internal static readonly Regex Temporary = new(@"\.(tmp|old)-[0-9a-f-]+(\.png)?$", RegexOptions.CultureInvariant);
 
-    readonly Regex[] _patterns = Entries.Select(e => new Regex("^" + Regex.Escape(e).Replace(@"\*", ".*") + "$", RegexOptions.CultureInvariant)).ToArray();
+    readonly Regex[] _patterns = Entries
+        .Select(e => new Regex("^" + Regex.Escape(e).Replace(@"\*", ".*") + "$", RegexOptions.CultureInvariant))
+        .ToArray();
 
     /// <summary>Whether a top-level entry name belongs in this kind of folder.</summary>
-    public bool Allows(string name) =>
-        name == OutputFolder.MarkerFile || Temporary.IsMatch(name) || _patterns.Any(p => p.IsMatch(name));
+    public bool Allows(string name) => name == OutputFolder.MarkerFile || Temporary.IsMatch(name) || _patterns.Any(p => p.IsMatch(name));
 }
 
 /// <summary>What is at an output path now.</summary>
@@ -43,8 +70,10 @@ public enum FolderState
 {
     /// <summary>Nothing: the folder can be created.</summary>
     Absent,
+
     /// <summary>An empty folder: it can be filled.</summary>
     Empty,
+
     /// <summary>A folder of the expected kind that SharpLM wrote, holding nothing else: it can be replaced.</summary>
     Owned,
 }
@@ -60,26 +89,41 @@ public static class OutputFolder
     /// <summary>The marker SharpLM writes into every folder it creates: {"kind": "...", "created": "..."}.</summary>
     public const string MarkerFile = ".sharplm";
 
-    /// <summary>Throws a <see cref="SharpLMException"/> unless <paramref name="path"/> may be written as a <paramref name="kind"/> folder.</summary>
+    /// <summary>
+    /// Throws a <see cref="SharpLMException"/> unless <paramref name="path"/> may be written as a <paramref name="kind"/> folder.
+    /// </summary>
     public static FolderState Inspect(string path, FolderKind kind)
     {
         string full = Path.GetFullPath(path);
         for (string? up = full; up is not null; up = Path.GetDirectoryName(up))
             if (File.Exists(up) && !Directory.Exists(up))
-                throw new SharpLMException($"{(up == full ? full : $"{up}, part of {full},")} is a file, not a folder; choose a folder path for the {kind.Description}.");
+                throw new SharpLMException(
+                    $"{(up == full ? full : $"{up}, part of {full},")} is a file, not a folder; choose a folder path for the "
+                        + $"{kind.Description}."
+                );
         var info = new DirectoryInfo(full);
-        if (!info.Exists) return info.LinkTarget is null ? FolderState.Absent
-            : throw new SharpLMException($"{full} is a symbolic link to a missing folder; SharpLM does not write through it — choose another output folder.");
+        if (!info.Exists)
+            return info.LinkTarget is null
+                ? FolderState.Absent
+                : throw new SharpLMException(
+                    $"{full} is a symbolic link to a missing folder; SharpLM does not write through it — choose another output folder."
+                );
         if (info.LinkTarget is not null)
-            throw new SharpLMException($"{full} is a symbolic link; SharpLM only replaces folders it wrote itself — give the folder it points to, or another output folder.");
+            throw new SharpLMException(
+                $"{full} is a symbolic link; SharpLM only replaces folders it wrote itself — give the folder it points to, or another "
+                    + "output folder."
+            );
         var entries = info.EnumerateFileSystemInfos().Select(e => e.Name).Order(StringComparer.Ordinal).ToList();
-        if (entries.Count == 0) return FolderState.Empty;
+        if (entries.Count == 0)
+            return FolderState.Empty;
         string? marked = MarkerKind(full);
         bool legacy = marked is null && kind.LegacyMarker is string m && File.Exists(Path.Combine(full, m));
         if (marked is not null && marked != kind.Name)
             throw new SharpLMException($"{full} is a SharpLM {marked} folder, not a {kind.Description}; choose another output folder.");
-        if (marked is null && !legacy) throw Foreign(full, entries.FirstOrDefault(e => e != MarkerFile) ?? entries[0]);
-        if (entries.FirstOrDefault(e => !kind.Allows(e)) is string foreign) throw Foreign(full, foreign);
+        if (marked is null && !legacy)
+            throw Foreign(full, entries.FirstOrDefault(e => e != MarkerFile) ?? entries[0]);
+        if (entries.FirstOrDefault(e => !kind.Allows(e)) is string foreign)
+            throw Foreign(full, foreign);
         return FolderState.Owned;
     }
 
@@ -90,7 +134,8 @@ public static class OutputFolder
     public static string? MarkerKind(string folder)
     {
         string marker = Path.Combine(folder, MarkerFile);
-        if (!File.Exists(marker)) return null;
+        if (!File.Exists(marker))
+            return null;
         try
         {
             return JsonNode.Parse(File.ReadAllText(marker))?["kind"]?.GetValue<string>();
@@ -110,7 +155,8 @@ public static class OutputFolder
         string full = Path.GetFullPath(path);
         var state = Inspect(full, kind);
         Directory.CreateDirectory(full);
-        if (state != FolderState.Owned || MarkerKind(full) is null) WriteMarker(full, kind);
+        if (state != FolderState.Owned || MarkerKind(full) is null)
+            WriteMarker(full, kind);
         return full;
     }
 
@@ -143,7 +189,10 @@ public static class OutputFolder
                 foreach (var entry in new DirectoryInfo(completed).EnumerateFileSystemInfos().OrderBy(e => e.Name == MarkerFile))
                 {
                     string target = Path.Combine(full, entry.Name);
-                    if (entry is DirectoryInfo d) d.MoveTo(target); else ((FileInfo)entry).MoveTo(target);
+                    if (entry is DirectoryInfo d)
+                        d.MoveTo(target);
+                    else
+                        ((FileInfo)entry).MoveTo(target);
                 }
                 Directory.Delete(completed);
                 break;
@@ -161,7 +210,8 @@ public static class OutputFolder
     public static void Delete(string path, FolderKind kind)
     {
         string full = Path.GetFullPath(path);
-        if (Inspect(full, kind) == FolderState.Absent) return;
+        if (Inspect(full, kind) == FolderState.Absent)
+            return;
         RequireUnlocked(full);
         Directory.Delete(full, recursive: true);
     }
@@ -169,7 +219,8 @@ public static class OutputFolder
     /// <summary>Refuses a folder that another process holds the lock of (a run that is training, say).</summary>
     static void RequireUnlocked(string folder)
     {
-        if (File.Exists(Path.Combine(folder, FolderLock.FileName))) FolderLock.Acquire(folder, "it holds the folder's lock").Dispose();
+        if (File.Exists(Path.Combine(folder, FolderLock.FileName)))
+            FolderLock.Acquire(folder, "it holds the folder's lock").Dispose();
     }
 
     /// <summary>Removes SharpLM's own leftover temporary files (from a killed process) at the top of a folder it owns.</summary>
@@ -179,8 +230,10 @@ public static class OutputFolder
         {
             try
             {
-                if (entry is DirectoryInfo d && d.LinkTarget is null && MarkerKind(d.FullName) is not null) d.Delete(recursive: true);
-                else if (entry is FileInfo f) f.Delete();
+                if (entry is DirectoryInfo d && d.LinkTarget is null && MarkerKind(d.FullName) is not null)
+                    d.Delete(recursive: true);
+                else if (entry is FileInfo f)
+                    f.Delete();
             }
             catch (IOException) { }
             catch (UnauthorizedAccessException) { }
@@ -194,16 +247,31 @@ public static class OutputFolder
     static void RemoveStaleSiblings(string full)
     {
         string? parent = Path.GetDirectoryName(full);
-        if (parent is null || !Directory.Exists(parent)) return;
+        if (parent is null || !Directory.Exists(parent))
+            return;
         foreach (var d in new DirectoryInfo(parent).EnumerateDirectories(Path.GetFileName(full) + ".*"))
         {
-            if (!FolderKind.Temporary.IsMatch(d.Name) || d.LinkTarget is not null || MarkerKind(d.FullName) is null) continue;
-            if (File.GetLastWriteTimeUtc(Path.Combine(d.FullName, MarkerFile)) > DateTime.UtcNow.AddDays(-1)) continue;
-            try { d.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (!FolderKind.Temporary.IsMatch(d.Name) || d.LinkTarget is not null || MarkerKind(d.FullName) is null)
+                continue;
+            if (File.GetLastWriteTimeUtc(Path.Combine(d.FullName, MarkerFile)) > DateTime.UtcNow.AddDays(-1))
+                continue;
+            try
+            {
+                d.Delete(recursive: true);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
         }
     }
 
     static void WriteMarker(string folder, FolderKind kind) =>
-        AtomicFile.WriteAllText(Path.Combine(folder, MarkerFile),
-            new JsonObject { ["kind"] = kind.Name, ["created"] = DateTime.UtcNow.ToString("O"), ["by"] = "SharpLM" }.ToJsonString() + "\n");
+        AtomicFile.WriteAllText(
+            Path.Combine(folder, MarkerFile),
+            new JsonObject
+            {
+                ["kind"] = kind.Name,
+                ["created"] = DateTime.UtcNow.ToString("O"),
+                ["by"] = "SharpLM",
+            }.ToJsonString() + "\n"
+        );
 }

@@ -31,21 +31,28 @@ public static class Safetensors
     };
 
     /// <summary>Writes the tensors (in the given order) atomically to <paramref name="path"/>.</summary>
-    public static void Save(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Save(
+        string path,
+        IEnumerable<(string Name, Tensor Tensor)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null
+    )
     {
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors writing needs a little-endian machine.");
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("safetensors writing needs a little-endian machine.");
         var list = tensors.ToList();
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
         {
             var meta = new JsonObject();
-            foreach (var (k, v) in metadata) meta[k] = v;
+            foreach (var (k, v) in metadata)
+                meta[k] = v;
             header["__metadata__"] = meta;
         }
         long offset = 0;
         foreach (var (name, t) in list)
         {
-            if (!DTypes.TryGetValue(t.dtype, out var dt)) throw new NotSupportedException($"safetensors: dtype {t.dtype} of '{name}' is not supported.");
+            if (!DTypes.TryGetValue(t.dtype, out var dt))
+                throw new NotSupportedException($"safetensors: dtype {t.dtype} of '{name}' is not supported.");
             long bytes = t.numel() * dt.Size;
             header[name] = new JsonObject
             {
@@ -57,19 +64,23 @@ public static class Safetensors
         }
         byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString());
         int pad = (8 - json.Length % 8) % 8; // the spec allows trailing spaces; 8-byte alignment helps memory-mapped readers
-        AtomicFile.Write(path, stream =>
-        {
-            Span<byte> len = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)(json.Length + pad));
-            stream.Write(len);
-            stream.Write(json);
-            for (int i = 0; i < pad; i++) stream.WriteByte((byte)' ');
-            foreach (var (_, t) in list)
+        AtomicFile.Write(
+            path,
+            stream =>
             {
-                using var c = t.detach().cpu().contiguous();
-                stream.Write(c.bytes);
+                Span<byte> len = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)(json.Length + pad));
+                stream.Write(len);
+                stream.Write(json);
+                for (int i = 0; i < pad; i++)
+                    stream.WriteByte((byte)' ');
+                foreach (var (_, t) in list)
+                {
+                    using var c = t.detach().cpu().contiguous();
+                    stream.Write(c.bytes);
+                }
             }
-        });
+        );
     }
 
     /// <summary>A parsed file: its tensors' descriptions and metadata, with the data read on demand.</summary>
@@ -82,7 +93,10 @@ public static class Safetensors
 
         File(string path, Dictionary<string, string> metadata, Dictionary<string, (string, long[], long, long)> entries, long dataStart)
         {
-            Path = path; Metadata = metadata; Entries = entries; _dataStart = dataStart;
+            Path = path;
+            Metadata = metadata;
+            Entries = entries;
+            _dataStart = dataStart;
         }
 
         /// <summary>
@@ -93,31 +107,40 @@ public static class Safetensors
         /// </summary>
         public static File Open(string path)
         {
-            if (!System.IO.File.Exists(path)) throw new SharpLMException($"{path} does not exist.");
-            string Corrupt(string why) => $"{path} is not a valid safetensors file ({why}); it may be truncated or corrupted — delete it and re-run the command that wrote it.";
+            if (!System.IO.File.Exists(path))
+                throw new SharpLMException($"{path} does not exist.");
+            string Corrupt(string why) =>
+                $"{path} is not a valid safetensors file ({why}); it may be truncated or corrupted — delete it and re-run the command "
+                + "that wrote it.";
             using var fs = System.IO.File.OpenRead(path);
             long fileLength = fs.Length;
             Span<byte> len = stackalloc byte[8];
-            if (fs.ReadAtLeast(len, 8, throwOnEndOfStream: false) < 8) throw new SharpLMException(Corrupt("shorter than its 8-byte header length"));
+            if (fs.ReadAtLeast(len, 8, throwOnEndOfStream: false) < 8)
+                throw new SharpLMException(Corrupt("shorter than its 8-byte header length"));
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(len);
-            if (headerLength < 2 || headerLength > (ulong)Math.Min(MaxHeaderBytes, fileLength - 8)) throw new SharpLMException(Corrupt($"header length {headerLength} does not fit in the file"));
+            if (headerLength < 2 || headerLength > (ulong)Math.Min(MaxHeaderBytes, fileLength - 8))
+                throw new SharpLMException(Corrupt($"header length {headerLength} does not fit in the file"));
             var json = new byte[headerLength];
             fs.ReadExactly(json);
-            if (json[0] != (byte)'{') throw new SharpLMException(Corrupt("the header does not start with '{'"));
-            long dataStart = 8 + (long)headerLength, dataLength = fileLength - dataStart;
+            if (json[0] != (byte)'{')
+                throw new SharpLMException(Corrupt("the header does not start with '{'"));
+            long dataStart = 8 + (long)headerLength,
+                dataLength = fileLength - dataStart;
             var metadata = new Dictionary<string, string>();
             var entries = new Dictionary<string, (string, long[], long, long)>(StringComparer.Ordinal);
             try
             {
                 using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
-                if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new SharpLMException(Corrupt("the header is not a JSON object"));
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new SharpLMException(Corrupt("the header is not a JSON object"));
                 bool sawMetadata = false;
                 foreach (var property in doc.RootElement.EnumerateObject())
                 {
                     string name = property.Name;
                     if (name == "__metadata__")
                     {
-                        if (sawMetadata || property.Value.ValueKind != JsonValueKind.Object) throw new SharpLMException(Corrupt("__metadata__ is repeated or not an object"));
+                        if (sawMetadata || property.Value.ValueKind != JsonValueKind.Object)
+                            throw new SharpLMException(Corrupt("__metadata__ is repeated or not an object"));
                         sawMetadata = true;
                         foreach (var m in property.Value.EnumerateObject())
                         {
@@ -127,14 +150,21 @@ public static class Safetensors
                         continue;
                     }
                     var o = property.Value;
-                    if (o.ValueKind != JsonValueKind.Object
-                        || !o.TryGetProperty("dtype", out var dtypeNode) || dtypeNode.ValueKind != JsonValueKind.String
-                        || !o.TryGetProperty("shape", out var shapeNode) || shapeNode.ValueKind != JsonValueKind.Array
-                        || !o.TryGetProperty("data_offsets", out var offsetsNode) || offsetsNode.ValueKind != JsonValueKind.Array || offsetsNode.GetArrayLength() != 2)
+                    if (
+                        o.ValueKind != JsonValueKind.Object
+                        || !o.TryGetProperty("dtype", out var dtypeNode)
+                        || dtypeNode.ValueKind != JsonValueKind.String
+                        || !o.TryGetProperty("shape", out var shapeNode)
+                        || shapeNode.ValueKind != JsonValueKind.Array
+                        || !o.TryGetProperty("data_offsets", out var offsetsNode)
+                        || offsetsNode.ValueKind != JsonValueKind.Array
+                        || offsetsNode.GetArrayLength() != 2
+                    )
                         throw new SharpLMException(Corrupt($"tensor '{name}' lacks a dtype, a shape or two data_offsets"));
                     string dtype = dtypeNode.GetString()!;
                     var dt = DTypes.Values.FirstOrDefault(d => d.Name == dtype);
-                    if (dt.Name is null) throw new SharpLMException(Corrupt($"tensor '{name}' has unknown dtype {dtype}"));
+                    if (dt.Name is null)
+                        throw new SharpLMException(Corrupt($"tensor '{name}' has unknown dtype {dtype}"));
                     var shape = new long[shapeNode.GetArrayLength()];
                     int k = 0;
                     long elements = 1;
@@ -145,15 +175,20 @@ public static class Safetensors
                         shape[k++] = d;
                         elements = checked(elements * d);
                     }
-                    long begin = Offset(offsetsNode[0]), end = Offset(offsetsNode[1]);
+                    long begin = Offset(offsetsNode[0]),
+                        end = Offset(offsetsNode[1]);
                     long bytes = checked(elements * dt.Size);
-                    if (end < begin || end > dataLength) throw new SharpLMException(Corrupt($"tensor '{name}' points outside the file"));
+                    if (end < begin || end > dataLength)
+                        throw new SharpLMException(Corrupt($"tensor '{name}' points outside the file"));
                     if (bytes != end - begin)
                         throw new SharpLMException(Corrupt($"tensor '{name}' has {end - begin} bytes but its shape needs {bytes}"));
-                    if (!entries.TryAdd(name, (dtype, shape, begin, end))) throw new SharpLMException(Corrupt($"tensor '{name}' appears twice"));
+                    if (!entries.TryAdd(name, (dtype, shape, begin, end)))
+                        throw new SharpLMException(Corrupt($"tensor '{name}' appears twice"));
 
-                    long Offset(JsonElement e) => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= 0 ? v
-                        : throw new SharpLMException(Corrupt($"tensor '{name}' has a data offset that is not a non-negative integer"));
+                    long Offset(JsonElement e) =>
+                        e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) && v >= 0
+                            ? v
+                            : throw new SharpLMException(Corrupt($"tensor '{name}' has a data offset that is not a non-negative integer"));
                 }
             }
             catch (JsonException e)
@@ -172,10 +207,12 @@ public static class Safetensors
             long expected = 0;
             foreach (var (name, (_, _, begin, end)) in entries.OrderBy(e => e.Value.Item3).ThenBy(e => e.Value.Item4))
             {
-                if (begin != expected) throw new SharpLMException(Corrupt($"tensor '{name}' starts at byte {begin} of the data, not at {expected}"));
+                if (begin != expected)
+                    throw new SharpLMException(Corrupt($"tensor '{name}' starts at byte {begin} of the data, not at {expected}"));
                 expected = end;
             }
-            if (expected != dataLength) throw new SharpLMException(Corrupt($"the tensors cover {expected} of the {dataLength} data bytes"));
+            if (expected != dataLength)
+                throw new SharpLMException(Corrupt($"the tensors cover {expected} of the {dataLength} data bytes"));
             return new File(path, metadata, entries, dataStart);
         }
 
@@ -183,7 +220,9 @@ public static class Safetensors
         public Tensor Read(string name)
         {
             if (!Entries.TryGetValue(name, out var e))
-                throw new SharpLMException($"{Path} has no tensor '{name}'; it was written by a different model or version — retrain or point at the right run.");
+                throw new SharpLMException(
+                    $"{Path} has no tensor '{name}'; it was written by a different model or version — retrain or point at the right run."
+                );
             var type = DTypes.First(d => d.Value.Name == e.DType).Key;
             var data = new byte[e.End - e.Begin];
             using (var fs = System.IO.File.OpenRead(Path))
@@ -201,7 +240,10 @@ public static class Safetensors
         public void CopyInto(string name, Tensor target)
         {
             if (Entries.TryGetValue(name, out var e) && !e.Shape.SequenceEqual(target.shape))
-                throw new SharpLMException($"{Path}: tensor '{name}' has shape [{string.Join(", ", e.Shape)}] but the model expects [{string.Join(", ", target.shape)}]; the checkpoint does not match config.json.");
+                throw new SharpLMException(
+                    $"{Path}: tensor '{name}' has shape [{string.Join(", ", e.Shape)}] but the model expects "
+                        + $"[{string.Join(", ", target.shape)}]; the checkpoint does not match config.json."
+                );
             using var scope = NewDisposeScope();
             var source = Read(name);
             using var noGrad = no_grad();

@@ -20,7 +20,8 @@ public sealed class GptLanguageModelKind : ModelKind
     public override ITrainingTask CreatePretrainingTask(string? dataDir, ModelShape? shape, RunFolder? existing, TrainOptions options)
     {
         dataDir = DataFolder(dataDir, existing);
-        var config = existing is not null ? GptConfig.Load(existing.Config)
+        var config = existing is not null
+            ? GptConfig.Load(existing.Config)
             : GptConfig.For(shape ?? throw new ArgumentNullException(nameof(shape)), PreparedData.Tokenizer(dataDir));
         return new LanguageModelTask(dataDir, config, options);
     }
@@ -45,23 +46,61 @@ public sealed class GptLanguageModelKind : ModelKind
     }
 
     /// <summary>Loss, perplexity and bits per byte over every non-overlapping context-length window of a split.</summary>
-    public override EvaluationOutcome Evaluate(LoadedModel loaded, EvaluationRequest r, IProgress<(int Done, int Total)>? progress = null, CancellationToken ct = default)
+    public override EvaluationOutcome Evaluate(
+        LoadedModel loaded,
+        EvaluationRequest r,
+        IProgress<(int Done, int Total)>? progress = null,
+        CancellationToken ct = default
+    )
     {
         var gpt = loaded.As<Gpt>("language-model evaluation");
         var tokenizer = loaded.Tokenizer;
         string part = r.Split ?? "val";
-        if (part == "test") throw new SharpLMException("The test split applies to classifiers; a language model's prepared data has train and val splits.");
+        if (part == "test")
+            throw new SharpLMException("The test split applies to classifiers; a language model's prepared data has train and val splits.");
         string dir = loaded.Run.DataDir(r.Data);
         var prepared = File.Exists(Path.Combine(dir, "tokenizer.json")) ? PreparedData.Tokenizer(dir) : null;
         if (prepared is not null && prepared.VocabSize != tokenizer.VocabSize)
-            throw new SharpLMException($"{dir} was tokenized with a {prepared.VocabSize}-token vocabulary but the model uses {tokenizer.VocabSize}; evaluate on data prepared with the run's tokenizer.json.");
+            throw new SharpLMException(
+                $"{dir} was tokenized with a {prepared.VocabSize}-token vocabulary but the model uses {tokenizer.VocabSize}; evaluate "
+                    + "on data prepared with the run's tokenizer.json."
+            );
         using var dataset = TokenDataset.Open(dir, part, gpt.Config.VocabSize);
         int block = gpt.Config.NPositions;
         var starts = LanguageModelEvaluator.CoveringWindows(dataset, block, r.MaxWindows);
-        var tokenBytes = Enumerable.Range(0, gpt.Config.VocabSize).Select(id => id < tokenizer.VocabSize ? tokenizer.TokenByteCount(id) : 0).ToArray();
+        var tokenBytes = Enumerable
+            .Range(0, gpt.Config.VocabSize)
+            .Select(id => id < tokenizer.VocabSize ? tokenizer.TokenByteCount(id) : 0)
+            .ToArray();
         var m = LanguageModelEvaluator.Evaluate(gpt, dataset, starts, block, r.BatchSize, tokenBytes, progress, ct);
         return new EvaluationOutcome(
-            new { model = loaded.Run.Path, data = Path.GetFullPath(dir), split = dataset.Split, windows = starts.Length, context = block, m.Loss, m.Perplexity, m.BitsPerByte, m.Tokens, m.Bytes },
-            [new ReportTable(["split", "tokens", "loss", "perplexity", "bits/byte"], [[dataset.Split, m.Tokens.ToString("N0"), m.Loss.ToString("F4"), m.Perplexity.ToString("F3"), m.BitsPerByte.ToString("F4")]])]);
+            new
+            {
+                model = loaded.Run.Path,
+                data = Path.GetFullPath(dir),
+                split = dataset.Split,
+                windows = starts.Length,
+                context = block,
+                m.Loss,
+                m.Perplexity,
+                m.BitsPerByte,
+                m.Tokens,
+                m.Bytes,
+            },
+            [
+                new ReportTable(
+                    ["split", "tokens", "loss", "perplexity", "bits/byte"],
+                    [
+                        [
+                            dataset.Split,
+                            m.Tokens.ToString("N0"),
+                            m.Loss.ToString("F4"),
+                            m.Perplexity.ToString("F3"),
+                            m.BitsPerByte.ToString("F4"),
+                        ],
+                    ]
+                ),
+            ]
+        );
     }
 }

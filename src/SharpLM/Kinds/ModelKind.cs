@@ -16,12 +16,16 @@ public abstract class ModelKind
 {
     /// <summary>A short stable name, e.g. "gpt2-lm".</summary>
     public abstract string Name { get; }
+
     /// <summary>For people, e.g. "GPT language model".</summary>
     public abstract string Description { get; }
+
     /// <summary>The pipeline task a loaded model of this kind serves: "text-generation", "fill-mask", "text-classification".</summary>
     public abstract string Task { get; }
+
     /// <summary>The pretraining objective that trains this kind from prepared shards ("lm", "mlm"), or null.</summary>
     public virtual string? Objective => null;
+
     /// <summary>The classifier kind that fine-tunes this kind's body (itself for a classifier), or null.</summary>
     public virtual ClassifierKind? Classifier => null;
 
@@ -33,7 +37,10 @@ public abstract class ModelKind
     /// of <paramref name="shape"/>, or (resuming) the model that <paramref name="existing"/> describes in its config.json.
     /// </summary>
     public virtual ITrainingTask CreatePretrainingTask(string? dataDir, ModelShape? shape, RunFolder? existing, TrainOptions options) =>
-        throw new SharpLMException($"A {Description} is not pretrained on prepared shards{(Classifier == this ? "; classifiers are trained by fine-tuning, which starts over (it has no resume)" : "")}.");
+        throw new SharpLMException(
+            $"A {Description} is not pretrained on prepared "
+                + $"shards{(Classifier == this ? "; classifiers are trained by fine-tuning, which starts over (it has no resume)" : "")}."
+        );
 
     /// <summary>The data folder of a pretraining task: the one given, else (resuming) the one the run recorded.</summary>
     protected static string DataFolder(string? dataDir, RunFolder? existing) =>
@@ -43,13 +50,22 @@ public abstract class ModelKind
     public abstract LoadedModel Load(RunFolder run);
 
     /// <summary>The kind's own evaluation of a loaded run (loss and perplexity for a language model, a report for a classifier…).</summary>
-    public abstract EvaluationOutcome Evaluate(LoadedModel model, EvaluationRequest request, IProgress<(int Done, int Total)>? progress = null, CancellationToken ct = default);
+    public abstract EvaluationOutcome Evaluate(
+        LoadedModel model,
+        EvaluationRequest request,
+        IProgress<(int Done, int Total)>? progress = null,
+        CancellationToken ct = default
+    );
 
     /// <summary>A one-line error naming the run, for loaders.</summary>
     protected static void RequireWeights(RunFolder run)
     {
-        if (!Directory.Exists(run.Path)) throw new SharpLMException($"Run folder {run.Path} does not exist; train one first.");
-        if (!File.Exists(run.Weights)) throw new SharpLMException($"{run.Path} has no model.safetensors; the run has not finished its first evaluation yet, or it is not a run folder.");
+        if (!Directory.Exists(run.Path))
+            throw new SharpLMException($"Run folder {run.Path} does not exist; train one first.");
+        if (!File.Exists(run.Weights))
+            throw new SharpLMException(
+                $"{run.Path} has no model.safetensors; the run has not finished its first evaluation yet, or it is not a run folder."
+            );
     }
 
     /// <summary>The run's tokenizer, checked against the model's vocabulary.</summary>
@@ -57,7 +73,10 @@ public abstract class ModelKind
     {
         var tokenizer = TokenizerJson.Load(run.Tokenizer);
         if (tokenizer.VocabSize > modelVocabulary)
-            throw new SharpLMException($"{run.Tokenizer} has {tokenizer.VocabSize} tokens but the model only {modelVocabulary}; the files come from different runs.");
+            throw new SharpLMException(
+                $"{run.Tokenizer} has {tokenizer.VocabSize} tokens but the model only {modelVocabulary}; the files come from different "
+                    + "runs."
+            );
         return tokenizer;
     }
 
@@ -69,21 +88,32 @@ public abstract class ClassifierKind : ModelKind
 {
     /// <summary>The body's name as fine-tuning's architecture option gives it.</summary>
     public abstract string Architecture { get; }
+
     /// <summary>Other names accepted for <see cref="Architecture"/> ("gpt" for "gpt2").</summary>
     public virtual IReadOnlyList<string> Aliases => [];
+
     /// <summary>The tokenizer a classifier trained from scratch uses unless told otherwise.</summary>
     public abstract string DefaultTokenizer { get; }
     public override string Task => "text-classification";
     public override ClassifierKind? Classifier => this;
 
-    /// <summary>A new classifier (torch's global generator) of <paramref name="shape"/> for <paramref name="tokenizer"/>; texts cut at shape.Context.</summary>
+    /// <summary>
+    /// A new classifier (torch's global generator) of <paramref name="shape"/> for <paramref name="tokenizer"/>; texts cut at
+    /// shape.Context.
+    /// </summary>
     public abstract ISequenceClassifier Create(ModelShape shape, Tokenizer tokenizer, string[] labels);
 
     /// <summary>
     /// A classifier on a pretrained run's body (its config, its body weights, a new head); texts cut at
     /// <paramref name="maxInputTokens"/>, body dropout <paramref name="dropout"/>.
     /// </summary>
-    public abstract ISequenceClassifier CreateFrom(RunFolder pretrained, Tokenizer tokenizer, string[] labels, int maxInputTokens, double dropout);
+    public abstract ISequenceClassifier CreateFrom(
+        RunFolder pretrained,
+        Tokenizer tokenizer,
+        string[] labels,
+        int maxInputTokens,
+        double dropout
+    );
 }
 
 /// <summary>A run's model, loaded: best weights in eval mode, its tokenizer and kind. Disposing frees the model.</summary>
@@ -95,21 +125,28 @@ public sealed class LoadedModel(ModelKind kind, RunFolder run, nn.Module module,
     public Tokenizer Tokenizer { get; } = tokenizer;
     public long Parameters => Module.parameters().Sum(p => p.numel());
 
-    /// <summary>The model as <typeparamref name="T"/> (Gpt, BertForMaskedLm, ISequenceClassifier…), or a one-line error saying what it is.</summary>
-    public T As<T>(string purpose) where T : class =>
+    /// <summary>
+    /// The model as <typeparamref name="T"/> (Gpt, BertForMaskedLm, ISequenceClassifier…), or a one-line error saying what it is.
+    /// </summary>
+    public T As<T>(string purpose)
+        where T : class =>
         Module as T ?? throw new SharpLMException($"{Run.Path} holds a {Kind.Description}, which cannot be used for {purpose}.");
 
     public void Dispose() => Module.Dispose();
 }
 
-/// <summary>What to evaluate a run on. Unset fields take the kind's default (the data the run was trained on; the validation or test part).</summary>
+/// <summary>
+/// What to evaluate a run on. Unset fields take the kind's default (the data the run was trained on; the validation or test part).
+/// </summary>
 public sealed record EvaluationRequest
 {
     /// <summary>A prepared data folder (language models) or labelled data (classifiers); null: the run's own.</summary>
     public string? Data { get; init; }
+
     /// <summary>"train", "val" or "test" (classifiers' recorded split).</summary>
     public string? Split { get; init; }
     public int BatchSize { get; init; } = 16;
+
     /// <summary>Evaluate only the first N windows (language models).</summary>
     public int? MaxWindows { get; init; }
     public string TextColumn { get; init; } = "text";

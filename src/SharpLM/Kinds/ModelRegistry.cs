@@ -17,14 +17,22 @@ public static class ModelRegistry
         new GptClassifierKind(),
     ];
 
-    public static IReadOnlyList<ModelKind> Kinds { get { lock (Known) return Known.ToArray(); } }
+    public static IReadOnlyList<ModelKind> Kinds
+    {
+        get
+        {
+            lock (Known)
+                return Known.ToArray();
+        }
+    }
 
     /// <summary>Adds a kind (a later one is asked first, so it may take over a config an earlier one would claim).</summary>
     public static void Register(ModelKind kind)
     {
         lock (Known)
         {
-            if (Known.Any(k => k.Name == kind.Name)) throw new ArgumentException($"A model kind named '{kind.Name}' is already registered.", nameof(kind));
+            if (Known.Any(k => k.Name == kind.Name))
+                throw new ArgumentException($"A model kind named '{kind.Name}' is already registered.", nameof(kind));
             Known.Insert(0, kind);
         }
     }
@@ -32,24 +40,41 @@ public static class ModelRegistry
     /// <summary>The kind of the model in a run folder, from its config.json.</summary>
     public static ModelKind ForRun(RunFolder run)
     {
-        if (!Directory.Exists(run.Path)) throw new SharpLMException($"Run folder {run.Path} does not exist; train one first.");
+        if (!Directory.Exists(run.Path))
+            throw new SharpLMException($"Run folder {run.Path} does not exist; train one first.");
         var summary = ModelConfigFile.ReadSummary(run.Config);
         if (summary.ModelType.Length == 0)
-            throw new SharpLMException($"{run.Config} has no model_type (every SharpLM and Hugging Face config names one, e.g. gpt2 or bert); the file is damaged or not a model config.");
+            throw new SharpLMException(
+                $"{run.Config} has no model_type (every SharpLM and Hugging Face config names one, e.g. gpt2 or bert); the file is "
+                    + "damaged or not a model config."
+            );
         return Kinds.FirstOrDefault(k => k.Recognises(summary))
-            ?? throw new SharpLMException($"{run.Path} holds a '{summary.ModelType}' model ({string.Join(", ", summary.Architectures)}), which SharpLM does not know; known kinds: {string.Join(", ", Kinds.Select(k => k.Description))}.");
+            ?? throw new SharpLMException(
+                $"{run.Path} holds a '{summary.ModelType}' model ({string.Join(", ", summary.Architectures)}), which SharpLM does not "
+                    + $"know; known kinds: {string.Join(", ", Kinds.Select(k => k.Description))}."
+            );
     }
 
     /// <summary>The kind a pretraining objective trains ("lm", "mlm").</summary>
     public static ModelKind ForObjective(string objective) =>
         Kinds.FirstOrDefault(k => string.Equals(k.Objective, objective, StringComparison.OrdinalIgnoreCase))
-        ?? throw new SharpLMException($"Training objective '{objective}' is not one of {string.Join(", ", Kinds.Where(k => k.Objective != null).Select(k => $"{k.Objective} ({k.Description})"))}.");
+        ?? throw new SharpLMException(
+            $"Training objective '{objective}' is not one of "
+                + $"{string.Join(", ", Kinds.Where(k => k.Objective != null).Select(k => $"{k.Objective} ({k.Description})"))}."
+        );
 
     /// <summary>The classifier built on a named body ("bert", "gpt2") when fine-tuning from scratch.</summary>
     public static ClassifierKind ClassifierFor(string architecture) =>
-        Kinds.OfType<ClassifierKind>().FirstOrDefault(k => string.Equals(k.Architecture, architecture, StringComparison.OrdinalIgnoreCase)
-                                                          || k.Aliases.Contains(architecture, StringComparer.OrdinalIgnoreCase))
-        ?? throw new SharpLMException($"Unknown architecture '{architecture}'; use one of {string.Join(", ", Kinds.OfType<ClassifierKind>().Select(k => k.Architecture))}.");
+        Kinds
+            .OfType<ClassifierKind>()
+            .FirstOrDefault(k =>
+                string.Equals(k.Architecture, architecture, StringComparison.OrdinalIgnoreCase)
+                || k.Aliases.Contains(architecture, StringComparer.OrdinalIgnoreCase)
+            )
+        ?? throw new SharpLMException(
+            $"Unknown architecture '{architecture}'; use one of "
+                + $"{string.Join(", ", Kinds.OfType<ClassifierKind>().Select(k => k.Architecture))}."
+        );
 
     /// <summary>Loads the model in a run folder (best weights, eval mode) with its tokenizer.</summary>
     public static LoadedModel Load(string path)

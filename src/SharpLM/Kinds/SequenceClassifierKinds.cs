@@ -10,7 +10,9 @@ namespace SharpLM.Kinds;
 /// <summary>What both classifier kinds share: loading, and scoring on the recorded split or on labelled data.</summary>
 public abstract class SequenceClassifierKind : ClassifierKind
 {
-    /// <summary>The classifier of a config.json (no weights yet); <paramref name="legacyMaxInput"/> applies when the config has no max_input_tokens.</summary>
+    /// <summary>
+    /// The classifier of a config.json (no weights yet); <paramref name="legacyMaxInput"/> applies when the config has no max_input_tokens.
+    /// </summary>
     protected abstract ISequenceClassifier FromConfig(string configPath, int? legacyMaxInput, out int vocabulary);
 
     /// <summary>
@@ -19,7 +21,8 @@ public abstract class SequenceClassifierKind : ClassifierKind
     /// </summary>
     static int? LegacyBlockSize(RunFolder run)
     {
-        if (!File.Exists(run.Training)) return null;
+        if (!File.Exists(run.Training))
+            return null;
         try
         {
             using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(run.Training));
@@ -38,7 +41,9 @@ public abstract class SequenceClassifierKind : ClassifierKind
         try
         {
             if (model.Labels is not { Length: >= 2 })
-                throw new SharpLMException($"{run.Path} holds a language model without a classification head; fine-tune it into a classifier first.");
+                throw new SharpLMException(
+                    $"{run.Path} holds a language model without a classification head; fine-tune it into a classifier first."
+                );
             var tokenizer = RunTokenizer(run, vocabulary);
             model.LoadWeights(run.Weights);
             model.Module.eval();
@@ -52,20 +57,39 @@ public abstract class SequenceClassifierKind : ClassifierKind
     }
 
     /// <summary>The classification report on a part of the recorded split (default test) or on labelled data.</summary>
-    public override EvaluationOutcome Evaluate(LoadedModel loaded, EvaluationRequest r, IProgress<(int Done, int Total)>? progress = null, CancellationToken ct = default)
+    public override EvaluationOutcome Evaluate(
+        LoadedModel loaded,
+        EvaluationRequest r,
+        IProgress<(int Done, int Total)>? progress = null,
+        CancellationToken ct = default
+    )
     {
         var classifier = loaded.As<ISequenceClassifier>("classification");
         IReadOnlyList<LabelledExample> examples;
         string source;
         if (r.Data is string data)
         {
-            if (r.Split is not null) throw new SharpLMException("A split picks a part of the recorded split; with labelled data the whole file is scored.");
-            var (dataset, path) = LabelledDataSource.LoadAsync(data, r.TextColumn, r.LabelColumn, r.Catalog ?? new Catalogue.DataCatalogClient(), ct).GetAwaiter().GetResult();
+            if (r.Split is not null)
+                throw new SharpLMException("A split picks a part of the recorded split; with labelled data the whole file is scored.");
+            var (dataset, path) = LabelledDataSource
+                .LoadAsync(data, r.TextColumn, r.LabelColumn, r.Catalog ?? new Catalogue.DataCatalogClient(), ct)
+                .GetAwaiter()
+                .GetResult();
             (examples, source) = (dataset.Examples, path);
         }
-        else (examples, source) = SplitRecord.Part(loaded.Run.Path, r.Split ?? "test");
+        else
+            (examples, source) = SplitRecord.Part(loaded.Run.Path, r.Split ?? "test");
         var report = ClassifierEvaluator.Score(classifier, loaded.Tokenizer, examples, r.BatchSize, source, ct);
-        return new EvaluationOutcome(new { model = loaded.Run.Path, data = source, report }, report.ToTables(), $"{examples.Count} examples: {source}; {report.Summary()}");
+        return new EvaluationOutcome(
+            new
+            {
+                model = loaded.Run.Path,
+                data = source,
+                report,
+            },
+            report.ToTables(),
+            $"{examples.Count} examples: {source}; {report.Summary()}"
+        );
     }
 }
 
@@ -83,18 +107,45 @@ public sealed class BertClassifierKind : SequenceClassifierKind
     {
         var config = BertConfig.Load(path);
         vocabulary = config.VocabSize;
-        return new BertClassifier(config with { MaxInputTokens = config.MaxInputTokens ?? Math.Min(legacyMaxInput ?? int.MaxValue, config.MaxPositionEmbeddings) });
+        return new BertClassifier(
+            config with
+            {
+                MaxInputTokens = config.MaxInputTokens ?? Math.Min(legacyMaxInput ?? int.MaxValue, config.MaxPositionEmbeddings),
+            }
+        );
     }
 
     public override ISequenceClassifier Create(ModelShape shape, Tokenizer tokenizer, string[] labels) =>
-        new BertClassifier(BertConfig.For(shape, tokenizer) with { Labels = labels, Architectures = ["BertForSequenceClassification"], MaxInputTokens = shape.Context });
+        new BertClassifier(
+            BertConfig.For(shape, tokenizer) with
+            {
+                Labels = labels,
+                Architectures = ["BertForSequenceClassification"],
+                MaxInputTokens = shape.Context,
+            }
+        );
 
-    public override ISequenceClassifier CreateFrom(RunFolder pretrained, Tokenizer tokenizer, string[] labels, int maxInputTokens, double dropout)
+    public override ISequenceClassifier CreateFrom(
+        RunFolder pretrained,
+        Tokenizer tokenizer,
+        string[] labels,
+        int maxInputTokens,
+        double dropout
+    )
     {
         var body = BertConfig.Load(pretrained.Config);
         if (maxInputTokens > body.MaxPositionEmbeddings)
-            throw new SharpLMException($"block_size {maxInputTokens} is longer than the pretrained model's context ({body.MaxPositionEmbeddings} positions).");
-        var model = new BertClassifier(body.WithDropout(dropout) with { Labels = labels, Architectures = ["BertForSequenceClassification"], MaxInputTokens = maxInputTokens });
+            throw new SharpLMException(
+                $"block_size {maxInputTokens} is longer than the pretrained model's context ({body.MaxPositionEmbeddings} positions)."
+            );
+        var model = new BertClassifier(
+            body.WithDropout(dropout) with
+            {
+                Labels = labels,
+                Architectures = ["BertForSequenceClassification"],
+                MaxInputTokens = maxInputTokens,
+            }
+        );
         try
         {
             model.LoadPretrainedBody(pretrained.Weights);
@@ -123,20 +174,50 @@ public sealed class GptClassifierKind : SequenceClassifierKind
     {
         var config = GptConfig.Load(path);
         vocabulary = config.VocabSize;
-        return new GptClassifier(config with { MaxInputTokens = config.MaxInputTokens ?? Math.Min(legacyMaxInput ?? int.MaxValue, config.NPositions) });
+        return new GptClassifier(
+            config with
+            {
+                MaxInputTokens = config.MaxInputTokens ?? Math.Min(legacyMaxInput ?? int.MaxValue, config.NPositions),
+            }
+        );
     }
 
     public override ISequenceClassifier Create(ModelShape shape, Tokenizer tokenizer, string[] labels) =>
-        new GptClassifier(GptConfig.For(shape, tokenizer) with { Labels = labels, Architectures = ["GPT2ForSequenceClassification"], MaxInputTokens = shape.Context });
+        new GptClassifier(
+            GptConfig.For(shape, tokenizer) with
+            {
+                Labels = labels,
+                Architectures = ["GPT2ForSequenceClassification"],
+                MaxInputTokens = shape.Context,
+            }
+        );
 
-    public override ISequenceClassifier CreateFrom(RunFolder pretrained, Tokenizer tokenizer, string[] labels, int maxInputTokens, double dropout)
+    public override ISequenceClassifier CreateFrom(
+        RunFolder pretrained,
+        Tokenizer tokenizer,
+        string[] labels,
+        int maxInputTokens,
+        double dropout
+    )
     {
         var body = GptConfig.Load(pretrained.Config);
         if (maxInputTokens > body.NPositions)
-            throw new SharpLMException($"block_size {maxInputTokens} is longer than the pretrained model's context ({body.NPositions} positions).");
+            throw new SharpLMException(
+                $"block_size {maxInputTokens} is longer than the pretrained model's context ({body.NPositions} positions)."
+            );
         if (tokenizer.VocabSize > body.VocabSize)
-            throw new SharpLMException($"The tokenizer has {tokenizer.VocabSize} tokens but the pretrained model only {body.VocabSize}; fine-tune with the run's own tokenizer.");
-        var model = new GptClassifier(body.WithDropout(dropout) with { Labels = labels, Architectures = ["GPT2ForSequenceClassification"], MaxInputTokens = maxInputTokens });
+            throw new SharpLMException(
+                $"The tokenizer has {tokenizer.VocabSize} tokens but the pretrained model only {body.VocabSize}; fine-tune with the "
+                    + "run's own tokenizer."
+            );
+        var model = new GptClassifier(
+            body.WithDropout(dropout) with
+            {
+                Labels = labels,
+                Architectures = ["GPT2ForSequenceClassification"],
+                MaxInputTokens = maxInputTokens,
+            }
+        );
         try
         {
             model.LoadPretrainedBody(pretrained.Weights);

@@ -17,9 +17,11 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
 
     public BertConfig Config { get; }
 
-    public Bert(BertConfig config) : base(nameof(Bert))
+    public Bert(BertConfig config)
+        : base(nameof(Bert))
     {
-        Runtime.TorchRuntime.EnsureLoaded(); // library callers get the same runtime set-up (heap policy, threads, a clear load error) as the CLI
+        // library callers get the same runtime set-up (heap policy, threads, a clear load error) as the CLI
+        Runtime.TorchRuntime.EnsureLoaded();
         Config = config.Validate();
         embeddings = new BertEmbeddings(config);
         encoder = new BertEncoder(config);
@@ -36,7 +38,9 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
     public Tensor Forward(Tensor ids, Tensor attend, Tensor? segments = null)
     {
         if (ids.shape[1] > Config.MaxPositionEmbeddings)
-            throw new SharpLMException($"Sequence of {ids.shape[1]} tokens is longer than the model's max_position_embeddings ({Config.MaxPositionEmbeddings}).");
+            throw new SharpLMException(
+                $"Sequence of {ids.shape[1]} tokens is longer than the model's max_position_embeddings ({Config.MaxPositionEmbeddings})."
+            );
         segments ??= zeros_like(ids);
         var x = embeddings.forward(ids, segments);
         return encoder.forward(x, attend.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1));
@@ -51,10 +55,14 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
         using var noGrad = no_grad();
         foreach (var (name, p) in module.named_parameters())
         {
-            if (name.EndsWith("LayerNorm.weight")) nn.init.ones_(p);
-            else if (name.EndsWith(".bias") || name.EndsWith("predictions.bias")) nn.init.zeros_(p);
-            else nn.init.normal_(p, 0, config.InitializerRange);
-            if (name.EndsWith("word_embeddings.weight")) p[config.PadTokenId].zero_();
+            if (name.EndsWith("LayerNorm.weight"))
+                nn.init.ones_(p);
+            else if (name.EndsWith(".bias") || name.EndsWith("predictions.bias"))
+                nn.init.zeros_(p);
+            else
+                nn.init.normal_(p, 0, config.InitializerRange);
+            if (name.EndsWith("word_embeddings.weight"))
+                p[config.PadTokenId].zero_();
         }
     }
 }

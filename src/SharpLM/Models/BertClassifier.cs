@@ -16,9 +16,11 @@ public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenc
     readonly Dropout dropout;
     readonly Linear classifier;
 
-    public BertClassifier(BertConfig config, double? classifierDropout = null) : base(nameof(BertClassifier))
+    public BertClassifier(BertConfig config, double? classifierDropout = null)
+        : base(nameof(BertClassifier))
     {
-        if (config.Labels is not { Length: >= 2 }) throw new SharpLMException("A classifier needs at least two labels.");
+        if (config.Labels is not { Length: >= 2 })
+            throw new SharpLMException("A classifier needs at least two labels.");
         bert = new Bert(config);
         dropout = nn.Dropout(classifierDropout ?? config.HiddenDropoutProb);
         classifier = nn.Linear(config.HiddenSize, config.Labels.Length);
@@ -37,28 +39,39 @@ public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenc
 
     /// <summary>Class logits [B, K].</summary>
     public override Tensor forward(Tensor ids, Tensor attend) => classifier.forward(dropout.forward(bert.Pool(bert.Forward(ids, attend))));
+
     public Tensor Logits(Tensor ids, Tensor attend) => forward(ids, attend);
 
     public long[] Encode(Tokenizer tokenizer, string text, int block)
     {
-        int cls = tokenizer.SpecialTokenId("[CLS]") ?? throw new SharpLMException("The tokenizer has no [CLS] token; a BERT classifier needs a WordPiece (BERT) tokenizer.");
-        int sep = tokenizer.SpecialTokenId("[SEP]") ?? throw new SharpLMException("The tokenizer has no [SEP] token; a BERT classifier needs a WordPiece (BERT) tokenizer.");
+        int cls =
+            tokenizer.SpecialTokenId("[CLS]")
+            ?? throw new SharpLMException("The tokenizer has no [CLS] token; a BERT classifier needs a WordPiece (BERT) tokenizer.");
+        int sep =
+            tokenizer.SpecialTokenId("[SEP]")
+            ?? throw new SharpLMException("The tokenizer has no [SEP] token; a BERT classifier needs a WordPiece (BERT) tokenizer.");
         return [cls, .. tokenizer.Encode(text).Take(block - 2).Select(i => (long)i), sep];
     }
 
     public bool IsEmbedding(string name) => name.StartsWith("bert.embeddings.", StringComparison.Ordinal);
+
     public int? LayerOf(string name) => LayerIndex(name, "bert.encoder.layer.");
 
     /// <summary>The layer number in "prefix{N}.…", or null.</summary>
     internal static int? LayerIndex(string name, string prefix)
     {
-        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        if (!name.StartsWith(prefix, StringComparison.Ordinal))
+            return null;
         int dot = name.IndexOf('.', prefix.Length);
         return dot > prefix.Length && int.TryParse(name.AsSpan(prefix.Length, dot - prefix.Length), out int i) ? i : null;
     }
 
     public void SaveConfig(string path) => Config.Save(path);
+
     public void SaveWeights(string path) => ModuleWeights.Save(this, path);
+
     public void LoadWeights(string path) => ModuleWeights.Load(this, path);
-    public void LoadPretrainedBody(string path) => ModuleWeights.Load(this, path, name => name.StartsWith("bert.", StringComparison.Ordinal));
+
+    public void LoadPretrainedBody(string path) =>
+        ModuleWeights.Load(this, path, name => name.StartsWith("bert.", StringComparison.Ordinal));
 }

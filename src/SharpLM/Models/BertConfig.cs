@@ -6,36 +6,75 @@ namespace SharpLM.Models;
 /// <summary>BERT encoder configuration with Hugging Face BERT <c>config.json</c> field names.</summary>
 public sealed record BertConfig : IModelConfig
 {
-    [JsonPropertyName("model_type")] public string ModelType { get; init; } = "bert";
-    [JsonPropertyName("architectures")] public string[] Architectures { get; init; } = ["BertForMaskedLM"];
-    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; } = 30522;
-    [JsonPropertyName("hidden_size")] public int HiddenSize { get; init; } = 768;
-    [JsonPropertyName("num_hidden_layers")] public int NumHiddenLayers { get; init; } = 12;
-    [JsonPropertyName("num_attention_heads")] public int NumAttentionHeads { get; init; } = 12;
-    [JsonPropertyName("intermediate_size")] public int IntermediateSize { get; init; } = 3072;
-    [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "gelu";
-    [JsonPropertyName("hidden_dropout_prob")] public double HiddenDropoutProb { get; init; } = 0.1;
-    [JsonPropertyName("attention_probs_dropout_prob")] public double AttentionProbsDropoutProb { get; init; } = 0.1;
-    [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 512;
-    [JsonPropertyName("type_vocab_size")] public int TypeVocabSize { get; init; } = 2;
-    [JsonPropertyName("layer_norm_eps")] public double LayerNormEps { get; init; } = 1e-12;
-    [JsonPropertyName("initializer_range")] public double InitializerRange { get; init; } = 0.02;
-    [JsonPropertyName("pad_token_id")] public int PadTokenId { get; init; }
+    [JsonPropertyName("model_type")]
+    public string ModelType { get; init; } = "bert";
+
+    [JsonPropertyName("architectures")]
+    public string[] Architectures { get; init; } = ["BertForMaskedLM"];
+
+    [JsonPropertyName("vocab_size")]
+    public int VocabSize { get; init; } = 30522;
+
+    [JsonPropertyName("hidden_size")]
+    public int HiddenSize { get; init; } = 768;
+
+    [JsonPropertyName("num_hidden_layers")]
+    public int NumHiddenLayers { get; init; } = 12;
+
+    [JsonPropertyName("num_attention_heads")]
+    public int NumAttentionHeads { get; init; } = 12;
+
+    [JsonPropertyName("intermediate_size")]
+    public int IntermediateSize { get; init; } = 3072;
+
+    [JsonPropertyName("hidden_act")]
+    public string HiddenAct { get; init; } = "gelu";
+
+    [JsonPropertyName("hidden_dropout_prob")]
+    public double HiddenDropoutProb { get; init; } = 0.1;
+
+    [JsonPropertyName("attention_probs_dropout_prob")]
+    public double AttentionProbsDropoutProb { get; init; } = 0.1;
+
+    [JsonPropertyName("max_position_embeddings")]
+    public int MaxPositionEmbeddings { get; init; } = 512;
+
+    [JsonPropertyName("type_vocab_size")]
+    public int TypeVocabSize { get; init; } = 2;
+
+    [JsonPropertyName("layer_norm_eps")]
+    public double LayerNormEps { get; init; } = 1e-12;
+
+    [JsonPropertyName("initializer_range")]
+    public double InitializerRange { get; init; } = 0.02;
+
+    [JsonPropertyName("pad_token_id")]
+    public int PadTokenId { get; init; }
+
     /// <summary>Class names of a sequence-classification head (Hugging Face's id2label, as a list).</summary>
-    [JsonPropertyName("labels")] public string[]? Labels { get; init; }
+    [JsonPropertyName("labels")]
+    public string[]? Labels { get; init; }
+
     /// <summary>A classifier's input limit in tokens, [CLS] and [SEP] included; null means max_position_embeddings.</summary>
-    [JsonPropertyName("max_input_tokens")] public int? MaxInputTokens { get; init; }
+    [JsonPropertyName("max_input_tokens")]
+    public int? MaxInputTokens { get; init; }
 
-    [JsonIgnore] public int HeadDim => HiddenSize / NumAttentionHeads;
-    [JsonIgnore] public int Context => MaxPositionEmbeddings;
+    [JsonIgnore]
+    public int HeadDim => HiddenSize / NumAttentionHeads;
 
-    public string Describe() => $"BERT{(Labels is null ? " (masked LM)" : $" classifier ({Labels.Length} labels)")}, {NumHiddenLayers} layers, {NumAttentionHeads} heads, {HiddenSize} wide, context {MaxPositionEmbeddings}";
+    [JsonIgnore]
+    public int Context => MaxPositionEmbeddings;
+
+    public string Describe() =>
+        $"BERT{(Labels is null ? " (masked LM)" : $" classifier ({Labels.Length} labels)")}, {NumHiddenLayers} layers, "
+        + $"{NumAttentionHeads} heads, {HiddenSize} wide, context {MaxPositionEmbeddings}";
 
     public BertConfig Validate()
     {
         static void Positive(string name, long value)
         {
-            if (value < 1) throw new SharpLMException($"BERT config: {name} must be a positive integer (got {value}).");
+            if (value < 1)
+                throw new SharpLMException($"BERT config: {name} must be a positive integer (got {value}).");
         }
         Positive("vocab_size", VocabSize);
         Positive("hidden_size", HiddenSize);
@@ -45,20 +84,38 @@ public sealed record BertConfig : IModelConfig
         Positive("max_position_embeddings", MaxPositionEmbeddings);
         Positive("type_vocab_size", TypeVocabSize);
         if (HiddenSize % NumAttentionHeads != 0)
-            throw new SharpLMException($"BERT config: hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads}).");
-        foreach (var (name, p) in new[] { ("hidden_dropout_prob", HiddenDropoutProb), ("attention_probs_dropout_prob", AttentionProbsDropoutProb) })
-            if (!(p >= 0 && p < 1)) throw new SharpLMException($"BERT config: {name} must be in [0, 1) (got {p}).");
+            throw new SharpLMException(
+                $"BERT config: hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads})."
+            );
+        foreach (
+            var (name, p) in new[]
+            {
+                ("hidden_dropout_prob", HiddenDropoutProb),
+                ("attention_probs_dropout_prob", AttentionProbsDropoutProb),
+            }
+        )
+            if (!(p >= 0 && p < 1))
+                throw new SharpLMException($"BERT config: {name} must be in [0, 1) (got {p}).");
         if (HiddenAct is not ("gelu" or "gelu_new"))
             throw new SharpLMException($"BERT config: hidden_act '{HiddenAct}' is not supported; use gelu.");
-        if (!(LayerNormEps > 0)) throw new SharpLMException($"BERT config: layer_norm_eps must be positive (got {LayerNormEps}).");
-        if (!(InitializerRange > 0)) throw new SharpLMException($"BERT config: initializer_range must be positive (got {InitializerRange}).");
-        if (PadTokenId < 0 || PadTokenId >= VocabSize) throw new SharpLMException($"BERT config: pad_token_id {PadTokenId} is outside the vocabulary.");
+        if (!(LayerNormEps > 0))
+            throw new SharpLMException($"BERT config: layer_norm_eps must be positive (got {LayerNormEps}).");
+        if (!(InitializerRange > 0))
+            throw new SharpLMException($"BERT config: initializer_range must be positive (got {InitializerRange}).");
+        if (PadTokenId < 0 || PadTokenId >= VocabSize)
+            throw new SharpLMException($"BERT config: pad_token_id {PadTokenId} is outside the vocabulary.");
         ModelSize.RequireValidLabels("BERT config", Labels);
         if (MaxInputTokens is int m && (m < 3 || m > MaxPositionEmbeddings))
-            throw new SharpLMException($"BERT config: max_input_tokens must be between 3 and max_position_embeddings {MaxPositionEmbeddings} (got {m}).");
-        if (ModelType is null || Architectures is null) throw new SharpLMException("BERT config: model_type and architectures must not be null.");
+            throw new SharpLMException(
+                $"BERT config: max_input_tokens must be between 3 and max_position_embeddings {MaxPositionEmbeddings} (got {m})."
+            );
+        if (ModelType is null || Architectures is null)
+            throw new SharpLMException("BERT config: model_type and architectures must not be null.");
         double h = HiddenSize;
-        ModelSize.RequireFits("BERT config", ((double)VocabSize + MaxPositionEmbeddings + TypeVocabSize) * h + NumHiddenLayers * (4.0 * h * h + 2 * h * IntermediateSize));
+        ModelSize.RequireFits(
+            "BERT config",
+            ((double)VocabSize + MaxPositionEmbeddings + TypeVocabSize) * h + NumHiddenLayers * (4.0 * h * h + 2 * h * IntermediateSize)
+        );
         return this;
     }
 
@@ -70,12 +127,23 @@ public sealed record BertConfig : IModelConfig
     public static BertConfig For(ModelShape shape, Tokenization.Tokenizer tokenizer)
     {
         shape.Validate();
-        int pad = tokenizer.SpecialTokenId("[PAD]")
-            ?? throw new SharpLMException($"A BERT model needs a WordPiece tokenizer with [PAD]; this {tokenizer.Kind} tokenizer has none (use bert-base-uncased, or one trained with kind wordpiece).");
+        int pad =
+            tokenizer.SpecialTokenId("[PAD]")
+            ?? throw new SharpLMException(
+                $"A BERT model needs a WordPiece tokenizer with [PAD]; this {tokenizer.Kind} tokenizer has none (use "
+                    + "bert-base-uncased, or one trained with kind wordpiece)."
+            );
         return new BertConfig
         {
-            VocabSize = tokenizer.VocabSize, HiddenSize = shape.Width, NumHiddenLayers = shape.Layers, NumAttentionHeads = shape.Heads, IntermediateSize = 4 * shape.Width,
-            MaxPositionEmbeddings = shape.Context, HiddenDropoutProb = shape.Dropout, AttentionProbsDropoutProb = shape.Dropout, PadTokenId = pad,
+            VocabSize = tokenizer.VocabSize,
+            HiddenSize = shape.Width,
+            NumHiddenLayers = shape.Layers,
+            NumAttentionHeads = shape.Heads,
+            IntermediateSize = 4 * shape.Width,
+            MaxPositionEmbeddings = shape.Context,
+            HiddenDropoutProb = shape.Dropout,
+            AttentionProbsDropoutProb = shape.Dropout,
+            PadTokenId = pad,
         }.Validate();
     }
 

@@ -10,7 +10,8 @@ public sealed class BertForMaskedLm : nn.Module<Tensor, Tensor, Tensor>
     readonly Bert bert;
     readonly BertOnlyMlmHead cls;
 
-    public BertForMaskedLm(BertConfig config) : base(nameof(BertForMaskedLm))
+    public BertForMaskedLm(BertConfig config)
+        : base(nameof(BertForMaskedLm))
     {
         bert = new Bert(config);
         cls = new BertOnlyMlmHead(config, () => bert.WordEmbeddings);

@@ -13,17 +13,22 @@ namespace SharpLM.Models;
 /// </summary>
 public sealed class Gpt : nn.Module<Tensor, Tensor>
 {
-    readonly Embedding wte, wpe;
+    readonly Embedding wte,
+        wpe;
     readonly Dropout drop;
     readonly ModuleList<GptBlock> h;
     readonly LayerNorm ln_f;
 
     public GptConfig Config { get; }
 
-    /// <summary>Builds a model initialised as GPT-2 (normal 0.02; residual projections 0.02/sqrt(2·n_layer)) from torch's global generator.</summary>
-    public Gpt(GptConfig config) : base(nameof(Gpt))
+    /// <summary>
+    /// Builds a model initialised as GPT-2 (normal 0.02; residual projections 0.02/sqrt(2·n_layer)) from torch's global generator.
+    /// </summary>
+    public Gpt(GptConfig config)
+        : base(nameof(Gpt))
     {
-        Runtime.TorchRuntime.EnsureLoaded(); // library callers get the same runtime set-up (heap policy, threads, a clear load error) as the CLI
+        // library callers get the same runtime set-up (heap policy, threads, a clear load error) as the CLI
+        Runtime.TorchRuntime.EnsureLoaded();
         Config = config.Validate();
         wte = nn.Embedding(config.VocabSize, config.NEmbd);
         wpe = nn.Embedding(config.NPositions, config.NEmbd);
@@ -40,17 +45,20 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         double std = Config.InitializerRange;
         foreach (var (name, p) in named_parameters())
         {
-            if (name.EndsWith(".bias")) nn.init.zeros_(p);
-            else if (name.StartsWith("ln_") || name.Contains(".ln_")) nn.init.ones_(p);
-            else nn.init.normal_(p, 0, std);
+            if (name.EndsWith(".bias"))
+                nn.init.zeros_(p);
+            else if (name.StartsWith("ln_") || name.Contains(".ln_"))
+                nn.init.ones_(p);
+            else
+                nn.init.normal_(p, 0, std);
         }
         double residualStd = std / Math.Sqrt(2.0 * Config.NLayer);
         foreach (var block in h)
-            foreach (var proj in block.ResidualProjections) nn.init.normal_(proj.weight!, 0, residualStd);
+        foreach (var proj in block.ResidualProjections)
+            nn.init.normal_(proj.weight!, 0, residualStd);
     }
 
     public long ParameterCount => parameters().Sum(p => p.numel());
-
 
     /// <summary>Logits [B, T, vocab] for token ids [B, T] with plain causal attention.</summary>
     public override Tensor forward(Tensor idx) => Forward(idx);
@@ -63,13 +71,17 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor idx, KvCache? cache = null, Tensor? positions = null, Tensor? attend = null, bool lastOnly = false) =>
         nn.functional.linear(Hidden(idx, cache, positions, attend, lastOnly), wte.weight!);
 
-    /// <summary>The final LayerNorm's output [B, T, n_embd] (what the LM head and a classification head read); arguments as <see cref="Forward"/>.</summary>
+    /// <summary>
+    /// The final LayerNorm's output [B, T, n_embd] (what the LM head and a classification head read); arguments as <see cref="Forward"/>.
+    /// </summary>
     public Tensor Hidden(Tensor idx, KvCache? cache = null, Tensor? positions = null, Tensor? attend = null, bool lastOnly = false)
     {
         long t = idx.shape[1];
         int past = cache?.Length ?? 0;
         if (past + t > Config.NPositions)
-            throw new SharpLMException($"Sequence of {past + t} tokens is longer than the model's context (n_positions {Config.NPositions}).");
+            throw new SharpLMException(
+                $"Sequence of {past + t} tokens is longer than the model's context (n_positions {Config.NPositions})."
+            );
         positions ??= arange(past, past + t, dtype: ScalarType.Int64, device: idx.device).unsqueeze(0);
         var x = drop.forward(wte.forward(idx) + wpe.forward(positions));
         Tensor? mask = null;
@@ -81,9 +93,11 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
             var selfFull = past == 0 ? self : cat([zeros(t, past, ScalarType.Bool, idx.device), self], 1);
             mask = ((causal.unsqueeze(0) & attend.unsqueeze(1)) | selfFull.unsqueeze(0)).unsqueeze(1);
         }
-        for (int i = 0; i < h.Count; i++) x = h[i].Forward(x, cache, i, mask);
+        for (int i = 0; i < h.Count; i++)
+            x = h[i].Forward(x, cache, i, mask);
         cache?.Advance((int)t);
-        if (lastOnly) x = x[.., ^1.., ..];
+        if (lastOnly)
+            x = x[.., ^1.., ..];
         return ln_f.forward(x);
     }
 
@@ -126,10 +140,14 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
                 // Checked from the header, before anything is read or allocated.
                 long[] shape = IsConv1D(name) && entry.Shape.Length == 2 ? [entry.Shape[1], entry.Shape[0]] : entry.Shape;
                 if (!shape.SequenceEqual(p.shape))
-                    throw new SharpLMException($"{path}: tensor '{key}' has shape [{string.Join(", ", shape)}] but config.json needs [{string.Join(", ", p.shape)}]; the weights belong to a different model.");
+                    throw new SharpLMException(
+                        $"{path}: tensor '{key}' has shape [{string.Join(", ", shape)}] but config.json needs "
+                            + $"[{string.Join(", ", p.shape)}]; the weights belong to a different model."
+                    );
             }
             var t = file.Read(key);
-            if (IsConv1D(name)) t = t.t();
+            if (IsConv1D(name))
+                t = t.t();
             p.copy_(t.to(p.dtype));
         }
     }

@@ -16,9 +16,11 @@ public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequence
     readonly Gpt transformer;
     readonly Linear score;
 
-    public GptClassifier(GptConfig config) : base(nameof(GptClassifier))
+    public GptClassifier(GptConfig config)
+        : base(nameof(GptClassifier))
     {
-        if (config.Labels is not { Length: >= 2 }) throw new SharpLMException("A classifier needs at least two labels.");
+        if (config.Labels is not { Length: >= 2 })
+            throw new SharpLMException("A classifier needs at least two labels.");
         transformer = new Gpt(config);
         score = nn.Linear(config.NEmbd, config.Labels.Length, hasBias: false);
         RegisterComponents();
@@ -45,14 +47,18 @@ public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequence
 
     public Tensor Logits(Tensor ids, Tensor attend) => forward(ids, attend);
 
-    /// <summary>The text's ids, cut to the first <paramref name="block"/>; an empty text becomes one pad token (a fixed "empty" input).</summary>
+    /// <summary>
+    /// The text's ids, cut to the first <paramref name="block"/>; an empty text becomes one pad token (a fixed "empty" input).
+    /// </summary>
     public long[] Encode(Tokenizer tokenizer, string text, int block)
     {
         var ids = tokenizer.Encode(text).Take(block).Select(i => (long)i).ToArray();
         return ids.Length > 0 ? ids : [PadId];
     }
 
-    public bool IsEmbedding(string name) => name.StartsWith("transformer.wte.", StringComparison.Ordinal) || name.StartsWith("transformer.wpe.", StringComparison.Ordinal);
+    public bool IsEmbedding(string name) =>
+        name.StartsWith("transformer.wte.", StringComparison.Ordinal) || name.StartsWith("transformer.wpe.", StringComparison.Ordinal);
+
     public int? LayerOf(string name) => BertClassifier.LayerIndex(name, "transformer.h.");
 
     public void SaveConfig(string path) => Config.Save(path);
@@ -61,7 +67,11 @@ public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequence
     public void SaveWeights(string path)
     {
         using var scope = NewDisposeScope();
-        Safetensors.Save(path, transformer.HuggingFaceTensors().Append(("score.weight", score.weight!.detach())), new Dictionary<string, string> { ["format"] = "pt" });
+        Safetensors.Save(
+            path,
+            transformer.HuggingFaceTensors().Append(("score.weight", score.weight!.detach())),
+            new Dictionary<string, string> { ["format"] = "pt" }
+        );
     }
 
     public void LoadWeights(string path)

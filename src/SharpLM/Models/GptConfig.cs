@@ -9,35 +9,79 @@ namespace SharpLM.Models;
 /// </summary>
 public sealed record GptConfig : IModelConfig
 {
-    [JsonPropertyName("model_type")] public string ModelType { get; init; } = "gpt2";
-    [JsonPropertyName("architectures")] public string[] Architectures { get; init; } = ["GPT2LMHeadModel"];
-    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; } = 50257;
-    [JsonPropertyName("n_positions")] public int NPositions { get; init; } = 1024;
-    [JsonPropertyName("n_embd")] public int NEmbd { get; init; } = 768;
-    [JsonPropertyName("n_layer")] public int NLayer { get; init; } = 12;
-    [JsonPropertyName("n_head")] public int NHead { get; init; } = 12;
+    [JsonPropertyName("model_type")]
+    public string ModelType { get; init; } = "gpt2";
+
+    [JsonPropertyName("architectures")]
+    public string[] Architectures { get; init; } = ["GPT2LMHeadModel"];
+
+    [JsonPropertyName("vocab_size")]
+    public int VocabSize { get; init; } = 50257;
+
+    [JsonPropertyName("n_positions")]
+    public int NPositions { get; init; } = 1024;
+
+    [JsonPropertyName("n_embd")]
+    public int NEmbd { get; init; } = 768;
+
+    [JsonPropertyName("n_layer")]
+    public int NLayer { get; init; } = 12;
+
+    [JsonPropertyName("n_head")]
+    public int NHead { get; init; } = 12;
+
     /// <summary>Feed-forward width; null means 4 × n_embd (as in GPT-2).</summary>
-    [JsonPropertyName("n_inner")] public int? NInner { get; init; }
+    [JsonPropertyName("n_inner")]
+    public int? NInner { get; init; }
+
     /// <summary>"gelu_new" (tanh approximation, GPT-2's) or "gelu" (exact erf form).</summary>
-    [JsonPropertyName("activation_function")] public string ActivationFunction { get; init; } = "gelu_new";
-    [JsonPropertyName("embd_pdrop")] public double EmbdPdrop { get; init; } = 0.1;
-    [JsonPropertyName("attn_pdrop")] public double AttnPdrop { get; init; } = 0.1;
-    [JsonPropertyName("resid_pdrop")] public double ResidPdrop { get; init; } = 0.1;
-    [JsonPropertyName("layer_norm_epsilon")] public double LayerNormEpsilon { get; init; } = 1e-5;
-    [JsonPropertyName("initializer_range")] public double InitializerRange { get; init; } = 0.02;
-    [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; } = true;
-    [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; init; }
-    [JsonPropertyName("eos_token_id")] public int? EosTokenId { get; init; }
+    [JsonPropertyName("activation_function")]
+    public string ActivationFunction { get; init; } = "gelu_new";
+
+    [JsonPropertyName("embd_pdrop")]
+    public double EmbdPdrop { get; init; } = 0.1;
+
+    [JsonPropertyName("attn_pdrop")]
+    public double AttnPdrop { get; init; } = 0.1;
+
+    [JsonPropertyName("resid_pdrop")]
+    public double ResidPdrop { get; init; } = 0.1;
+
+    [JsonPropertyName("layer_norm_epsilon")]
+    public double LayerNormEpsilon { get; init; } = 1e-5;
+
+    [JsonPropertyName("initializer_range")]
+    public double InitializerRange { get; init; } = 0.02;
+
+    [JsonPropertyName("tie_word_embeddings")]
+    public bool TieWordEmbeddings { get; init; } = true;
+
+    [JsonPropertyName("bos_token_id")]
+    public int? BosTokenId { get; init; }
+
+    [JsonPropertyName("eos_token_id")]
+    public int? EosTokenId { get; init; }
+
     /// <summary>Class names of a sequence-classification head (as in BertConfig); null for a language model.</summary>
-    [JsonPropertyName("labels")] public string[]? Labels { get; init; }
+    [JsonPropertyName("labels")]
+    public string[]? Labels { get; init; }
+
     /// <summary>A classifier's input limit in tokens (texts are cut there, as in fine-tuning); null means n_positions.</summary>
-    [JsonPropertyName("max_input_tokens")] public int? MaxInputTokens { get; init; }
+    [JsonPropertyName("max_input_tokens")]
+    public int? MaxInputTokens { get; init; }
 
-    [JsonIgnore] public int HeadDim => NEmbd / NHead;
-    [JsonIgnore] public int Context => NPositions;
+    [JsonIgnore]
+    public int HeadDim => NEmbd / NHead;
 
-    public string Describe() => $"GPT{(Labels is null ? "" : $" classifier ({Labels.Length} labels)")}, {NLayer} layers, {NHead} heads, {NEmbd} wide, context {NPositions}";
-    [JsonIgnore] public int InnerDim => NInner ?? 4 * NEmbd;
+    [JsonIgnore]
+    public int Context => NPositions;
+
+    public string Describe() =>
+        $"GPT{(Labels is null ? "" : $" classifier ({Labels.Length} labels)")}, {NLayer} layers, {NHead} heads, {NEmbd} wide, context "
+        + $"{NPositions}";
+
+    [JsonIgnore]
+    public int InnerDim => NInner ?? 4 * NEmbd;
 
     /// <summary>Sets every dropout probability at once.</summary>
     public GptConfig WithDropout(double p) => this with { EmbdPdrop = p, AttnPdrop = p, ResidPdrop = p };
@@ -47,29 +91,44 @@ public sealed record GptConfig : IModelConfig
     {
         static void Positive(string name, long value)
         {
-            if (value < 1) throw new SharpLMException($"GPT config: {name} must be a positive integer (got {value}).");
+            if (value < 1)
+                throw new SharpLMException($"GPT config: {name} must be a positive integer (got {value}).");
         }
         Positive("vocab_size", VocabSize);
         Positive("n_positions", NPositions);
         Positive("n_embd", NEmbd);
         Positive("n_layer", NLayer);
         Positive("n_head", NHead);
-        if (NInner is int inner) Positive("n_inner", inner);
+        if (NInner is int inner)
+            Positive("n_inner", inner);
         if (NEmbd % NHead != 0)
-            throw new SharpLMException($"GPT config: n_embd ({NEmbd}) must be divisible by n_head ({NHead}); try n_head {Divisors(NEmbd)}.");
+            throw new SharpLMException(
+                $"GPT config: n_embd ({NEmbd}) must be divisible by n_head ({NHead}); try n_head {Divisors(NEmbd)}."
+            );
         foreach (var (name, p) in new[] { ("embd_pdrop", EmbdPdrop), ("attn_pdrop", AttnPdrop), ("resid_pdrop", ResidPdrop) })
-            if (!(p >= 0 && p < 1)) throw new SharpLMException($"GPT config: {name} must be in [0, 1) (got {p}).");
+            if (!(p >= 0 && p < 1))
+                throw new SharpLMException($"GPT config: {name} must be in [0, 1) (got {p}).");
         if (ActivationFunction is not ("gelu_new" or "gelu" or "gelu_pytorch_tanh"))
-            throw new SharpLMException($"GPT config: activation_function '{ActivationFunction}' is not supported; use gelu_new (tanh approximation) or gelu (exact).");
-        if (!(LayerNormEpsilon > 0)) throw new SharpLMException($"GPT config: layer_norm_epsilon must be positive (got {LayerNormEpsilon}).");
-        if (!(InitializerRange > 0)) throw new SharpLMException($"GPT config: initializer_range must be positive (got {InitializerRange}).");
+            throw new SharpLMException(
+                $"GPT config: activation_function '{ActivationFunction}' is not supported; use gelu_new (tanh approximation) or gelu "
+                    + "(exact)."
+            );
+        if (!(LayerNormEpsilon > 0))
+            throw new SharpLMException($"GPT config: layer_norm_epsilon must be positive (got {LayerNormEpsilon}).");
+        if (!(InitializerRange > 0))
+            throw new SharpLMException($"GPT config: initializer_range must be positive (got {InitializerRange}).");
         ModelSize.RequireValidLabels("GPT config", Labels);
-        if (!TieWordEmbeddings) throw new SharpLMException("GPT config: tie_word_embeddings must be true (the LM head shares the token embedding).");
+        if (!TieWordEmbeddings)
+            throw new SharpLMException("GPT config: tie_word_embeddings must be true (the LM head shares the token embedding).");
         foreach (var (name, id) in new[] { ("bos_token_id", BosTokenId), ("eos_token_id", EosTokenId) })
-            if (id is int i && (i < 0 || i >= VocabSize)) throw new SharpLMException($"GPT config: {name} {i} is outside the vocabulary of {VocabSize}.");
-        if (ModelType is null || Architectures is null) throw new SharpLMException("GPT config: model_type and architectures must not be null.");
-        if (MaxInputTokens is int m && (m < 1 || m > NPositions)) throw new SharpLMException($"GPT config: max_input_tokens must be between 1 and n_positions {NPositions} (got {m}).");
-        double e = NEmbd, ff = InnerDim;
+            if (id is int i && (i < 0 || i >= VocabSize))
+                throw new SharpLMException($"GPT config: {name} {i} is outside the vocabulary of {VocabSize}.");
+        if (ModelType is null || Architectures is null)
+            throw new SharpLMException("GPT config: model_type and architectures must not be null.");
+        if (MaxInputTokens is int m && (m < 1 || m > NPositions))
+            throw new SharpLMException($"GPT config: max_input_tokens must be between 1 and n_positions {NPositions} (got {m}).");
+        double e = NEmbd,
+            ff = InnerDim;
         ModelSize.RequireFits("GPT config", (double)VocabSize * e + (double)NPositions * e + NLayer * (4.0 * e * e + 2 * e * ff));
         return this;
     }
@@ -87,9 +146,16 @@ public sealed record GptConfig : IModelConfig
         int? eot = tokenizer.SpecialTokenId("<|endoftext|>");
         return new GptConfig
         {
-            VocabSize = tokenizer.VocabSize, NPositions = shape.Context, NEmbd = shape.Width, NLayer = shape.Layers, NHead = shape.Heads,
-            EosTokenId = eot, BosTokenId = eot,
-        }.WithDropout(shape.Dropout).Validate();
+            VocabSize = tokenizer.VocabSize,
+            NPositions = shape.Context,
+            NEmbd = shape.Width,
+            NLayer = shape.Layers,
+            NHead = shape.Heads,
+            EosTokenId = eot,
+            BosTokenId = eot,
+        }
+            .WithDropout(shape.Dropout)
+            .Validate();
     }
 
     /// <summary>Parameter count (the LM head is tied, so it adds nothing).</summary>
@@ -98,7 +164,8 @@ public sealed record GptConfig : IModelConfig
     {
         get
         {
-            long e = NEmbd, inner = InnerDim;
+            long e = NEmbd,
+                inner = InnerDim;
             long perLayer = 2 * 2 * e + (e * 3 * e + 3 * e) + (e * e + e) + (e * inner + inner) + (inner * e + e);
             return (long)VocabSize * e + (long)NPositions * e + NLayer * perLayer + 2 * e;
         }

@@ -13,13 +13,19 @@ public interface ISequenceClassifier : IDisposable
     /// <summary>The model as a module (modes, parameters, optimizers).</summary>
     nn.Module Module { get; }
     IModelConfig ModelConfig { get; }
+
     /// <summary>Class names, in logit order.</summary>
     string[] Labels { get; }
+
     /// <summary>The longest input the body accepts, in tokens.</summary>
     int MaxPositions { get; }
-    /// <summary>Where texts are cut, in tokens (config.json's max_input_tokens: what fine-tuning used), at most <see cref="MaxPositions"/>.</summary>
+
+    /// <summary>
+    /// Where texts are cut, in tokens (config.json's max_input_tokens: what fine-tuning used), at most <see cref="MaxPositions"/>.
+    /// </summary>
     int MaxInputTokens { get; }
     int LayerCount { get; }
+
     /// <summary>The id batches are right-padded with (ignored through <c>attend</c>).</summary>
     long PadId { get; }
 
@@ -36,6 +42,7 @@ public interface ISequenceClassifier : IDisposable
     void SaveConfig(string path);
     void SaveWeights(string path);
     void LoadWeights(string path);
+
     /// <summary>Copies the body (not the head) from a pretrained run's weights: masked-LM for BERT, causal LM for GPT.</summary>
     void LoadPretrainedBody(string path);
 }

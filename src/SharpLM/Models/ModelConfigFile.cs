@@ -8,10 +8,13 @@ public interface IModelConfig
 {
     /// <summary>Hugging Face's model_type: "gpt2", "bert", ...</summary>
     string ModelType { get; }
+
     /// <summary>Class names of a classification head, null for other models.</summary>
     string[]? Labels { get; }
+
     /// <summary>The longest input in tokens.</summary>
     int Context { get; }
+
     /// <summary>For people: "GPT, 4 layers, 4 heads, 128 wide, context 64".</summary>
     string Describe();
 }
@@ -19,9 +22,13 @@ public interface IModelConfig
 public static class ModelConfigFile
 {
     /// <summary>Reads and validates a config.json: a one-line error for a missing, empty, malformed or invalid file.</summary>
-    public static T Load<T>(string path, Func<T, T> validate) where T : class, IModelConfig
+    public static T Load<T>(string path, Func<T, T> validate)
+        where T : class, IModelConfig
     {
-        if (!File.Exists(path)) throw new SharpLMException($"Model config {path} does not exist; point at a run folder written by SharpLM's training or fine-tuning.");
+        if (!File.Exists(path))
+            throw new SharpLMException(
+                $"Model config {path} does not exist; point at a run folder written by SharpLM's training or fine-tuning."
+            );
         T? config;
         try
         {
@@ -35,23 +42,29 @@ public static class ModelConfigFile
     }
 
     /// <summary>Writes a config atomically with Hugging Face's field names.</summary>
-    public static void Save<T>(T config, string path) where T : IModelConfig =>
-        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(config, Json.Indented));
+    public static void Save<T>(T config, string path)
+        where T : IModelConfig => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(config, Json.Indented));
 
     /// <summary>The fields a registry needs to tell which kind of model a config.json describes, without knowing the kind.</summary>
     public sealed record Summary(string ModelType, string[] Architectures, bool HasLabels);
 
     public static Summary ReadSummary(string path)
     {
-        if (!File.Exists(path)) throw new SharpLMException($"{Path.GetDirectoryName(path)} has no config.json; point at a run folder written by SharpLM's training or fine-tuning.");
+        if (!File.Exists(path))
+            throw new SharpLMException(
+                $"{Path.GetDirectoryName(path)} has no config.json; point at a run folder written by SharpLM's training or fine-tuning."
+            );
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new SharpLMException($"Model config {path} is not a JSON object; fix or recreate it.");
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new SharpLMException($"Model config {path} is not a JSON object; fix or recreate it.");
             string type = root.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
-            string[] architectures = root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array
-                ? a.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToArray() : [];
+            string[] architectures =
+                root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array
+                    ? a.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToArray()
+                    : [];
             bool labels = root.TryGetProperty("labels", out var l) && l.ValueKind == JsonValueKind.Array;
             return new Summary(type, architectures, labels);
         }

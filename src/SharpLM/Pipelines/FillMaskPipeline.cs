@@ -14,14 +14,18 @@ public sealed record MaskPrediction(int Position, FillMaskCandidate[] Candidates
 public sealed class FillMaskPipeline : IPipeline
 {
     readonly BertForMaskedLm _mlm;
-    readonly int _mask, _cls, _sep;
+    readonly int _mask,
+        _cls,
+        _sep;
     readonly Lock _gate = new();
 
     public FillMaskPipeline(LoadedModel model)
     {
         Model = model;
         _mlm = model.As<BertForMaskedLm>("fill-mask");
-        int Special(string t) => model.Tokenizer.SpecialTokenId(t) ?? throw new SharpLMException($"{model.Run.Tokenizer} has no {t} token; fill-mask needs a BERT (WordPiece) tokenizer.");
+        int Special(string t) =>
+            model.Tokenizer.SpecialTokenId(t)
+            ?? throw new SharpLMException($"{model.Run.Tokenizer} has no {t} token; fill-mask needs a BERT (WordPiece) tokenizer.");
         (_mask, _cls, _sep) = (Special("[MASK]"), Special("[CLS]"), Special("[SEP]"));
     }
 
@@ -33,11 +37,18 @@ public sealed class FillMaskPipeline : IPipeline
     /// <summary>The <paramref name="top"/> candidates for every [MASK] (texts longer than the model's context are cut).</summary>
     public IReadOnlyList<MaskPrediction> Predict(string text, int top = 5)
     {
-        if (top < 1) throw new SharpLMException($"top must be at least 1 (got {top}).");
+        if (top < 1)
+            throw new SharpLMException($"top must be at least 1 (got {top}).");
         var tokenizer = Model.Tokenizer;
-        long[] ids = [_cls, .. tokenizer.Encode(text, allowSpecial: true).Take(_mlm.Config.MaxPositionEmbeddings - 2).Select(i => (long)i), _sep];
+        long[] ids =
+        [
+            _cls,
+            .. tokenizer.Encode(text, allowSpecial: true).Take(_mlm.Config.MaxPositionEmbeddings - 2).Select(i => (long)i),
+            _sep,
+        ];
         var positions = Enumerable.Range(0, ids.Length).Where(i => ids[i] == _mask).ToArray();
-        if (positions.Length == 0) throw new SharpLMException("The text has no [MASK] token; write [MASK] where the model should fill in a word.");
+        if (positions.Length == 0)
+            throw new SharpLMException("The text has no [MASK] token; write [MASK] where the model should fill in a word.");
         var results = new List<MaskPrediction>();
         lock (_gate)
         {
@@ -49,7 +60,12 @@ public sealed class FillMaskPipeline : IPipeline
                 var (values, indices) = probabilities[0, position].topk(Math.Min(top, tokenizer.VocabSize));
                 var v = values.data<float>().ToArray();
                 var ix = indices.data<long>().ToArray();
-                results.Add(new MaskPrediction(position, ix.Select((id, j) => new FillMaskCandidate(tokenizer.TokenText((int)id), id, v[j])).ToArray()));
+                results.Add(
+                    new MaskPrediction(
+                        position,
+                        ix.Select((id, j) => new FillMaskCandidate(tokenizer.TokenText((int)id), id, v[j])).ToArray()
+                    )
+                );
             }
         }
         return results;

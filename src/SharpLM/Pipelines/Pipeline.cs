@@ -25,7 +25,8 @@ public static class Pipeline
     /// <summary>Adds the pipeline for a new task (a kind whose <see cref="ModelKind.Task"/> names it).</summary>
     public static void Register(string task, Func<LoadedModel, IPipeline> factory)
     {
-        lock (Factories) Factories[task] = factory;
+        lock (Factories)
+            Factories[task] = factory;
     }
 
     /// <summary>Loads a run folder and returns the pipeline for its model's task.</summary>
@@ -33,7 +34,8 @@ public static class Pipeline
     {
         var model = ModelRegistry.Load(path);
         Func<LoadedModel, IPipeline>? factory;
-        lock (Factories) Factories.TryGetValue(model.Kind.Task, out factory);
+        lock (Factories)
+            Factories.TryGetValue(model.Kind.Task, out factory);
         if (factory is null)
         {
             model.Dispose();

@@ -20,17 +20,29 @@ public sealed class TextGenerationPipeline : IPipeline
 
     public string Task => "text-generation";
     public LoadedModel Model { get; }
+
     /// <summary>The model's context in tokens (longer prompts keep their last tokens).</summary>
     public int Context => _gpt.Config.NPositions;
 
-    /// <summary>Continues each prompt. <paramref name="onText"/> gets (prompt index, text) as soon as text is certain; <paramref name="onWarning"/> gets warnings (a cropped prompt).</summary>
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<string> prompts, GenerationOptions? options = null,
-        Action<int, string>? onText = null, Action<string>? onWarning = null, CancellationToken ct = default)
+    /// <summary>
+    /// Continues each prompt. <paramref name="onText"/> gets (prompt index, text) as soon as text is certain; <paramref name="onWarning"/>
+    /// gets warnings (a cropped prompt).
+    /// </summary>
+    public IReadOnlyList<GenerationResult> Generate(
+        IReadOnlyList<string> prompts,
+        GenerationOptions? options = null,
+        Action<int, string>? onText = null,
+        Action<string>? onWarning = null,
+        CancellationToken ct = default
+    )
     {
         var generator = new TextGenerator(_gpt, Model.Tokenizer);
-        if (onText is not null) generator.TextProduced += onText;
-        if (onWarning is not null) generator.Warning += onWarning;
-        lock (_gate) return generator.Generate(prompts, options ?? new GenerationOptions(), ct);
+        if (onText is not null)
+            generator.TextProduced += onText;
+        if (onWarning is not null)
+            generator.Warning += onWarning;
+        lock (_gate)
+            return generator.Generate(prompts, options ?? new GenerationOptions(), ct);
     }
 
     public GenerationResult Generate(string prompt, GenerationOptions? options = null, CancellationToken ct = default) =>

@@ -16,7 +16,8 @@ public static class FailPoint
 
     static Dictionary<string, int>? Parse(string? spec)
     {
-        if (string.IsNullOrWhiteSpace(spec)) return null;
+        if (string.IsNullOrWhiteSpace(spec))
+            return null;
         var armed = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var item in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -29,11 +30,13 @@ public static class FailPoint
     /// <summary>Kills the process here if this point is armed and this is the hit it was armed for.</summary>
     public static void Hit(string name)
     {
-        if (Armed is null || !Armed.TryGetValue(name, out int at)) return;
+        if (Armed is null || !Armed.TryGetValue(name, out int at))
+            return;
         lock (Hits)
         {
             int n = Hits[name] = Hits.GetValueOrDefault(name) + 1;
-            if (n == at) Process.GetCurrentProcess().Kill();
+            if (n == at)
+                Process.GetCurrentProcess().Kill();
         }
     }
 }

@@ -11,7 +11,8 @@ public static class TorchRuntime
     /// <summary>Throws <see cref="SharpLMException"/> if libtorch cannot be loaded on this machine.</summary>
     public static void EnsureLoaded()
     {
-        if (LoadError.Value is { } error) throw new SharpLMException(error);
+        if (LoadError.Value is { } error)
+            throw new SharpLMException(error);
     }
 
     static string? TryLoad()
@@ -21,16 +22,22 @@ public static class TorchRuntime
             torch.InitializeDeviceType(DeviceType.CPU);
             KeepLargeBuffersInHeap(Environment.GetEnvironmentVariable("SHARPLM_MALLOC") != "system");
             using var probe = torch.ones(1);
-            int? threads = _threads ?? (int.TryParse(Environment.GetEnvironmentVariable("SHARPLM_THREADS"), out int fromEnv) && fromEnv > 0 ? fromEnv : null);
-            if (threads is int n) torch.set_num_threads(n);
+            int? threads =
+                _threads
+                ?? (int.TryParse(Environment.GetEnvironmentVariable("SHARPLM_THREADS"), out int fromEnv) && fromEnv > 0 ? fromEnv : null);
+            if (threads is int n)
+                torch.set_num_threads(n);
             return null;
         }
         catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException)
         {
             string lib = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
             return OperatingSystem.IsLinux() && File.Exists(lib)
-                ? $"libtorch could not be loaded from {Path.GetDirectoryName(lib)}: most likely the system libstdc++ is older than GCC 13's and the build step that adapts libLibTorchSharp.so did not run; rebuild with 'dotnet build' (not a copied binary) or install libstdc++6 from GCC 13 or newer."
-                : $"libtorch could not be loaded ({e.GetBaseException().Message.Split('\n')[0]}); reference the libtorch package for your OS with -p:LibTorchPackage=libtorch-cpu-<os>-<arch> and rebuild.";
+                ? $"libtorch could not be loaded from {Path.GetDirectoryName(lib)}: most likely the system libstdc++ is older than GCC "
+                    + "13's and the build step that adapts libLibTorchSharp.so did not run; rebuild with 'dotnet build' (not a copied "
+                    + "binary) or install libstdc++6 from GCC 13 or newer."
+                : $"libtorch could not be loaded ({e.GetBaseException().Message.Split('\n')[0]}); reference the libtorch package for "
+                    + "your OS with -p:LibTorchPackage=libtorch-cpu-<os>-<arch> and rebuild.";
         }
     }
 
@@ -42,9 +49,11 @@ public static class TorchRuntime
     /// </summary>
     public static void ConfigureThreads(int? threads)
     {
-        if (threads is < 1) throw new SharpLMException($"threads must be at least 1 (got {threads}).");
+        if (threads is < 1)
+            throw new SharpLMException($"threads must be at least 1 (got {threads}).");
         _threads = threads;
-        if (LoadError.IsValueCreated && LoadError.Value is null && threads is int n) torch.set_num_threads(n);
+        if (LoadError.IsValueCreated && LoadError.Value is null && threads is int n)
+            torch.set_num_threads(n);
     }
 
     /// <summary>
@@ -56,8 +65,10 @@ public static class TorchRuntime
     /// </summary>
     public static bool KeepLargeBuffersInHeap(bool keep)
     {
-        if (!OperatingSystem.IsLinux()) return false;
-        const int MmapThreshold = -3, TrimThreshold = -1;
+        if (!OperatingSystem.IsLinux())
+            return false;
+        const int MmapThreshold = -3,
+            TrimThreshold = -1;
         try
         {
             // 1 GiB: glibc's own default ceiling (32 MB) is what forces the mmaps. Back to 32 MB / 128 kB undoes it.

@@ -3,7 +3,9 @@ using SharpLM.Tokenization;
 
 namespace SharpLM.Sources;
 
-/// <summary>Resolves a tokenizer given by name or path: "gpt2", "bert-base-uncased", a BERT vocab.txt, a tokenizer.json, or a folder holding one.</summary>
+/// <summary>
+/// Resolves a tokenizer given by name or path: "gpt2", "bert-base-uncased", a BERT vocab.txt, a tokenizer.json, or a folder holding one.
+/// </summary>
 public static class TokenizerSource
 {
     public const string Gpt2 = "gpt2";
@@ -24,9 +26,16 @@ public static class TokenizerSource
             return WordPieceTokenizer.FromSentencePieceStyleJson(Path.Combine(dir, "assets", "vocab.json"));
         }
         if (string.Equals(spec, Char, StringComparison.OrdinalIgnoreCase))
-            throw new SharpLMException("The char tokenizer is built from a corpus; use it with 'sharplm prepare', or pass the tokenizer.json that prepare wrote.");
-        if (File.Exists(spec) && spec.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)) return WordPieceTokenizer.FromVocabTxt(spec);
-        if (File.Exists(spec) || Directory.Exists(spec)) return TokenizerJson.Load(spec);
-        throw new SharpLMException($"Tokenizer '{spec}' is neither gpt2, bert-base-uncased, a vocab.txt nor an existing tokenizer.json or folder; train one with 'sharplm tokenizer train' or pass gpt2.");
+            throw new SharpLMException(
+                "The char tokenizer is built from a corpus; use it with 'sharplm prepare', or pass the tokenizer.json that prepare wrote."
+            );
+        if (File.Exists(spec) && spec.EndsWith(".txt", StringComparison.OrdinalIgnoreCase))
+            return WordPieceTokenizer.FromVocabTxt(spec);
+        if (File.Exists(spec) || Directory.Exists(spec))
+            return TokenizerJson.Load(spec);
+        throw new SharpLMException(
+            $"Tokenizer '{spec}' is neither gpt2, bert-base-uncased, a vocab.txt nor an existing tokenizer.json or folder; train one "
+                + "with 'sharplm tokenizer train' or pass gpt2."
+        );
     }
 }

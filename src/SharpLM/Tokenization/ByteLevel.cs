@@ -30,7 +30,8 @@ public static class ByteLevel
         var chars = new char[token.Length];
         for (int i = 0; i < token.Length; i++)
         {
-            if (!CharToByte.TryGetValue(token[i], out byte b)) return null;
+            if (!CharToByte.TryGetValue(token[i], out byte b))
+                return null;
             chars[i] = (char)b;
         }
         return new string(chars);
@@ -40,7 +41,8 @@ public static class ByteLevel
     public static string ToVocabForm(string rawBytes)
     {
         var chars = new char[rawBytes.Length];
-        for (int i = 0; i < rawBytes.Length; i++) chars[i] = ByteToChar[rawBytes[i]];
+        for (int i = 0; i < rawBytes.Length; i++)
+            chars[i] = ByteToChar[rawBytes[i]];
         return new string(chars);
     }
 
@@ -55,7 +57,8 @@ public static class ByteLevel
         for (int i = 0; i < text.Length; i++)
         {
             int c = text[i];
-            if (c < 0x80) destination[o++] = (char)c;
+            if (c < 0x80)
+                destination[o++] = (char)c;
             else if (c < 0x800)
             {
                 destination[o++] = (char)(0xC0 | (c >> 6));
@@ -93,7 +96,12 @@ public static class ByteLevel
         while (i < bytes.Length)
         {
             byte b = bytes[i];
-            if (b < 0x80) { sb.Append((char)b); i++; continue; }
+            if (b < 0x80)
+            {
+                sb.Append((char)b);
+                i++;
+                continue;
+            }
             // A WTF-8 surrogate (ED A0..BF xx) is not valid UTF-8; accept it deliberately.
             if (b == 0xED && i + 2 < bytes.Length && bytes[i + 1] >= 0xA0 && bytes[i + 1] <= 0xBF && (bytes[i + 2] & 0xC0) == 0x80)
             {
@@ -102,8 +110,10 @@ public static class ByteLevel
                 continue;
             }
             var status = Rune.DecodeFromUtf8(bytes[i..], out Rune rune, out int consumed);
-            if (status == System.Buffers.OperationStatus.Done) sb.Append(rune.ToString());
-            else sb.Append('\uFFFD');
+            if (status == System.Buffers.OperationStatus.Done)
+                sb.Append(rune.ToString());
+            else
+                sb.Append('\uFFFD');
             i += Math.Max(consumed, 1);
         }
         return sb.ToString();

@@ -11,7 +11,8 @@ public sealed class CharTokenizer : Tokenizer
     readonly string[] _chars;
     readonly Dictionary<int, int> _ids;
 
-    public CharTokenizer(IEnumerable<string> characters, IEnumerable<AddedToken>? addedTokens = null) : base(addedTokens ?? [])
+    public CharTokenizer(IEnumerable<string> characters, IEnumerable<AddedToken>? addedTokens = null)
+        : base(addedTokens ?? [])
     {
         _chars = characters.ToArray();
         _ids = new Dictionary<int, int>(_chars.Length);
@@ -19,7 +20,8 @@ public sealed class CharTokenizer : Tokenizer
         {
             if (!Rune.TryGetRuneAt(_chars[i], 0, out Rune r) || r.Utf16SequenceLength != _chars[i].Length)
                 throw new SharpLMException($"Char vocabulary entry {i} ('{_chars[i]}') is not exactly one Unicode character.");
-            if (!_ids.TryAdd(r.Value, i)) throw new SharpLMException($"Char vocabulary lists '{_chars[i]}' twice.");
+            if (!_ids.TryAdd(r.Value, i))
+                throw new SharpLMException($"Char vocabulary lists '{_chars[i]}' twice.");
         }
         VocabSize = Math.Max(_chars.Length, AddedTokens.Count == 0 ? 0 : AddedTokens.Max(t => t.Id) + 1);
     }
@@ -29,8 +31,10 @@ public sealed class CharTokenizer : Tokenizer
     {
         var set = new SortedSet<int>();
         foreach (string text in texts)
-            foreach (Rune r in text.EnumerateRunes()) set.Add(r.Value);
-        if (set.Count == 0) throw new SharpLMException("Cannot build a character vocabulary from empty text; give a non-empty corpus.");
+        foreach (Rune r in text.EnumerateRunes())
+            set.Add(r.Value);
+        if (set.Count == 0)
+            throw new SharpLMException("Cannot build a character vocabulary from empty text; give a non-empty corpus.");
         return new CharTokenizer(set.Select(cp => char.ConvertFromUtf32(cp)));
     }
 
@@ -40,13 +44,21 @@ public sealed class CharTokenizer : Tokenizer
 
     protected override void EncodeOrdinary(string text, List<int> output)
     {
-        for (int i = 0; i < text.Length;)
+        for (int i = 0; i < text.Length; )
         {
             int cp;
-            if (Rune.DecodeFromUtf16(text.AsSpan(i), out Rune r, out int used) == System.Buffers.OperationStatus.Done) cp = r.Value;
-            else { cp = text[i]; used = 1; }
+            if (Rune.DecodeFromUtf16(text.AsSpan(i), out Rune r, out int used) == System.Buffers.OperationStatus.Done)
+                cp = r.Value;
+            else
+            {
+                cp = text[i];
+                used = 1;
+            }
             if (!_ids.TryGetValue(cp, out int id))
-                throw new SharpLMException($"Character U+{cp:X4} ('{text.Substring(i, used)}') is not in the character vocabulary; use text made of the training corpus's characters.");
+                throw new SharpLMException(
+                    $"Character U+{cp:X4} ('{text.Substring(i, used)}') is not in the character vocabulary; use text made of the "
+                        + "training corpus's characters."
+                );
             output.Add(id);
             i += used;
         }
@@ -55,7 +67,8 @@ public sealed class CharTokenizer : Tokenizer
     protected override string DecodeChecked(IReadOnlyList<int> ids)
     {
         var sb = new StringBuilder(ids.Count);
-        foreach (int id in ids) sb.Append(TokenText(id));
+        foreach (int id in ids)
+            sb.Append(TokenText(id));
         return sb.ToString();
     }
 

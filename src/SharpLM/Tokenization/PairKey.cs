@@ -7,7 +7,10 @@ namespace SharpLM.Tokenization;
 internal sealed class PairKey : IEqualityComparer<long>
 {
     public static readonly PairKey Comparer = new();
+
     public static long Of(int left, int right) => ((long)left << 32) | (uint)right;
+
     public bool Equals(long x, long y) => x == y;
+
     public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
 }

@@ -28,7 +28,13 @@ public sealed class Gpt2PreTokenizer : PreTokenizer
 {
     public static readonly Gpt2PreTokenizer Instance = new();
 
-    enum CharClass { Letter, Number, Space, Other }
+    enum CharClass
+    {
+        Letter,
+        Number,
+        Space,
+        Other,
+    }
 
     static CharClass ClassAt(string s, int i, out int width)
     {
@@ -36,9 +42,12 @@ public sealed class Gpt2PreTokenizer : PreTokenizer
         if (c < 0x80)
         {
             width = 1;
-            if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return CharClass.Letter;
-            if (c >= '0' && c <= '9') return CharClass.Number;
-            if (c == ' ' || (c >= '\t' && c <= '\r')) return CharClass.Space;
+            if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+                return CharClass.Letter;
+            if (c >= '0' && c <= '9')
+                return CharClass.Number;
+            if (c == ' ' || (c >= '\t' && c <= '\r'))
+                return CharClass.Space;
             return CharClass.Other;
         }
         if (Rune.DecodeFromUtf16(s.AsSpan(i), out Rune rune, out width) != System.Buffers.OperationStatus.Done)
@@ -48,10 +57,15 @@ public sealed class Gpt2PreTokenizer : PreTokenizer
         }
         switch (Rune.GetUnicodeCategory(rune))
         {
-            case UnicodeCategory.UppercaseLetter: case UnicodeCategory.LowercaseLetter: case UnicodeCategory.TitlecaseLetter:
-            case UnicodeCategory.ModifierLetter: case UnicodeCategory.OtherLetter:
+            case UnicodeCategory.UppercaseLetter:
+            case UnicodeCategory.LowercaseLetter:
+            case UnicodeCategory.TitlecaseLetter:
+            case UnicodeCategory.ModifierLetter:
+            case UnicodeCategory.OtherLetter:
                 return CharClass.Letter;
-            case UnicodeCategory.DecimalDigitNumber: case UnicodeCategory.LetterNumber: case UnicodeCategory.OtherNumber:
+            case UnicodeCategory.DecimalDigitNumber:
+            case UnicodeCategory.LetterNumber:
+            case UnicodeCategory.OtherNumber:
                 return CharClass.Number;
             default:
                 return Rune.IsWhiteSpace(rune) ? CharClass.Space : CharClass.Other;
@@ -60,30 +74,40 @@ public sealed class Gpt2PreTokenizer : PreTokenizer
 
     static int RunEnd(string s, int i, int end, CharClass cls)
     {
-        while (i < end && ClassAt(s, i, out int w) == cls) i += w;
+        while (i < end && ClassAt(s, i, out int w) == cls)
+            i += w;
         return i;
     }
 
     static int ContractionLength(string s, int i, int end)
     {
-        if (s[i] != '\'' || i + 1 >= end) return 0;
+        if (s[i] != '\'' || i + 1 >= end)
+            return 0;
         char a = s[i + 1];
-        if (a is 's' or 't' or 'm' or 'd') return 2;
+        if (a is 's' or 't' or 'm' or 'd')
+            return 2;
         if (i + 2 < end)
         {
             char b = s[i + 2];
-            if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+            if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+                return 3;
         }
         return 0;
     }
 
     public override void Split(string s, int start, int length, List<(int Start, int Length)> pieces)
     {
-        int end = start + length, i = start;
+        int end = start + length,
+            i = start;
         while (i < end)
         {
             int contraction = ContractionLength(s, i, end);
-            if (contraction > 0) { pieces.Add((i, contraction)); i += contraction; continue; }
+            if (contraction > 0)
+            {
+                pieces.Add((i, contraction));
+                i += contraction;
+                continue;
+            }
 
             CharClass cls = ClassAt(s, i, out int width);
             if (s[i] == ' ' && i + 1 < end)
@@ -110,7 +134,8 @@ public sealed class Gpt2PreTokenizer : PreTokenizer
             if (runEnd < end)
             {
                 int lastWidth = char.IsLowSurrogate(s[runEnd - 1]) && runEnd - 2 >= i ? 2 : 1;
-                if (take > lastWidth) take -= lastWidth;
+                if (take > lastWidth)
+                    take -= lastWidth;
             }
             pieces.Add((i, take));
             i += take;
@@ -129,22 +154,30 @@ public sealed class RegexSplitPreTokenizer : PreTokenizer
     public RegexSplitPreTokenizer(string pattern, bool isRegex, string behavior)
     {
         if (behavior is not ("Isolated" or "Removed"))
-            throw new SharpLMException($"Split pre-tokenizer behavior '{behavior}' is not supported; SharpLM reads 'Isolated' and 'Removed'.");
+            throw new SharpLMException(
+                $"Split pre-tokenizer behavior '{behavior}' is not supported; SharpLM reads 'Isolated' and 'Removed'."
+            );
         Pattern = pattern;
         IsRegex = isRegex;
         Behavior = behavior;
-        _regex = Compiled.GetOrAdd(isRegex ? pattern : Regex.Escape(pattern), p =>
-        {
-            try
+        _regex = Compiled.GetOrAdd(
+            isRegex ? pattern : Regex.Escape(pattern),
+            p =>
             {
-                if (Compiled.Count > 64) Compiled.Clear();
-                return new Regex(p, RegexOptions.Compiled | RegexOptions.CultureInvariant, MatchTimeout);
+                try
+                {
+                    if (Compiled.Count > 64)
+                        Compiled.Clear();
+                    return new Regex(p, RegexOptions.Compiled | RegexOptions.CultureInvariant, MatchTimeout);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new SharpLMException(
+                        $"The Split pre-tokenizer's pattern cannot be compiled ({e.Message}); check tokenizer.json."
+                    );
+                }
             }
-            catch (ArgumentException e)
-            {
-                throw new SharpLMException($"The Split pre-tokenizer's pattern cannot be compiled ({e.Message}); check tokenizer.json.");
-            }
-        });
+        );
     }
 
     /// <summary>
@@ -158,22 +191,30 @@ public sealed class RegexSplitPreTokenizer : PreTokenizer
 
     public override void Split(string text, int start, int length, List<(int Start, int Length)> pieces)
     {
-        int cursor = start, end = start + length;
+        int cursor = start,
+            end = start + length;
         try
         {
             for (Match m = _regex.Match(text, start, length); m.Success; m = m.NextMatch())
             {
-                if (m.Length == 0) continue;
-                if (m.Index > cursor) pieces.Add((cursor, m.Index - cursor));
-                if (Behavior == "Isolated") pieces.Add((m.Index, m.Length));
+                if (m.Length == 0)
+                    continue;
+                if (m.Index > cursor)
+                    pieces.Add((cursor, m.Index - cursor));
+                if (Behavior == "Isolated")
+                    pieces.Add((m.Index, m.Length));
                 cursor = m.Index + m.Length;
             }
         }
         catch (RegexMatchTimeoutException)
         {
-            throw new SharpLMException($"The tokenizer's Split pattern took over {MatchTimeout.TotalSeconds:0} s on one piece of text (it backtracks catastrophically); fix the pattern in tokenizer.json.");
+            throw new SharpLMException(
+                $"The tokenizer's Split pattern took over {MatchTimeout.TotalSeconds:0} s on one piece of text (it backtracks "
+                    + "catastrophically); fix the pattern in tokenizer.json."
+            );
         }
-        if (cursor < end) pieces.Add((cursor, end - cursor));
+        if (cursor < end)
+            pieces.Add((cursor, end - cursor));
     }
 }
 
@@ -183,23 +224,30 @@ public sealed class BertPreTokenizer : PreTokenizer
     public static readonly BertPreTokenizer Instance = new();
 
     public static bool IsPunctuation(char c) =>
-        (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126) ||
-        char.IsPunctuation(c);
+        (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126) || char.IsPunctuation(c);
 
     public override void Split(string text, int start, int length, List<(int Start, int Length)> pieces)
     {
-        int end = start + length, wordStart = -1;
+        int end = start + length,
+            wordStart = -1;
         for (int i = start; i < end; i++)
         {
             char c = text[i];
             if (char.IsWhiteSpace(c) || IsPunctuation(c))
             {
-                if (wordStart >= 0) { pieces.Add((wordStart, i - wordStart)); wordStart = -1; }
-                if (!char.IsWhiteSpace(c)) pieces.Add((i, 1));
+                if (wordStart >= 0)
+                {
+                    pieces.Add((wordStart, i - wordStart));
+                    wordStart = -1;
+                }
+                if (!char.IsWhiteSpace(c))
+                    pieces.Add((i, 1));
             }
-            else if (wordStart < 0) wordStart = i;
+            else if (wordStart < 0)
+                wordStart = i;
         }
-        if (wordStart >= 0) pieces.Add((wordStart, end - wordStart));
+        if (wordStart >= 0)
+            pieces.Add((wordStart, end - wordStart));
     }
 }
 
@@ -214,7 +262,8 @@ public sealed class SequencePreTokenizer(IReadOnlyList<PreTokenizer> steps) : Pr
         foreach (var step in Steps)
         {
             var next = new List<(int, int)>();
-            foreach (var (s, l) in current) step.Split(text, s, l, next);
+            foreach (var (s, l) in current)
+                step.Split(text, s, l, next);
             current = next;
         }
         pieces.AddRange(current);
@@ -225,8 +274,10 @@ public sealed class SequencePreTokenizer(IReadOnlyList<PreTokenizer> steps) : Pr
 public sealed class WholeTextPreTokenizer : PreTokenizer
 {
     public static readonly WholeTextPreTokenizer Instance = new();
+
     public override void Split(string text, int start, int length, List<(int Start, int Length)> pieces)
     {
-        if (length > 0) pieces.Add((start, length));
+        if (length > 0)
+            pieces.Add((start, length));
     }
 }

@@ -21,6 +21,7 @@ public abstract class Tokenizer
 
     /// <summary>"bpe", "wordpiece" or "char".</summary>
     public abstract string Kind { get; }
+
     /// <summary>Number of ids, including added tokens (largest id + 1).</summary>
     public abstract int VocabSize { get; }
     public IReadOnlyList<AddedToken> AddedTokens { get; }
@@ -42,7 +43,11 @@ public abstract class Tokenizer
     public void Encode(string text, bool allowSpecial, List<int> output)
     {
         var matchable = allowSpecial ? AddedTokens : _alwaysMatched;
-        if (matchable.Count == 0) { EncodeOrdinary(text, output); return; }
+        if (matchable.Count == 0)
+        {
+            EncodeOrdinary(text, output);
+            return;
+        }
         int cursor = 0;
         while (cursor < text.Length)
         {
@@ -51,14 +56,21 @@ public abstract class Tokenizer
             foreach (var t in matchable)
             {
                 int at = text.IndexOf(t.Content, cursor, StringComparison.Ordinal);
-                if (at >= 0 && (best < 0 || at < best || (at == best && t.Content.Length > found!.Content.Length))) { best = at; found = t; }
+                if (at >= 0 && (best < 0 || at < best || (at == best && t.Content.Length > found!.Content.Length)))
+                {
+                    best = at;
+                    found = t;
+                }
             }
-            if (found is null) break;
-            if (best > cursor) EncodeOrdinary(text[cursor..best], output);
+            if (found is null)
+                break;
+            if (best > cursor)
+                EncodeOrdinary(text[cursor..best], output);
             output.Add(found.Id);
             cursor = best + found.Content.Length;
         }
-        if (cursor < text.Length) EncodeOrdinary(cursor == 0 ? text : text[cursor..], output);
+        if (cursor < text.Length)
+            EncodeOrdinary(cursor == 0 ? text : text[cursor..], output);
     }
 
     /// <summary>Encodes text that holds no added tokens.</summary>
@@ -68,7 +80,8 @@ public abstract class Tokenizer
     {
         var list = ids as IReadOnlyList<int> ?? ids.ToList();
         foreach (int id in list)
-            if (id < 0 || id >= VocabSize) throw new SharpLMException($"Token id {id} is outside the vocabulary (0 to {VocabSize - 1}).");
+            if (id < 0 || id >= VocabSize)
+                throw new SharpLMException($"Token id {id} is outside the vocabulary (0 to {VocabSize - 1}).");
         return DecodeChecked(list);
     }
 

@@ -15,13 +15,17 @@ public sealed record FineTuneOptions
     /// replaced). Null trains from scratch.
     /// </summary>
     public string? Pretrained { get; init; }
+
     /// <summary>From scratch: the body to build, "bert" (pooled [CLS]) or "gpt2" (last token). A pretrained run brings its own.</summary>
     public string? Architecture { get; init; }
+
     /// <summary>Tokenizer when training from scratch: bert-base-uncased, gpt2, a vocab.txt or a tokenizer.json.</summary>
     public string? Tokenizer { get; init; }
     public bool FreezeEmbeddings { get; init; }
+
     /// <summary>Freeze the first k layers.</summary>
     public int FreezeLayers { get; init; }
+
     /// <summary>Weight each class by n / (classes · n_class) in the loss, for imbalanced data.</summary>
     public bool BalancedClassWeights { get; init; }
 }
@@ -34,8 +38,10 @@ public sealed record FineTuneOptions
 /// </summary>
 public sealed class ClassificationTask : ITrainingTask
 {
-    readonly long[][] _trainIds, _valIds;
-    readonly int[] _trainLabels, _valLabels;
+    readonly long[][] _trainIds,
+        _valIds;
+    readonly int[] _trainLabels,
+        _valLabels;
     readonly Tensor? _classWeights;
     readonly Dictionary<int, int[]> _epochOrder = [];
     public ISequenceClassifier Classifier { get; }
@@ -45,7 +51,14 @@ public sealed class ClassificationTask : ITrainingTask
     public IModelConfig ModelConfig => Classifier.ModelConfig;
     public nn.Module Model => Classifier.Module;
 
-    public ClassificationTask(LabelledDataset train, LabelledDataset val, Tokenizer tokenizer, ISequenceClassifier classifier, TrainOptions options, FineTuneOptions f)
+    public ClassificationTask(
+        LabelledDataset train,
+        LabelledDataset val,
+        Tokenizer tokenizer,
+        ISequenceClassifier classifier,
+        TrainOptions options,
+        FineTuneOptions f
+    )
     {
         Options = options.Validate();
         Tokenizer = tokenizer;
@@ -55,21 +68,27 @@ public sealed class ClassificationTask : ITrainingTask
             if (!train.Labels.SequenceEqual(classifier.Labels))
                 throw new ArgumentException("The classifier's labels must be the training data's, in the same order.");
             var unknown = val.Labels.Except(train.Labels).ToList();
-            if (unknown.Count > 0) throw new SharpLMException($"The validation data has labels the training data lacks: {string.Join(", ", unknown)}.");
+            if (unknown.Count > 0)
+                throw new SharpLMException($"The validation data has labels the training data lacks: {string.Join(", ", unknown)}.");
             _trainLabels = train.LabelIndex;
             _valLabels = val.Examples.Select(e => Labels.ToList().IndexOf(e.Label)).ToArray();
             if (f.BalancedClassWeights)
             {
                 var counts = Enumerable.Range(0, Labels.Count).Select(c => _trainLabels.Count(l => l == c)).ToArray();
                 var empty = Enumerable.Range(0, Labels.Count).Where(c => counts[c] == 0).Select(c => Labels[c]).ToList();
-                if (empty.Count > 0) throw new SharpLMException($"Class {empty[0]} has no training examples; balanced class weights need every class.");
+                if (empty.Count > 0)
+                    throw new SharpLMException($"Class {empty[0]} has no training examples; balanced class weights need every class.");
                 using var scope = NewDisposeScope();
-                _classWeights = tensor(counts.Select(c => (float)_trainLabels.Length / (Labels.Count * c)).ToArray()).MoveToOuterDisposeScope();
+                _classWeights = tensor(counts.Select(c => (float)_trainLabels.Length / (Labels.Count * c)).ToArray())
+                    .MoveToOuterDisposeScope();
             }
             if (f.FreezeLayers < 0 || f.FreezeLayers > Classifier.LayerCount)
-                throw new SharpLMException($"freeze_layers must be between 0 and the model's {Classifier.LayerCount} layers (got {f.FreezeLayers}).");
+                throw new SharpLMException(
+                    $"freeze_layers must be between 0 and the model's {Classifier.LayerCount} layers (got {f.FreezeLayers})."
+                );
             foreach (var (name, p) in Classifier.Module.named_parameters())
-                if ((f.FreezeEmbeddings && Classifier.IsEmbedding(name)) || Classifier.LayerOf(name) < f.FreezeLayers) p.requires_grad = false;
+                if ((f.FreezeEmbeddings && Classifier.IsEmbedding(name)) || Classifier.LayerOf(name) < f.FreezeLayers)
+                    p.requires_grad = false;
             _trainIds = ClassifierEvaluator.Encode(Classifier, tokenizer, train.Examples.Select(e => e.Text).ToArray());
             _valIds = ClassifierEvaluator.Encode(Classifier, tokenizer, val.Examples.Select(e => e.Text).ToArray());
         }
@@ -82,7 +101,8 @@ public sealed class ClassificationTask : ITrainingTask
 
     int[] EpochOrder(int epoch)
     {
-        if (_epochOrder.TryGetValue(epoch, out var order)) return order;
+        if (_epochOrder.TryGetValue(epoch, out var order))
+            return order;
         order = Enumerable.Range(0, _trainIds.Length).ToArray();
         var rng = new SplitMix64(SplitMix64.Mix((ulong)Options.Seed, 0xE90C, (ulong)epoch));
         for (int i = order.Length - 1; i > 0; i--)
@@ -90,33 +110,45 @@ public sealed class ClassificationTask : ITrainingTask
             int j = (int)(rng.Next() % (ulong)(i + 1));
             (order[i], order[j]) = (order[j], order[i]);
         }
-        if (_epochOrder.Count > 4) _epochOrder.Clear();
+        if (_epochOrder.Count > 4)
+            _epochOrder.Clear();
         return _epochOrder[epoch] = order;
     }
 
     public MicroBatch MicroBatchLoss(int step, int micro)
     {
         long first = ((long)step * Options.GradAccumulation + micro) * Options.BatchSize;
-        var picked = Enumerable.Range(0, Options.BatchSize).Select(k =>
-        {
-            long j = first + k;
-            return EpochOrder((int)(j / _trainIds.Length))[(int)(j % _trainIds.Length)];
-        }).ToArray();
+        var picked = Enumerable
+            .Range(0, Options.BatchSize)
+            .Select(k =>
+            {
+                long j = first + k;
+                return EpochOrder((int)(j / _trainIds.Length))[(int)(j % _trainIds.Length)];
+            })
+            .ToArray();
         var (ids, attend) = ClassifierEvaluator.Pad(picked.Select(i => _trainIds[i]).ToArray(), Classifier.PadId);
         var target = tensor(picked.Select(i => (long)_trainLabels[i]).ToArray());
-        return new MicroBatch(nn.functional.cross_entropy(Classifier.Logits(ids, attend), target, weight: _classWeights), picked.Sum(i => (long)_trainIds[i].Length));
+        return new MicroBatch(
+            nn.functional.cross_entropy(Classifier.Logits(ids, attend), target, weight: _classWeights),
+            picked.Sum(i => (long)_trainIds[i].Length)
+        );
     }
 
     public EvalResult Evaluate(CancellationToken ct)
     {
         var (probabilities, predicted) = ClassifierEvaluator.Predict(Classifier, _valIds, Options.BatchSize, ct);
         double nats = 0;
-        for (int i = 0; i < _valLabels.Length; i++) nats -= Math.Log(Math.Max(probabilities[i][_valLabels[i]], 1e-12));
+        for (int i = 0; i < _valLabels.Length; i++)
+            nats -= Math.Log(Math.Max(probabilities[i][_valLabels[i]], 1e-12));
         var report = ClassificationMetrics.Compute(_valLabels, predicted, Labels);
-        return new EvalResult(nats / Math.Max(1, _valLabels.Length), new Dictionary<string, double> { ["accuracy"] = report.Accuracy, ["macro_f1"] = report.Macro.F1 });
+        return new EvalResult(
+            nats / Math.Max(1, _valLabels.Length),
+            new Dictionary<string, double> { ["accuracy"] = report.Accuracy, ["macro_f1"] = report.Macro.F1 }
+        );
     }
 
     public void SaveWeights(string path) => Classifier.SaveWeights(path);
+
     public void LoadWeights(string path) => Classifier.LoadWeights(path);
 
     public void WriteRunFiles(RunFolder run)

@@ -16,15 +16,19 @@ public readonly record struct MicroBatch(Tensor Loss, long Tokens);
 public interface ITrainingTask : IDisposable
 {
     nn.Module Model { get; }
+
     /// <summary>The model's config (what config.json will hold).</summary>
     Models.IModelConfig ModelConfig { get; }
+
     /// <summary>How the task is trained: the only place the trainer takes its options from.</summary>
     TrainOptions Options { get; }
+
     /// <summary>Micro-batch <paramref name="micro"/> of <paramref name="step"/>; the batch must depend only on these two numbers.</summary>
     MicroBatch MicroBatchLoss(int step, int micro);
     EvalResult Evaluate(CancellationToken ct);
     void SaveWeights(string path);
     void LoadWeights(string path);
+
     /// <summary>Writes config.json, tokenizer.json and anything else the run folder needs to be usable.</summary>
     void WriteRunFiles(RunFolder run);
 }

@@ -10,7 +10,8 @@ namespace SharpLM.Training;
 /// <summary>Next-token prediction for a GPT on prepared token shards: random windows of n_positions + 1 tokens.</summary>
 public sealed class LanguageModelTask : ITrainingTask
 {
-    readonly TokenDataset _train, _val;
+    readonly TokenDataset _train,
+        _val;
     readonly int[] _tokenBytes;
     readonly long[] _evalStarts;
     public Gpt Gpt { get; }
@@ -27,7 +28,10 @@ public sealed class LanguageModelTask : ITrainingTask
         Options = options.Validate();
         Tokenizer = PreparedData.Tokenizer(dataDir);
         if (Tokenizer.VocabSize > config.VocabSize)
-            throw new SharpLMException($"{dataDir} was prepared with {Tokenizer.VocabSize} tokens but the model has only {config.VocabSize}; prepare the data with the run's tokenizer.json.");
+            throw new SharpLMException(
+                $"{dataDir} was prepared with {Tokenizer.VocabSize} tokens but the model has only {config.VocabSize}; prepare the data "
+                    + "with the run's tokenizer.json."
+            );
         int block = config.NPositions;
         _train = TokenDataset.Open(dataDir, "train", config.VocabSize);
         _val = TokenDataset.Open(dataDir, "val", config.VocabSize);
@@ -35,7 +39,11 @@ public sealed class LanguageModelTask : ITrainingTask
         {
             _train.RequireWindow(block);
             _val.RequireWindow(block);
-            _tokenBytes = Enumerable.Range(0, Tokenizer.VocabSize).Select(Tokenizer.TokenByteCount).Concat(Enumerable.Repeat(0, config.VocabSize - Tokenizer.VocabSize)).ToArray();
+            _tokenBytes = Enumerable
+                .Range(0, Tokenizer.VocabSize)
+                .Select(Tokenizer.TokenByteCount)
+                .Concat(Enumerable.Repeat(0, config.VocabSize - Tokenizer.VocabSize))
+                .ToArray();
             torch.manual_seed(options.Seed);
             Gpt = new Gpt(config);
             // The same validation windows at every evaluation, so successive figures are comparable.
@@ -51,7 +59,11 @@ public sealed class LanguageModelTask : ITrainingTask
 
     public MicroBatch MicroBatchLoss(int step, int micro)
     {
-        var (x, y) = _train.RandomBatch(Options.BatchSize, Gpt.Config.NPositions, SplitMix64.Mix((ulong)Options.Seed, (ulong)step, (ulong)micro));
+        var (x, y) = _train.RandomBatch(
+            Options.BatchSize,
+            Gpt.Config.NPositions,
+            SplitMix64.Mix((ulong)Options.Seed, (ulong)step, (ulong)micro)
+        );
         return new MicroBatch(Gpt.Loss(Gpt.forward(x), y), y.numel());
     }
 
@@ -62,6 +74,7 @@ public sealed class LanguageModelTask : ITrainingTask
     }
 
     public void SaveWeights(string path) => Gpt.SaveWeights(path);
+
     public void LoadWeights(string path) => Gpt.LoadWeights(path);
 
     public void WriteRunFiles(RunFolder run)

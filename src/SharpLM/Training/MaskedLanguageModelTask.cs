@@ -15,8 +15,10 @@ namespace SharpLM.Training;
 /// </summary>
 public sealed class MaskedLanguageModelTask : ITrainingTask
 {
-    readonly TokenDataset _train, _val;
-    readonly MaskedWindows _trainWindows, _valWindows;
+    readonly TokenDataset _train,
+        _val;
+    readonly MaskedWindows _trainWindows,
+        _valWindows;
     readonly long[] _evalStarts;
     public BertForMaskedLm Mlm { get; }
     public Tokenizer Tokenizer { get; }
@@ -32,9 +34,13 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
         Tokenizer = PreparedData.Tokenizer(dataDir);
         var masking = Masking(Tokenizer, dataDir, out int cls, out int sep);
         int context = config.MaxPositionEmbeddings;
-        if (context < 3) throw new SharpLMException("Masked-LM training needs a block_size of at least 3 ([CLS], a token, [SEP]).");
+        if (context < 3)
+            throw new SharpLMException("Masked-LM training needs a block_size of at least 3 ([CLS], a token, [SEP]).");
         if (Tokenizer.VocabSize > config.VocabSize)
-            throw new SharpLMException($"{dataDir} was prepared with {Tokenizer.VocabSize} tokens but the model has only {config.VocabSize}; prepare the data with the run's tokenizer.json.");
+            throw new SharpLMException(
+                $"{dataDir} was prepared with {Tokenizer.VocabSize} tokens but the model has only {config.VocabSize}; prepare the data "
+                    + "with the run's tokenizer.json."
+            );
         _train = TokenDataset.Open(dataDir, "train", config.VocabSize);
         _val = TokenDataset.Open(dataDir, "val", config.VocabSize);
         try
@@ -45,7 +51,11 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
             _valWindows = new MaskedWindows(_val, context, cls, sep, masking);
             torch.manual_seed(options.Seed);
             Mlm = new BertForMaskedLm(config);
-            _evalStarts = _val.RandomStarts(options.EvalBatches * options.BatchSize, context - 2, SplitMix64.Mix((ulong)options.Seed, 0xE7A1));
+            _evalStarts = _val.RandomStarts(
+                options.EvalBatches * options.BatchSize,
+                context - 2,
+                SplitMix64.Mix((ulong)options.Seed, 0xE7A1)
+            );
         }
         catch
         {
@@ -58,12 +68,20 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
     /// <summary>The masking of a WordPiece tokenizer (which must have [CLS], [SEP], [MASK] and [PAD]).</summary>
     public static MlmMasking Masking(Tokenizer tokenizer, string source, out int cls, out int sep)
     {
-        int Special(string t) => tokenizer.SpecialTokenId(t)
-            ?? throw new SharpLMException($"Masked-LM models need a WordPiece tokenizer with {t}; {source} has a {tokenizer.Kind} tokenizer without it (use bert-base-uncased, or one trained with kind wordpiece).");
+        int Special(string t) =>
+            tokenizer.SpecialTokenId(t)
+            ?? throw new SharpLMException(
+                $"Masked-LM models need a WordPiece tokenizer with {t}; {source} has a {tokenizer.Kind} tokenizer without it (use "
+                    + "bert-base-uncased, or one trained with kind wordpiece)."
+            );
         cls = Special("[CLS]");
         sep = Special("[SEP]");
         Special("[PAD]");
-        return new MlmMasking(Special("[MASK]"), tokenizer.VocabSize, tokenizer.AddedTokens.Where(t => t.Special).Select(t => t.Id).ToHashSet());
+        return new MlmMasking(
+            Special("[MASK]"),
+            tokenizer.VocabSize,
+            tokenizer.AddedTokens.Where(t => t.Special).Select(t => t.Id).ToHashSet()
+        );
     }
 
     public MicroBatch MicroBatchLoss(int step, int micro)
@@ -79,10 +97,14 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
     public EvalResult Evaluate(CancellationToken ct)
     {
         var m = MaskedLanguageModelEvaluator.Evaluate(Mlm, _valWindows, _evalStarts, Options.BatchSize, Options.Seed, ct: ct);
-        return new EvalResult(m.Loss, new Dictionary<string, double> { ["masked_accuracy"] = m.MaskedAccuracy, ["perplexity"] = m.Perplexity });
+        return new EvalResult(
+            m.Loss,
+            new Dictionary<string, double> { ["masked_accuracy"] = m.MaskedAccuracy, ["perplexity"] = m.Perplexity }
+        );
     }
 
     public void SaveWeights(string path) => ModuleWeights.Save(Mlm, path);
+
     public void LoadWeights(string path) => ModuleWeights.Load(Mlm, path);
 
     public void WriteRunFiles(RunFolder run)

@@ -22,13 +22,19 @@ public sealed class RunFolder(string path)
 
     /// <summary>The data folder the run was trained on (recorded in data.txt), unless <paramref name="overrideDir"/> is given.</summary>
     public string DataDir(string? overrideDir = null) =>
-        overrideDir ?? (File.Exists(Data) ? File.ReadAllText(Data).Trim() : throw new SharpLMException($"{Path} does not record its data folder; give the data folder to use."));
+        overrideDir
+        ?? (
+            File.Exists(Data)
+                ? File.ReadAllText(Data).Trim()
+                : throw new SharpLMException($"{Path} does not record its data folder; give the data folder to use.")
+        );
 
     /// <summary>If a crash hit between the two renames of a checkpoint swap, puts the previous checkpoint back.</summary>
     public void RecoverInterruptedCheckpointSwap()
     {
         string old = Checkpoint + ".old";
-        if (!Directory.Exists(Checkpoint) && File.Exists(System.IO.Path.Combine(old, CheckpointState.FileName))) Directory.Move(old, Checkpoint);
+        if (!Directory.Exists(Checkpoint) && File.Exists(System.IO.Path.Combine(old, CheckpointState.FileName)))
+            Directory.Move(old, Checkpoint);
     }
 
     /// <summary>The lock this object holds on the folder (see <see cref="Lock"/>), or null.</summary>
@@ -40,7 +46,8 @@ public sealed class RunFolder(string path)
     /// </summary>
     public IDisposable Lock(string activity)
     {
-        if (HeldLock is not null) throw new InvalidOperationException($"{Path} is already locked by this RunFolder.");
+        if (HeldLock is not null)
+            throw new InvalidOperationException($"{Path} is already locked by this RunFolder.");
         IO.OutputFolder.Claim(Path, IO.FolderKind.Run);
         HeldLock = IO.FolderLock.Acquire(Path, activity);
         return new Release(this);
@@ -52,12 +59,17 @@ public sealed class RunFolder(string path)
     /// </summary>
     public void Clear()
     {
-        if (HeldLock is null) throw new InvalidOperationException("Lock the run folder before clearing it.");
+        if (HeldLock is null)
+            throw new InvalidOperationException("Lock the run folder before clearing it.");
         IO.OutputFolder.Inspect(Path, IO.FolderKind.Run);
         foreach (var entry in new DirectoryInfo(Path).EnumerateFileSystemInfos())
         {
-            if (entry.Name is IO.OutputFolder.MarkerFile or IO.FolderLock.FileName) continue;
-            if (entry is DirectoryInfo d) d.Delete(recursive: true); else entry.Delete();
+            if (entry.Name is IO.OutputFolder.MarkerFile or IO.FolderLock.FileName)
+                continue;
+            if (entry is DirectoryInfo d)
+                d.Delete(recursive: true);
+            else
+                entry.Delete();
         }
     }
 

@@ -7,8 +7,17 @@ using static TorchSharp.torch;
 namespace SharpLM.Training;
 
 public sealed record TrainingResult(
-    string Run, int Steps, string StoppedBecause, double? BestValLoss, int? BestStep, EvalResult? LastEval,
-    long Tokens, double Seconds, double TokensPerSecond, int SkippedSteps = 0);
+    string Run,
+    int Steps,
+    string StoppedBecause,
+    double? BestValLoss,
+    int? BestStep,
+    EvalResult? LastEval,
+    long Tokens,
+    double Seconds,
+    double TokensPerSecond,
+    int SkippedSteps = 0
+);
 
 /// <summary>
 /// The training loop shared by every model: accumulation, clipping, learning-rate schedule, L1/L2, non-finite steps,
@@ -26,13 +35,19 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
     public static List<ITrainingCallback> DefaultCallbacks(IProgress<TrainingProgress>? progress = null)
     {
         var list = new List<ITrainingCallback> { new TensorBoardLogger(), new LossPlotter(), new MetricsFile(), new EarlyStopping() };
-        if (progress is not null) list.Add(new ProgressReporter(progress));
+        if (progress is not null)
+            list.Add(new ProgressReporter(progress));
         return list;
     }
 
     /// <summary>Trains with the default callbacks and progress reported to <paramref name="progress"/>.</summary>
-    public static TrainingResult Train(ITrainingTask task, RunFolder run, bool resume, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default) =>
-        new Trainer(task, run, DefaultCallbacks(progress)).Run(resume, ct);
+    public static TrainingResult Train(
+        ITrainingTask task,
+        RunFolder run,
+        bool resume,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken ct = default
+    ) => new Trainer(task, run, DefaultCallbacks(progress)).Run(resume, ct);
 
     /// <summary>
     /// Trains to max_steps (or until a callback stops it, or cancellation, which saves a checkpoint first). The run folder
@@ -57,19 +72,25 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
         }
         if (resume)
         {
-            if (!run.HasCheckpoint) throw new SharpLMException($"{run.Path} has no checkpoint to resume from; start a new run instead.");
+            if (!run.HasCheckpoint)
+                throw new SharpLMException($"{run.Path} has no checkpoint to resume from; start a new run instead.");
             context.State = LoadCheckpoint(optimizer);
             if (context.State.Step >= _o.MaxSteps)
-                throw new SharpLMException($"The run already finished {context.State.Step} steps (max_steps {_o.MaxSteps}); give a larger max_steps to continue it.");
+                throw new SharpLMException(
+                    $"The run already finished {context.State.Step} steps (max_steps {_o.MaxSteps}); give a larger max_steps to "
+                        + "continue it."
+                );
             Message(context, context.State.Step, $"resuming from step {context.State.Step}");
         }
         else
         {
-            if (run.HasCheckpoint) throw new SharpLMException($"{run.Path} already holds a run; resume it or choose another output folder.");
+            if (run.HasCheckpoint)
+                throw new SharpLMException($"{run.Path} already holds a run; resume it or choose another output folder.");
             task.WriteRunFiles(run);
         }
         _o.Save(run.Training);
-        foreach (var c in _callbacks) c.OnTrainingStart(context);
+        foreach (var c in _callbacks)
+            c.OnTrainingStart(context);
 
         EvalResult? lastEval = null;
         var clock = Stopwatch.StartNew();
@@ -79,7 +100,8 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
         var window = Stopwatch.StartNew();
         long windowTokens = 0;
         int windowSteps = 0;
-        double tokensPerSecond = 0, secondsPerStep = 0;
+        double tokensPerSecond = 0,
+            secondsPerStep = 0;
         string? stopped = null;
 
         if (!resume)
@@ -91,12 +113,18 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
         model.train();
         while (step < _o.MaxSteps)
         {
-            if (ct.IsCancellationRequested) { stopped = "cancelled"; break; }
+            if (ct.IsCancellationRequested)
+            {
+                stopped = "cancelled";
+                break;
+            }
             double lr = LearningRateSchedule.At(_o, step);
             var (loss, norm, stepTokens) = TakeStep(optimizer, step, lr);
             bool skipped = !(double.IsFinite(loss) && double.IsFinite(norm));
-            if (skipped) Skip(context, step, loss, norm, lr);
-            else context.State = context.State with { ConsecutiveSkips = 0 };
+            if (skipped)
+                Skip(context, step, loss, norm, lr);
+            else
+                context.State = context.State with { ConsecutiveSkips = 0 };
             step++;
             tokens += stepTokens;
             windowTokens += stepTokens;
@@ -112,9 +140,20 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
                 windowSteps = 0;
                 context.State.History.Add(new HistoryPoint(step, double.IsFinite(loss) ? loss : null, null, lr));
             }
-            var report = new StepReport(step, loss, lr, norm, tokensPerSecond, TimeSpan.FromSeconds((_o.MaxSteps - step) * secondsPerStep), skipped);
-            foreach (var c in _callbacks) c.OnStep(context, report);
-            if (log) foreach (var c in _callbacks) c.OnLog(context, report);
+            var report = new StepReport(
+                step,
+                loss,
+                lr,
+                norm,
+                tokensPerSecond,
+                TimeSpan.FromSeconds((_o.MaxSteps - step) * secondsPerStep),
+                skipped
+            );
+            foreach (var c in _callbacks)
+                c.OnStep(context, report);
+            if (log)
+                foreach (var c in _callbacks)
+                    c.OnLog(context, report);
 
             if (step % _o.EvalInterval == 0 || step == _o.MaxSteps)
             {
@@ -125,25 +164,46 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
                 context.State = context.State with { Step = step, Tokens = tokens, Seconds = secondsBefore + clock.Elapsed.TotalSeconds };
                 SaveCheckpoint(optimizer, context.State);
             }
-            if (context.StopReason is string reason) { stopped = reason; break; }
+            if (context.StopReason is string reason)
+            {
+                stopped = reason;
+                break;
+            }
         }
         if (context.State.Step != step)
         {
             // Stopped between evaluations: keep the work done so far resumable.
-            context.State = context.State with { Step = step, Tokens = tokens, Seconds = secondsBefore + clock.Elapsed.TotalSeconds };
+            context.State = context.State with
+            {
+                Step = step,
+                Tokens = tokens,
+                Seconds = secondsBefore + clock.Elapsed.TotalSeconds,
+            };
             SaveCheckpoint(optimizer, context.State);
         }
         var s = context.State;
         double seconds = secondsBefore + clock.Elapsed.TotalSeconds;
-        var result = new TrainingResult(run.Path, step, stopped ?? "max_steps", s.BestValLoss, s.BestStep, lastEval, tokens, seconds,
-            tokens / Math.Max(1e-9, seconds), s.SkippedSteps);
-        foreach (var c in _callbacks) c.OnTrainingEnd(context, result);
+        var result = new TrainingResult(
+            run.Path,
+            step,
+            stopped ?? "max_steps",
+            s.BestValLoss,
+            s.BestStep,
+            lastEval,
+            tokens,
+            seconds,
+            tokens / Math.Max(1e-9, seconds),
+            s.SkippedSteps
+        );
+        foreach (var c in _callbacks)
+            c.OnTrainingEnd(context, result);
         return result;
     }
 
     void Message(TrainingContext context, int step, string message)
     {
-        foreach (var c in _callbacks) c.OnMessage(context, step, message);
+        foreach (var c in _callbacks)
+            c.OnMessage(context, step, message);
     }
 
     /// <summary>One optimizer step (gradient accumulation included), unless the loss or the gradient norm is not finite.</summary>
@@ -162,13 +222,15 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
             sum += batch.Loss.item<float>();
             tokens += batch.Tokens;
             var objective = batch.Loss;
-            if (_o.L1 > 0 || _o.L2 > 0) objective = objective + Penalty(optimizer.Matrices);
+            if (_o.L1 > 0 || _o.L2 > 0)
+                objective = objective + Penalty(optimizer.Matrices);
             (objective / _o.GradAccumulation).backward();
         }
         double loss = sum / _o.GradAccumulation;
         double norm = _o.GradClip > 0 ? nn.utils.clip_grad_norm_(optimizer.Parameters, _o.GradClip) : GradientNorm(optimizer.Parameters);
         // A skipped step takes no optimizer step, so neither the weights nor the optimizer's moments or step count change.
-        if (double.IsFinite(loss) && double.IsFinite(norm)) optimizer.Step();
+        if (double.IsFinite(loss) && double.IsFinite(norm))
+            optimizer.Step();
         return (loss, norm, tokens);
     }
 
@@ -176,14 +238,30 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
     {
         string what = double.IsFinite(loss) ? $"gradient norm {norm}" : $"loss {loss}";
         if (_o.OnNonFinite == NonFiniteAction.Stop)
-            throw new SharpLMException($"Step {step} had a non-finite {what}; lower the learning rate (now {lr:G3}) or clip gradients. The last good checkpoint is in {run.Checkpoint}.");
-        var s = context.State = context.State with { SkippedSteps = context.State.SkippedSteps + 1, ConsecutiveSkips = context.State.ConsecutiveSkips + 1 };
-        Message(context, step, $"warning: step {step} skipped: non-finite {what} ({s.SkippedSteps} skipped so far, {s.ConsecutiveSkips} in a row)");
+            throw new SharpLMException(
+                $"Step {step} had a non-finite {what}; lower the learning rate (now {lr:G3}) or clip gradients. The last good "
+                    + $"checkpoint is in {run.Checkpoint}."
+            );
+        var s = context.State = context.State with
+        {
+            SkippedSteps = context.State.SkippedSteps + 1,
+            ConsecutiveSkips = context.State.ConsecutiveSkips + 1,
+        };
+        Message(
+            context,
+            step,
+            $"warning: step {step} skipped: non-finite {what} ({s.SkippedSteps} skipped so far, {s.ConsecutiveSkips} in a row)"
+        );
         if (s.ConsecutiveSkips >= _o.MaxNonFiniteSkips)
-            throw new SharpLMException($"{s.ConsecutiveSkips} steps in a row (up to step {step}) had a non-finite loss or gradient norm, so training stopped; lower the learning rate (now {lr:G3}) or check the data. The last good checkpoint is in {run.Checkpoint}.");
+            throw new SharpLMException(
+                $"{s.ConsecutiveSkips} steps in a row (up to step {step}) had a non-finite loss or gradient norm, so training stopped; "
+                    + $"lower the learning rate (now {lr:G3}) or check the data. The last good checkpoint is in {run.Checkpoint}."
+            );
     }
 
-    /// <summary>The global L2 norm of the gradients (what clipping would measure), to detect non-finite gradients without clipping.</summary>
+    /// <summary>
+    /// The global L2 norm of the gradients (what clipping would measure), to detect non-finite gradients without clipping.
+    /// </summary>
     static double GradientNorm(IReadOnlyList<Parameter> parameters)
     {
         using var scope = NewDisposeScope();
@@ -196,8 +274,10 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
         Tensor total = zeros(1);
         foreach (var p in matrices)
         {
-            if (_o.L1 > 0) total = total + _o.L1 * p.abs().sum();
-            if (_o.L2 > 0) total = total + _o.L2 * p.pow(2).sum();
+            if (_o.L1 > 0)
+                total = total + _o.L1 * p.abs().sum();
+            if (_o.L2 > 0)
+                total = total + _o.L2 * p.pow(2).sum();
         }
         return total;
     }
@@ -215,8 +295,10 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
             task.SaveWeights(run.Weights);
             context.State = s with { BestValLoss = eval.Loss, BestStep = step, EvalsWithoutImprovement = 0 };
         }
-        else context.State = s with { EvalsWithoutImprovement = s.EvalsWithoutImprovement + 1 };
-        foreach (var c in _callbacks) c.OnEvaluation(context, step, eval);
+        else
+            context.State = s with { EvalsWithoutImprovement = s.EvalsWithoutImprovement + 1 };
+        foreach (var c in _callbacks)
+            c.OnEvaluation(context, step, eval);
         return eval;
     }
 
@@ -224,8 +306,10 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
     void SaveCheckpoint(TrainingOptimizer optimizer, CheckpointState state)
     {
         // Both folders sit inside the locked run folder and only ever hold the trainer's own files.
-        string tmp = run.Checkpoint + ".tmp", old = run.Checkpoint + ".old";
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+        string tmp = run.Checkpoint + ".tmp",
+            old = run.Checkpoint + ".old";
+        if (Directory.Exists(tmp))
+            Directory.Delete(tmp, recursive: true);
         Directory.CreateDirectory(tmp);
         task.SaveWeights(Path.Combine(tmp, "model.safetensors"));
         FailPoint.Hit("checkpoint.weights-written");
@@ -233,12 +317,15 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
         FailPoint.Hit("checkpoint.optimizer-written");
         state.Save(Path.Combine(tmp, CheckpointState.FileName)); // last: its presence marks a complete checkpoint
         FailPoint.Hit("checkpoint.state-written");
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-        if (Directory.Exists(run.Checkpoint)) Directory.Move(run.Checkpoint, old);
+        if (Directory.Exists(old))
+            Directory.Delete(old, recursive: true);
+        if (Directory.Exists(run.Checkpoint))
+            Directory.Move(run.Checkpoint, old);
         FailPoint.Hit("checkpoint.moved-aside");
         Directory.Move(tmp, run.Checkpoint);
         FailPoint.Hit("checkpoint.swapped");
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+        if (Directory.Exists(old))
+            Directory.Delete(old, recursive: true);
     }
 
     CheckpointState LoadCheckpoint(TrainingOptimizer optimizer)

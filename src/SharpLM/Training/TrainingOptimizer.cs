@@ -17,6 +17,7 @@ public sealed class TrainingOptimizer : IDisposable
     readonly string[] _names; // parameter name of each optimizer state slot, in group order
     public OptimizerKind Kind { get; }
     public IReadOnlyList<Parameter> Parameters { get; }
+
     /// <summary>The parameters that get weight decay and the L1/L2 penalty (dimension ≥ 2).</summary>
     public IReadOnlyList<Parameter> Matrices { get; }
 
@@ -34,32 +35,52 @@ public sealed class TrainingOptimizer : IDisposable
         _optimizer = o.Optimizer switch
         {
             OptimizerKind.AdamW => optim.AdamW(
-                [new AdamW.ParamGroup(D(), new AdamW.Options { weight_decay = o.WeightDecay }), new AdamW.ParamGroup(N(), new AdamW.Options { weight_decay = 0 })],
-                o.LearningRate, o.Beta1, o.Beta2),
+                [
+                    new AdamW.ParamGroup(D(), new AdamW.Options { weight_decay = o.WeightDecay }),
+                    new AdamW.ParamGroup(N(), new AdamW.Options { weight_decay = 0 }),
+                ],
+                o.LearningRate,
+                o.Beta1,
+                o.Beta2
+            ),
             OptimizerKind.Adam => optim.Adam(
-                [new Adam.ParamGroup(D(), new Adam.Options { weight_decay = o.WeightDecay }), new Adam.ParamGroup(N(), new Adam.Options { weight_decay = 0 })],
-                o.LearningRate, o.Beta1, o.Beta2),
+                [
+                    new Adam.ParamGroup(D(), new Adam.Options { weight_decay = o.WeightDecay }),
+                    new Adam.ParamGroup(N(), new Adam.Options { weight_decay = 0 }),
+                ],
+                o.LearningRate,
+                o.Beta1,
+                o.Beta2
+            ),
             _ => optim.SGD(
-                [new SGD.ParamGroup(D(), new SGD.Options { weight_decay = o.WeightDecay, momentum = o.Momentum }), new SGD.ParamGroup(N(), new SGD.Options { weight_decay = 0, momentum = o.Momentum })],
-                o.LearningRate, o.Momentum),
+                [
+                    new SGD.ParamGroup(D(), new SGD.Options { weight_decay = o.WeightDecay, momentum = o.Momentum }),
+                    new SGD.ParamGroup(N(), new SGD.Options { weight_decay = 0, momentum = o.Momentum }),
+                ],
+                o.LearningRate,
+                o.Momentum
+            ),
         };
     }
 
     public void SetLearningRate(double lr)
     {
-        foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
+        foreach (var g in _optimizer.ParamGroups)
+            g.LearningRate = lr;
     }
 
     public void ZeroGrad() => _optimizer.zero_grad();
+
     public void Step() => _optimizer.step();
 
     /// <summary>Adam's and AdamW's state (TorchSharp gives them separate types with the same fields); null for SGD.</summary>
-    static (Tensor ExpAvg, Tensor ExpAvgSq, Func<long> GetStep, Action<long> SetStep)? AdamMoments(object state) => state switch
-    {
-        AdamW.State s => (s.exp_avg, s.exp_avg_sq, () => s.step, v => s.step = v),
-        Adam.State s => (s.exp_avg, s.exp_avg_sq, () => s.step, v => s.step = v),
-        _ => null,
-    };
+    static (Tensor ExpAvg, Tensor ExpAvgSq, Func<long> GetStep, Action<long> SetStep)? AdamMoments(object state) =>
+        state switch
+        {
+            AdamW.State s => (s.exp_avg, s.exp_avg_sq, () => s.step, v => s.step = v),
+            Adam.State s => (s.exp_avg, s.exp_avg_sq, () => s.step, v => s.step = v),
+            _ => null,
+        };
 
     /// <summary>Writes every state tensor as "{param}.{slot}" and the step counters as metadata.</summary>
     public void Save(string path)
@@ -76,7 +97,8 @@ public sealed class TrainingOptimizer : IDisposable
                 tensors.Add(($"{n}.exp_avg_sq", expAvgSq));
                 meta[$"{n}.step"] = getStep().ToString(CultureInfo.InvariantCulture);
             }
-            else if (states[i] is SGD.State { momentum_buffer: not null } sgd) tensors.Add(($"{n}.momentum_buffer", sgd.momentum_buffer));
+            else if (states[i] is SGD.State { momentum_buffer: not null } sgd)
+                tensors.Add(($"{n}.momentum_buffer", sgd.momentum_buffer));
         }
         Safetensors.Save(path, tensors, meta);
     }
@@ -85,10 +107,14 @@ public sealed class TrainingOptimizer : IDisposable
     {
         var file = Safetensors.File.Open(path);
         if (!file.Metadata.TryGetValue("optimizer", out var kind) || kind != Kind.ToString())
-            throw new SharpLMException($"{path} holds {kind ?? "no"} optimizer state but this run uses {Kind}; resume with the run's own training.json.");
+            throw new SharpLMException(
+                $"{path} holds {kind ?? "no"} optimizer state but this run uses {Kind}; resume with the run's own training.json."
+            );
         var states = _optimizer.state_dict().State;
-        long Step(string n) => long.TryParse(file.Metadata.GetValueOrDefault($"{n}.step"), NumberStyles.None, CultureInfo.InvariantCulture, out long step)
-            ? step : throw new SharpLMException($"{path} has no valid step count for '{n}'; the checkpoint is incomplete or corrupt.");
+        long Step(string n) =>
+            long.TryParse(file.Metadata.GetValueOrDefault($"{n}.step"), NumberStyles.None, CultureInfo.InvariantCulture, out long step)
+                ? step
+                : throw new SharpLMException($"{path} has no valid step count for '{n}'; the checkpoint is incomplete or corrupt.");
         for (int i = 0; i < states.Count; i++)
         {
             string n = _names[i];

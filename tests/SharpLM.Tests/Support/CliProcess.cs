@@ -15,38 +15,64 @@ public static class CliProcess
     /// <summary>The benchmarks' executable, built next to the tests too; pass as <c>program</c>.</summary>
     public const string Bench = "sharplm-bench";
 
-    public static ProcessStartInfo StartInfo(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
-        string program = "sharplm")
+    public static ProcessStartInfo StartInfo(
+        IEnumerable<string> args,
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null,
+        string program = "sharplm"
+    )
     {
         var info = new ProcessStartInfo("dotnet")
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Directory.GetCurrentDirectory(),
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, program + ".dll"));
-        foreach (var a in args) info.ArgumentList.Add(a);
+        foreach (var a in args)
+            info.ArgumentList.Add(a);
         info.Environment["SHARPLM_DATA_DIR"] = TestData.Catalog.CacheDir; // the suite's own cache
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+            info.Environment[k] = v;
         return info;
     }
 
     /// <summary>A started process whose output is collected in the background.</summary>
     public sealed class Running : IDisposable
     {
-        readonly StringBuilder _out = new(), _err = new();
+        readonly StringBuilder _out = new(),
+            _err = new();
         public Process Process { get; }
 
         public Running(ProcessStartInfo info)
         {
             Process = new Process { StartInfo = info };
-            Process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (_out) _out.AppendLine(e.Data); };
-            Process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (_err) _err.AppendLine(e.Data); };
+            Process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data != null)
+                    lock (_out)
+                        _out.AppendLine(e.Data);
+            };
+            Process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data != null)
+                    lock (_err)
+                        _err.AppendLine(e.Data);
+            };
             Process.Start();
             Process.BeginOutputReadLine();
             Process.BeginErrorReadLine();
         }
 
-        public string Err { get { lock (_err) return _err.ToString(); } }
+        public string Err
+        {
+            get
+            {
+                lock (_err)
+                    return _err.ToString();
+            }
+        }
 
         public async Task<Result> WaitAsync(TimeSpan timeout)
         {
@@ -61,13 +87,19 @@ public static class CliProcess
                 throw new TimeoutException($"sharplm did not finish within {timeout}: {Err}");
             }
             Process.WaitForExit(); // flushes the asynchronous output readers
-            lock (_out) lock (_err) return new Result(Process.ExitCode, _out.ToString(), _err.ToString());
+            lock (_out)
+                lock (_err)
+                    return new Result(Process.ExitCode, _out.ToString(), _err.ToString());
         }
 
         /// <summary>SIGKILL: no handler runs, nothing is flushed.</summary>
         public void Kill()
         {
-            try { Process.Kill(); } catch (InvalidOperationException) { }
+            try
+            {
+                Process.Kill();
+            }
+            catch (InvalidOperationException) { }
         }
 
         public void Dispose()
@@ -77,31 +109,51 @@ public static class CliProcess
         }
     }
 
-    public static Running Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
-        string program = "sharplm") =>
-        new(StartInfo(args, workingDirectory, environment, program));
+    public static Running Start(
+        IEnumerable<string> args,
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null,
+        string program = "sharplm"
+    ) => new(StartInfo(args, workingDirectory, environment, program));
 
-    public static async Task<Result> RunAsync(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null,
-        TimeSpan? timeout = null, string program = "sharplm")
+    public static async Task<Result> RunAsync(
+        IEnumerable<string> args,
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null,
+        TimeSpan? timeout = null,
+        string program = "sharplm"
+    )
     {
         using var p = Start(args, workingDirectory, environment, program);
         return await p.WaitAsync(timeout ?? TimeSpan.FromMinutes(5));
     }
 
-    /// <summary>Every file and folder under <paramref name="root"/> (links not followed) with a digest of each file, to prove nothing changed.</summary>
+    /// <summary>
+    /// Every file and folder under <paramref name="root"/> (links not followed) with a digest of each file, to prove nothing changed.
+    /// </summary>
     public static SortedDictionary<string, string> Snapshot(string root)
     {
         var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var info = new DirectoryInfo(root);
-        if (!info.Exists) { result[""] = File.Exists(root) ? Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(root))) : "(absent)"; return result; }
+        if (!info.Exists)
+        {
+            result[""] = File.Exists(root) ? Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(root))) : "(absent)";
+            return result;
+        }
         void Walk(DirectoryInfo dir)
         {
             foreach (var e in dir.EnumerateFileSystemInfos())
             {
                 string rel = Path.GetRelativePath(root, e.FullName);
-                if (e.LinkTarget is not null) result[rel] = "link → " + e.LinkTarget;
-                else if (e is DirectoryInfo d) { result[rel] = "dir"; Walk(d); }
-                else result[rel] = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(e.FullName)));
+                if (e.LinkTarget is not null)
+                    result[rel] = "link → " + e.LinkTarget;
+                else if (e is DirectoryInfo d)
+                {
+                    result[rel] = "dir";
+                    Walk(d);
+                }
+                else
+                    result[rel] = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(e.FullName)));
             }
         }
         Walk(info);

@@ -20,10 +20,13 @@ public static class TestData
     static readonly Lazy<Task<string>> Gpt2Dir = new(() => Catalog.GetAsync(SharpLM.Catalogue.Catalog.Get("gpt2-tokenizer")));
     static readonly Lazy<Task<string>> MobyDir = new(() => Catalog.GetAsync(SharpLM.Catalogue.Catalog.Get("moby-dick")));
     static readonly Lazy<Task<ByteLevelBpeTokenizer>> Gpt2Tok = new(async () =>
-        Gpt2Tokenizer.FromTiktokenFile(Path.Combine(await Gpt2Dir.Value, "data", "r50k_base.tiktoken")));
+        Gpt2Tokenizer.FromTiktokenFile(Path.Combine(await Gpt2Dir.Value, "data", "r50k_base.tiktoken"))
+    );
 
     public static Task<ByteLevelBpeTokenizer> Gpt2() => Gpt2Tok.Value;
+
     public static async Task<string> Gpt2File(string name) => Path.Combine(await Gpt2Dir.Value, "data", name);
+
     public static async Task<string> MobyDickPath() => Path.Combine(await MobyDir.Value, "data", "data.txt");
 
     public static string TempDir()

@@ -15,8 +15,13 @@ public static class Tiny
     public static LanguageModelTask LanguageModel(string data, TrainOptions o, ModelShape? shape = null) =>
         new(data, GptConfig.For(shape ?? Shape, PreparedData.Tokenizer(data)), o);
 
-    public static TrainingResult Train(ITrainingTask task, string run, bool resume = false, IProgress<TrainingProgress>? progress = null, CancellationToken ct = default) =>
-        Trainer.Train(task, new RunFolder(run), resume, progress, ct);
+    public static TrainingResult Train(
+        ITrainingTask task,
+        string run,
+        bool resume = false,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken ct = default
+    ) => Trainer.Train(task, new RunFolder(run), resume, progress, ct);
 
     /// <summary>A GPT run's model and tokenizer (dispose the model).</summary>
     public static (Gpt Model, Tokenizer Tokenizer) LoadGpt(string run)

@@ -10,11 +10,14 @@ namespace SharpLM.Models.Layers;
 
 public sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
 {
-    readonly Embedding word_embeddings, position_embeddings, token_type_embeddings;
+    readonly Embedding word_embeddings,
+        position_embeddings,
+        token_type_embeddings;
     readonly LayerNorm LayerNorm;
     readonly Dropout dropout;
 
-    public BertEmbeddings(BertConfig c) : base(nameof(BertEmbeddings))
+    public BertEmbeddings(BertConfig c)
+        : base(nameof(BertEmbeddings))
     {
         word_embeddings = nn.Embedding(c.VocabSize, c.HiddenSize, padding_idx: c.PadTokenId);
         position_embeddings = nn.Embedding(c.MaxPositionEmbeddings, c.HiddenSize);
@@ -31,17 +34,24 @@ public sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor ids, Tensor segments)
     {
         var positions = arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0);
-        return dropout.forward(LayerNorm.forward(word_embeddings.forward(ids) + position_embeddings.forward(positions) + token_type_embeddings.forward(segments)));
+        return dropout.forward(
+            LayerNorm.forward(
+                word_embeddings.forward(ids) + position_embeddings.forward(positions) + token_type_embeddings.forward(segments)
+            )
+        );
     }
 }
 
 public sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
 {
-    readonly Linear query, key, value;
+    readonly Linear query,
+        key,
+        value;
     readonly int _heads;
     readonly double _dropout;
 
-    public BertSelfAttention(BertConfig c) : base(nameof(BertSelfAttention))
+    public BertSelfAttention(BertConfig c)
+        : base(nameof(BertSelfAttention))
     {
         query = nn.Linear(c.HiddenSize, c.HiddenSize);
         key = nn.Linear(c.HiddenSize, c.HiddenSize);
@@ -55,7 +65,10 @@ public sealed class BertSelfAttention : nn.Module<Tensor, Tensor, Tensor>
     /// <param name="mask">Boolean [B, 1, 1, T]: true for real tokens (keys that may be attended to).</param>
     public override Tensor forward(Tensor x, Tensor mask)
     {
-        long b = x.shape[0], t = x.shape[1], h = x.shape[2], d = h / _heads;
+        long b = x.shape[0],
+            t = x.shape[1],
+            h = x.shape[2],
+            d = h / _heads;
         Tensor Heads(Linear l) => l.forward(x).view(b, t, _heads, d).transpose(1, 2);
         var y = F.scaled_dot_product_attention(Heads(query), Heads(key), Heads(value), mask, training ? _dropout : 0.0, false);
         return y.transpose(1, 2).contiguous().view(b, t, h);
@@ -69,7 +82,8 @@ public sealed class BertResidualOutput : nn.Module<Tensor, Tensor, Tensor>
     readonly LayerNorm LayerNorm;
     readonly Dropout dropout;
 
-    public BertResidualOutput(int inFeatures, BertConfig c) : base(nameof(BertResidualOutput))
+    public BertResidualOutput(int inFeatures, BertConfig c)
+        : base(nameof(BertResidualOutput))
     {
         dense = nn.Linear(inFeatures, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
@@ -87,7 +101,8 @@ public sealed class BertAttention : nn.Module<Tensor, Tensor, Tensor>
 #pragma warning restore IDE1006
     readonly BertResidualOutput output;
 
-    public BertAttention(BertConfig c) : base(nameof(BertAttention))
+    public BertAttention(BertConfig c)
+        : base(nameof(BertAttention))
     {
         self = new BertSelfAttention(c);
         output = new BertResidualOutput(c.HiddenSize, c);
@@ -101,7 +116,8 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
 {
     readonly Linear dense;
 
-    public BertIntermediate(BertConfig c) : base(nameof(BertIntermediate))
+    public BertIntermediate(BertConfig c)
+        : base(nameof(BertIntermediate))
     {
         dense = nn.Linear(c.HiddenSize, c.IntermediateSize);
         RegisterComponents();
@@ -116,7 +132,8 @@ public sealed class BertLayer : nn.Module<Tensor, Tensor, Tensor>
     readonly BertIntermediate intermediate;
     readonly BertResidualOutput output;
 
-    public BertLayer(BertConfig c) : base(nameof(BertLayer))
+    public BertLayer(BertConfig c)
+        : base(nameof(BertLayer))
     {
         attention = new BertAttention(c);
         intermediate = new BertIntermediate(c);
@@ -135,7 +152,8 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
 {
     readonly ModuleList<BertLayer> layer;
 
-    public BertEncoder(BertConfig c) : base(nameof(BertEncoder))
+    public BertEncoder(BertConfig c)
+        : base(nameof(BertEncoder))
     {
         layer = nn.ModuleList(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new BertLayer(c)).ToArray());
         RegisterComponents();
@@ -145,7 +163,8 @@ public sealed class BertEncoder : nn.Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor x, Tensor mask)
     {
-        foreach (var l in layer) x = l.forward(x, mask);
+        foreach (var l in layer)
+            x = l.forward(x, mask);
         return x;
     }
 }
@@ -155,7 +174,8 @@ public sealed class BertPooler : nn.Module<Tensor, Tensor>
 {
     readonly Linear dense;
 
-    public BertPooler(BertConfig c) : base(nameof(BertPooler))
+    public BertPooler(BertConfig c)
+        : base(nameof(BertPooler))
     {
         dense = nn.Linear(c.HiddenSize, c.HiddenSize);
         RegisterComponents();
@@ -169,10 +189,12 @@ public sealed class BertLmPredictionHead : nn.Module<Tensor, Tensor>
 {
     readonly BertPredictionTransform transform;
     readonly Parameter bias;
+
     // The word embeddings (tied). A delegate, not a field of type Parameter, so it is not registered a second time.
     readonly Func<Tensor> _decoder;
 
-    public BertLmPredictionHead(BertConfig c, Func<Tensor> wordEmbeddings) : base(nameof(BertLmPredictionHead))
+    public BertLmPredictionHead(BertConfig c, Func<Tensor> wordEmbeddings)
+        : base(nameof(BertLmPredictionHead))
     {
         transform = new BertPredictionTransform(c);
         bias = nn.Parameter(zeros(c.VocabSize));
@@ -188,7 +210,8 @@ public sealed class BertOnlyMlmHead : nn.Module<Tensor, Tensor>
 {
     readonly BertLmPredictionHead predictions;
 
-    public BertOnlyMlmHead(BertConfig c, Func<Tensor> wordEmbeddings) : base(nameof(BertOnlyMlmHead))
+    public BertOnlyMlmHead(BertConfig c, Func<Tensor> wordEmbeddings)
+        : base(nameof(BertOnlyMlmHead))
     {
         predictions = new BertLmPredictionHead(c, wordEmbeddings);
         RegisterComponents();
@@ -202,7 +225,8 @@ public sealed class BertPredictionTransform : nn.Module<Tensor, Tensor>
     readonly Linear dense;
     readonly LayerNorm LayerNorm;
 
-    public BertPredictionTransform(BertConfig c) : base(nameof(BertPredictionTransform))
+    public BertPredictionTransform(BertConfig c)
+        : base(nameof(BertPredictionTransform))
     {
         dense = nn.Linear(c.HiddenSize, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);

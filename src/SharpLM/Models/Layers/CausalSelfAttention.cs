@@ -12,12 +12,15 @@ namespace SharpLM.Models.Layers;
 /// </summary>
 public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 {
-    readonly Linear c_attn, c_proj;
+    readonly Linear c_attn,
+        c_proj;
     readonly Dropout resid_dropout;
-    readonly int _heads, _embd;
+    readonly int _heads,
+        _embd;
     readonly double _attnDropout;
 
-    public CausalSelfAttention(int embd, int heads, double attnDropout, double residDropout) : base(nameof(CausalSelfAttention))
+    public CausalSelfAttention(int embd, int heads, double attnDropout, double residDropout)
+        : base(nameof(CausalSelfAttention))
     {
         _heads = heads;
         _embd = embd;
@@ -38,7 +41,8 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     /// <param name="mask">Optional boolean mask [B, 1, T, T_total] (true = may attend); null means plain causal.</param>
     public Tensor Forward(Tensor x, KvCache? cache, int layer, Tensor? mask)
     {
-        long b = x.shape[0], t = x.shape[1];
+        long b = x.shape[0],
+            t = x.shape[1];
         long d = _embd / _heads;
         var qkv = c_attn.forward(x).split(_embd, dim: 2);
         var q = qkv[0].view(b, t, _heads, d).transpose(1, 2);
@@ -52,8 +56,10 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
             // One new token may attend to everything cached; a chunk after a prefix needs an explicit mask.
             if (hasPast && mask is null)
             {
-                if (t == 1) causal = false;
-                else mask = CausalMask(t, cache.Length, x.device);
+                if (t == 1)
+                    causal = false;
+                else
+                    mask = CausalMask(t, cache.Length, x.device);
             }
         }
         var y = F.scaled_dot_product_attention(q, k, v, mask, training ? _attnDropout : 0.0, causal && mask is null);
@@ -62,6 +68,5 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>[T, past + T] mask where query i (at absolute position past + i) sees keys 0..past + i.</summary>
-    public static Tensor CausalMask(long t, long past, Device device) =>
-        ones(t, past + t, ScalarType.Bool, device).tril(past);
+    public static Tensor CausalMask(long t, long past, Device device) => ones(t, past + t, ScalarType.Bool, device).tril(past);
 }

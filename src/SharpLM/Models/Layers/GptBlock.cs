@@ -7,11 +7,13 @@ namespace SharpLM.Models.Layers;
 /// <summary>Pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)).</summary>
 public sealed class GptBlock : nn.Module<Tensor, Tensor>
 {
-    readonly LayerNorm ln_1, ln_2;
+    readonly LayerNorm ln_1,
+        ln_2;
     readonly CausalSelfAttention attn;
     readonly GptMlp mlp;
 
-    public GptBlock(GptConfig c) : base(nameof(GptBlock))
+    public GptBlock(GptConfig c)
+        : base(nameof(GptBlock))
     {
         ln_1 = nn.LayerNorm(c.NEmbd, c.LayerNormEpsilon);
         attn = new CausalSelfAttention(c.NEmbd, c.NHead, c.AttnPdrop, c.ResidPdrop);

@@ -7,11 +7,13 @@ namespace SharpLM.Models.Layers;
 /// <summary>The transformer feed-forward block: c_fc → GELU → c_proj → dropout (GPT-2 names).</summary>
 public sealed class GptMlp : nn.Module<Tensor, Tensor>
 {
-    readonly Linear c_fc, c_proj;
+    readonly Linear c_fc,
+        c_proj;
     readonly GELU act;
     readonly Dropout dropout;
 
-    public GptMlp(int embd, int inner, bool tanhGelu, double dropoutP) : base(nameof(GptMlp))
+    public GptMlp(int embd, int inner, bool tanhGelu, double dropoutP)
+        : base(nameof(GptMlp))
     {
         c_fc = nn.Linear(embd, inner);
         c_proj = nn.Linear(inner, embd);

@@ -10,8 +10,10 @@ namespace SharpLM.Models.Layers;
 /// </summary>
 public sealed class KvCache : IDisposable
 {
-    readonly Tensor[] _keys, _values;
+    readonly Tensor[] _keys,
+        _values;
     public int Capacity { get; }
+
     /// <summary>Number of positions already stored.</summary>
     public int Length { get; private set; }
 
@@ -32,7 +34,8 @@ public sealed class KvCache : IDisposable
     public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
     {
         int t = (int)keys.shape[2];
-        if (Length + t > Capacity) throw new InvalidOperationException($"KV cache overflow: {Length} + {t} > {Capacity}.");
+        if (Length + t > Capacity)
+            throw new InvalidOperationException($"KV cache overflow: {Length} + {t} > {Capacity}.");
         _keys[layer].narrow(2, Length, t).copy_(keys);
         _values[layer].narrow(2, Length, t).copy_(values);
         return (_keys[layer].narrow(2, 0, Length + t), _values[layer].narrow(2, 0, Length + t));
@@ -45,7 +48,9 @@ public sealed class KvCache : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in _keys) t.Dispose();
-        foreach (var t in _values) t.Dispose();
+        foreach (var t in _keys)
+            t.Dispose();
+        foreach (var t in _values)
+            t.Dispose();
     }
 }

@@ -23,6 +23,7 @@ public sealed class TensorBoardLogger : ITrainingCallback
     public void OnEvaluation(TrainingContext context, int step, EvalResult eval)
     {
         _writer!.add_scalar("val/loss", (float)eval.Loss, step);
-        foreach (var (k, v) in eval.Metrics) _writer.add_scalar($"val/{k}", (float)v, step);
+        foreach (var (k, v) in eval.Metrics)
+            _writer.add_scalar($"val/{k}", (float)v, step);
     }
 }
