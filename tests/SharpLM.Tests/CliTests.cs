@@ -6,13 +6,7 @@ namespace SharpLM.Tests;
 [Collection(TorchCollection.Name)]
 public class CliTests
 {
-    static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = await CliApp.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    static Task<(int Code, string Out, string Err)> Run(params string[] args) => Cli.Run(args);
 
     static void AssertUserError((int Code, string Out, string Err) r, string expected)
     {

@@ -8,13 +8,7 @@ namespace SharpLM.Tests;
 [Collection(TorchCollection.Name)]
 public class CompatibilityTests
 {
-    static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = await CliApp.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    static Task<(int Code, string Out, string Err)> Run(params string[] args) => Cli.Run(args);
 
     [Fact]
     public async Task AnOldLanguageModelRunEvaluatesGeneratesAndResumes()

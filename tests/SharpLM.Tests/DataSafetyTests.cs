@@ -113,18 +113,11 @@ public class DataSafetyTests
         return dir;
     }
 
-    static async Task<(int Code, string Out, string Err)> Run(params string[] args) => await Run("", args);
+    static Task<(int Code, string Out, string Err)> Run(params string[] args) => Cli.Run(args);
 
     /// <summary>Runs a command in-process: the benchmarks' through their own executable's commands, the rest through sharplm's.</summary>
-    static async Task<(int Code, string Out, string Err)> Run(string command, string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = command.StartsWith("bench-")
-            ? await CliApp.RunAsync(args, output, error, Bench.BenchCommands.BuildRoot)
-            : await CliApp.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    static Task<(int Code, string Out, string Err)> Run(string command, string[] args) =>
+        command.StartsWith("bench-") ? Cli.RunBench(args) : Cli.Run(args);
 
     static string Program(string command) => command.StartsWith("bench-") ? CliProcess.Bench : "sharplm";
 

@@ -302,13 +302,7 @@ public class FineTuningTests
 [Collection(TorchCollection.Name)]
 public class FineTuningCliTests
 {
-    static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = await SharpLM.Cli.CliApp.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    static Task<(int Code, string Out, string Err)> Run(params string[] args) => Cli.Run(args);
 
     static readonly Lazy<Task<string>> ToyClassifier = new(async () =>
     {
@@ -351,13 +345,7 @@ public class FineTuningCliTests
     /// <summary>A BERT classifier fine-tuned on the toy reviews (pos/neg), made once per test run.</summary>
     public static Task<string> TrainedToyClassifier() => ToyClassifier.Value;
 
-    static async Task<(int Code, string Out, string Err)> RunBench(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = await SharpLM.Cli.CliApp.RunAsync(args, output, error, SharpLM.Bench.BenchCommands.BuildRoot);
-        return (code, output.ToString(), error.ToString());
-    }
+    static Task<(int Code, string Out, string Err)> RunBench(params string[] args) => Cli.RunBench(args);
 
     /// <summary>A 300-row review CSV (columns review, sentiment) and a WordPiece tokenizer.json trained on it.</summary>
     static async Task<(string Dir, string Csv, string Tokenizer)> ToyCsv()

@@ -30,19 +30,8 @@ public sealed class BertMaskedLanguageModelKind : ModelKind
     {
         RequireWeights(run);
         var config = BertConfig.Load(run.Config);
-        var tokenizer = RunTokenizer(run, config.VocabSize);
         var model = new BertForMaskedLm(config);
-        try
-        {
-            ModuleWeights.Load(model, run.Weights);
-            model.eval();
-            return new LoadedModel(this, run, model, tokenizer);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return Loaded(run, model, config.VocabSize, weights => ModuleWeights.Load(model, weights));
     }
 
     /// <summary>Masked-token loss and accuracy over covering windows of the validation split, masked as in training.</summary>

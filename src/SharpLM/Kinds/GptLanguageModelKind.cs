@@ -30,19 +30,8 @@ public sealed class GptLanguageModelKind : ModelKind
     {
         RequireWeights(run);
         var config = GptConfig.Load(run.Config);
-        var tokenizer = RunTokenizer(run, config.VocabSize);
         var model = new Gpt(config);
-        try
-        {
-            model.LoadWeights(run.Weights);
-            model.eval();
-            return new LoadedModel(this, run, model, tokenizer);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return Loaded(run, model, config.VocabSize, model.LoadWeights);
     }
 
     /// <summary>Loss, perplexity and bits per byte over every non-overlapping context-length window of a split.</summary>

@@ -68,6 +68,26 @@ public abstract class ModelKind
             );
     }
 
+    /// <summary>
+    /// Loads <paramref name="model"/>'s best weights with <paramref name="loadWeights"/> and puts it in eval mode, with the
+    /// run's tokenizer checked against <paramref name="vocabulary"/>; disposes the model if anything fails.
+    /// </summary>
+    protected LoadedModel Loaded(RunFolder run, nn.Module model, int vocabulary, Action<string> loadWeights)
+    {
+        try
+        {
+            var tokenizer = RunTokenizer(run, vocabulary);
+            loadWeights(run.Weights);
+            model.eval();
+            return new LoadedModel(this, run, model, tokenizer);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The run's tokenizer, checked against the model's vocabulary.</summary>
     protected static Tokenizer RunTokenizer(RunFolder run, int modelVocabulary)
     {

@@ -38,16 +38,23 @@ public abstract class SequenceClassifierKind : ClassifierKind
     {
         RequireWeights(run);
         var model = FromConfig(run.Config, LegacyBlockSize(run), out int vocabulary);
+        if (model.Labels is not { Length: >= 2 })
+        {
+            model.Dispose();
+            throw new SharpLMException(
+                $"{run.Path} holds a language model without a classification head; fine-tune it into a classifier first."
+            );
+        }
+        return Loaded(run, model.Module, vocabulary, model.LoadWeights);
+    }
+
+    /// <summary>A new classifier with a pretrained run's body weights loaded (disposed again if they do not fit).</summary>
+    protected static ISequenceClassifier WithPretrainedBody(ISequenceClassifier model, RunFolder pretrained)
+    {
         try
         {
-            if (model.Labels is not { Length: >= 2 })
-                throw new SharpLMException(
-                    $"{run.Path} holds a language model without a classification head; fine-tune it into a classifier first."
-                );
-            var tokenizer = RunTokenizer(run, vocabulary);
-            model.LoadWeights(run.Weights);
-            model.Module.eval();
-            return new LoadedModel(this, run, model.Module, tokenizer);
+            model.LoadPretrainedBody(pretrained.Weights);
+            return model;
         }
         catch
         {
@@ -138,24 +145,17 @@ public sealed class BertClassifierKind : SequenceClassifierKind
             throw new SharpLMException(
                 $"block_size {maxInputTokens} is longer than the pretrained model's context ({body.MaxPositionEmbeddings} positions)."
             );
-        var model = new BertClassifier(
-            body.WithDropout(dropout) with
-            {
-                Labels = labels,
-                Architectures = ["BertForSequenceClassification"],
-                MaxInputTokens = maxInputTokens,
-            }
+        return WithPretrainedBody(
+            new BertClassifier(
+                body.WithDropout(dropout) with
+                {
+                    Labels = labels,
+                    Architectures = ["BertForSequenceClassification"],
+                    MaxInputTokens = maxInputTokens,
+                }
+            ),
+            pretrained
         );
-        try
-        {
-            model.LoadPretrainedBody(pretrained.Weights);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
     }
 }
 
@@ -210,23 +210,16 @@ public sealed class GptClassifierKind : SequenceClassifierKind
                 $"The tokenizer has {tokenizer.VocabSize} tokens but the pretrained model only {body.VocabSize}; fine-tune with the "
                     + "run's own tokenizer."
             );
-        var model = new GptClassifier(
-            body.WithDropout(dropout) with
-            {
-                Labels = labels,
-                Architectures = ["GPT2ForSequenceClassification"],
-                MaxInputTokens = maxInputTokens,
-            }
+        return WithPretrainedBody(
+            new GptClassifier(
+                body.WithDropout(dropout) with
+                {
+                    Labels = labels,
+                    Architectures = ["GPT2ForSequenceClassification"],
+                    MaxInputTokens = maxInputTokens,
+                }
+            ),
+            pretrained
         );
-        try
-        {
-            model.LoadPretrainedBody(pretrained.Weights);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
     }
 }
