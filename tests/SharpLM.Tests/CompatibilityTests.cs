@@ -4,7 +4,10 @@ using SharpLM.IO;
 
 namespace SharpLM.Tests;
 
-/// <summary>Run folders written before the library redesign (model shape in training.json, no marker, no max_input_tokens) still load, evaluate and resume.</summary>
+/// <summary>
+/// Run folders written before the library redesign (model shape in training.json, no marker, no max_input_tokens) still load, evaluate and
+/// resume.
+/// </summary>
 [Collection(TorchCollection.Name)]
 public class CompatibilityTests
 {
