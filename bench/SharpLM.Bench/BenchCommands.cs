@@ -78,6 +78,7 @@ public static class BenchCommands
         bench.Subcommands.Add(tok);
         bench.Subcommands.Add(BuildTrain(ctx));
         bench.Subcommands.Add(BuildGenerate(ctx));
+        bench.Subcommands.Add(BuildServe(ctx));
         bench.Subcommands.Add(BuildClassify(ctx));
         bench.Subcommands.Add(BuildHeap(ctx));
         return bench;
@@ -217,6 +218,90 @@ public static class BenchCommands
                             );
                     }
                     return Task.FromResult(0);
+                }
+            )
+        );
+        return cmd;
+    }
+
+    static Command BuildServe(CliContext ctx)
+    {
+        var clients = new Option<int[]>("--clients")
+        {
+            Description = "Concurrent clients per level; the first is the baseline.",
+            DefaultValueFactory = _ => [1, 4, 16],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var requests = new Option<int>("--requests-per-client")
+        {
+            Description = "Requests each client sends, one after another.",
+            DefaultValueFactory = _ => 8,
+        };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length in tokens.", DefaultValueFactory = _ => 64 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens generated per request.", DefaultValueFactory = _ => 128 };
+        var maxBatch = new Option<int>("--max-batch") { Description = "The server's --max-batch.", DefaultValueFactory = _ => 16 };
+        var cmd = new Command(
+            "serve",
+            "Requests/s, tokens/s, time to first token and latency of `sharplm serve` over HTTP with 1, 4 and 16 concurrent clients."
+        );
+        foreach (var o in new Option[] { clients, requests, promptTokens, maxTokens, maxBatch, CliApp.JsonOption })
+            cmd.Options.Add(o);
+        cmd.SetAction(
+            CliApp.Guard(
+                ctx,
+                async (p, _) =>
+                {
+                    Runtime.TorchRuntime.EnsureLoaded();
+                    var levels = p.GetValue(clients)!;
+                    int perClient = p.GetValue(requests),
+                        prompt = p.GetValue(promptTokens),
+                        max = p.GetValue(maxTokens),
+                        batch = p.GetValue(maxBatch);
+                    int context = Training.TrainingPreset.Get("small").Shape.Context;
+                    if (levels.Length == 0 || levels.Any(c => c is < 1 or > 256))
+                        throw new SharpLMException("--clients must be between 1 and 256.");
+                    if (perClient < 1 || prompt < 1 || max < 1 || prompt + max > context)
+                        throw new SharpLMException(
+                            "--requests-per-client, --prompt-tokens and --max-tokens must be positive, with prompt + max tokens at "
+                                + $"most {context}."
+                        );
+                    if (batch is < 1 or > 256)
+                        throw new SharpLMException("--max-batch must be between 1 and 256.");
+                    var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
+                    var r = await ServeBenchmark.RunAsync(levels, perClient, prompt, max, batch, status);
+                    if (p.GetValue(CliApp.JsonOption))
+                    {
+                        ctx.WriteJson(r);
+                        return 0;
+                    }
+                    var table = new Table().AddColumns(
+                        "clients",
+                        "requests",
+                        "requests/s",
+                        "tokens/s",
+                        "TTFT p50 ms",
+                        "TTFT p99 ms",
+                        "latency p50 s",
+                        "latency p99 s"
+                    );
+                    foreach (var l in r.Levels)
+                        table.AddRow(
+                            l.Clients.ToString(),
+                            l.Requests.ToString(),
+                            l.RequestsPerSecond.ToString("F2"),
+                            l.TokensPerSecond.ToString("F1"),
+                            (l.TimeToFirstTokenP50 * 1000).ToString("F0"),
+                            (l.TimeToFirstTokenP99 * 1000).ToString("F0"),
+                            l.LatencyP50.ToString("F2"),
+                            l.LatencyP99.ToString("F2")
+                        );
+                    ctx.WriteTable(table);
+                    ctx.Out.WriteLine(
+                        $"tokens/s at {r.Levels[^1].Clients} clients vs {r.Levels[0].Clients}: {r.ThroughputRatio:F2}x; model: {r.Model}, "
+                            + $"{r.Parameters:N0} parameters, {r.Threads} threads, max batch {r.MaxBatch}, prompt {r.PromptTokens} tokens, "
+                            + $"{r.MaxTokens} generated per request"
+                    );
+                    return 0;
                 }
             )
         );

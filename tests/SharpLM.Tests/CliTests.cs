@@ -30,6 +30,23 @@ public class CliTests
     }
 
     [Fact]
+    public async Task PrepareRedactsPiiBeforeTokenizingAndCountsIt()
+    {
+        string dir = TestData.TempDir();
+        string input = Path.Combine(dir, "in.txt");
+        File.WriteAllText(input, "Mail ahab@pequod.example.org or call +1 555 123 4567 from 10.1.2.3.\n");
+        string output = Path.Combine(dir, "out");
+        var prep = await Run("prepare", "--input", input, "--tokenizer", "gpt2", "--output", output, "--val-fraction", "0", "--redact-pii");
+        Assert.True(prep.Code == 0, prep.Err);
+        Assert.Contains("redacted 1 e-mail addresses, 1 phone numbers, 1 IP addresses", prep.Out);
+        var gpt2 = await SharpLM.Sources.TokenizerSource.LoadAsync("gpt2", TestData.Catalog);
+        string text = gpt2.Decode(SharpLM.Data.TokenShard.ReadAll(Directory.GetFiles(output, "*train*.bin").Single()));
+        Assert.Equal("Mail [EMAIL] or call [PHONE] from [IP].\n", text);
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "summary.json"))).RootElement;
+        Assert.Equal(1, summary.GetProperty("redacted").GetProperty("emails").GetInt64());
+    }
+
+    [Fact]
     public async Task TrainEncodePrepareEndToEnd()
     {
         string dir = TestData.TempDir();
@@ -157,7 +174,7 @@ public class CliTests
                     ]
             )
             .ToList();
-        Assert.Equal(15, commands.Count); // every command, so that a new one is covered too
+        Assert.Equal(16, commands.Count); // every command, so that a new one is covered too
         foreach (var path in commands.Prepend([]))
         {
             var r = await Run([.. path, "--help"]);
@@ -167,7 +184,7 @@ public class CliTests
         }
         // The benchmarks are their own executable: the shipped tool has no bench command (and does not carry ML.NET).
         Assert.Equal(2, (await Run("bench", "tokenizer")).Code);
-        foreach (var bench in new[] { "tokenizer", "train", "generate", "classify", "heap" })
+        foreach (var bench in new[] { "tokenizer", "train", "generate", "serve", "classify", "heap" })
         {
             var output = new StringWriter();
             Assert.Equal(0, await CliApp.RunAsync([bench, "--help"], output, TextWriter.Null, SharpLM.Bench.BenchCommands.BuildRoot));

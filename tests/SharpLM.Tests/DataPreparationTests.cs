@@ -75,6 +75,27 @@ public class DataPreparationTests
     }
 
     [Theory]
+    [InlineData("Write to ishmael@pequod.example.com today.", "Write to [EMAIL] today.")]
+    [InlineData("<first.last+tag@mail.co.uk>", "<[EMAIL]>")]
+    [InlineData("Call +1 (555) 123-4567 or 555.123.4567.", "Call [PHONE] or [PHONE].")]
+    [InlineData("Tel: +44 20 7946 0958, fax 020 7946 0959", "Tel: [PHONE], fax [PHONE]")]
+    [InlineData("Ruf 030-1234567 an; appelez le 01 23 45 67 89", "Ruf [PHONE] an; appelez le [PHONE]")]
+    [InlineData("host 192.168.0.12 and net 10.0.0.0/8 answered", "host [IP] and net [IP] answered")]
+    [InlineData("IPv6 2001:db8::8a2e:370:7334 and ::1 too", "IPv6 [IP] and [IP] too")]
+    // Left alone: what only looks close to PII.
+    [InlineData("In 1851, 1852 and 1853; at 12:30:45 on 2024-01-15.", "In 1851, 1852 and 1853; at 12:30:45 on 2024-01-15.")]
+    [InlineData("version 1.2.3.4.5, 300.1.1.1, ISBN 978-0-14-243724-7", "version 1.2.3.4.5, 300.1.1.1, ISBN 978-0-14-243724-7")]
+    [InlineData("@whale and a@b and 555-1234", "@whale and a@b and 555-1234")]
+    public void PiiRedactionReplacesAddressesAndNumbers(string text, string expected)
+    {
+        var counts = new PiiCounts();
+        Assert.Equal(expected, PiiRedactor.Redact(text, counts));
+        Assert.Equal(expected.Split("[EMAIL]").Length - 1, counts.Emails);
+        Assert.Equal(expected.Split("[PHONE]").Length - 1, counts.Phones);
+        Assert.Equal(expected.Split("[IP]").Length - 1, counts.IpAddresses);
+    }
+
+    [Theory]
     [InlineData("caresses", "caress")]
     [InlineData("ponies", "poni")]
     [InlineData("cats", "cat")]

@@ -348,6 +348,9 @@ public class FineTuningCliTests
     static Task<(int Code, string Out, string Err)> RunBench(params string[] args) => Cli.RunBench(args);
 
     /// <summary>A 300-row review CSV (columns review, sentiment) and a WordPiece tokenizer.json trained on it.</summary>
+    /// <summary>The toy reviews as a CSV (review, sentiment) with a WordPiece tokenizer trained on them, in a fresh folder.</summary>
+    public static Task<(string Dir, string Csv, string Tokenizer)> ToyCsvFiles() => ToyCsv();
+
     static async Task<(string Dir, string Csv, string Tokenizer)> ToyCsv()
     {
         string dir = TestData.TempDir();

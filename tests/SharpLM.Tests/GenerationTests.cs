@@ -205,4 +205,25 @@ public class GenerationTests
         };
         Assert.Contains(expected, Assert.Throws<SharpLMException>(() => o.Validate()).Message);
     }
+
+    [Fact]
+    public async Task GenerateWithASafetyListCutsOutputAndRefusesPrompts()
+    {
+        string run = await ServingModels.TrainedGpt(); // learned "User: Call me Ishmael.\nAssistant: Some years ago, ..."
+        string list = Path.Combine(TestData.TempDir(), "blocked.txt");
+        File.WriteAllLines(list, ["# one entry per line", "never mind", "re:whal(e|ing)"]);
+        string[] args = ["generate", "--model", run, "--temperature", "0", "--max-new-tokens", "40", "--safety", list];
+        var r = await Cli.Run([.. args, "--prompt", "User: Call me Ishmael.\nAssistant:", "--json"]);
+        Assert.True(r.Code == 0, r.Err);
+        var result = System.Text.Json.JsonDocument.Parse(r.Out).RootElement.GetProperty("results")[0];
+        Assert.Equal(" Some years ago, ", result.GetProperty("text").GetString());
+        Assert.Equal("content_filter", result.GetProperty("finishReason").GetString());
+
+        var refused = await Cli.Run([.. args, "--prompt", "the whaling voyage"]);
+        Assert.Equal(1, refused.Code);
+        Assert.Equal("error: Prompt 1 was refused: it matches an entry of the safety filter.", refused.Err.Trim());
+        var missing = await Cli.Run([.. args[..^1], "nope.txt", "--prompt", "x"]);
+        Assert.Equal(1, missing.Code);
+        Assert.Contains("Safety filter file nope.txt does not exist", missing.Err);
+    }
 }

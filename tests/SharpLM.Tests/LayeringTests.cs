@@ -50,6 +50,22 @@ public class LayeringTests
             "Generation",
             "Kinds",
         ],
+        ["Serving"] =
+        [
+            "Runtime",
+            "IO",
+            "Catalogue",
+            "Tokenization",
+            "Sources",
+            "Data",
+            "Models",
+            "Evaluation",
+            "Training",
+            "Generation",
+            "Kinds",
+            "Workflows",
+            "Pipelines",
+        ],
     };
 
     static string LibraryRoot()

@@ -96,4 +96,15 @@ public class ReadmeSnippetTests
         Assert.StartsWith("pos ", lines[0]);
         Assert.StartsWith("neg ", lines[1]);
     }
+
+    [Fact]
+    public async Task ChatWithARunInProcess()
+    {
+        string code = Snippet("chat-client");
+        Assert.InRange(Lines(code), 3, 6);
+        string run = await ServingModels.TrainedGpt();
+        string printed = await RunProgram(code.Replace("\"runs/chat\"", $"\"{run}\""));
+        // 53 tokens: the answer, then the "\nUser:" that stopped it (generated, so counted, but not returned).
+        Assert.Equal(" Some years ago, never mind how long precisely. (stop, 53 tokens)", printed.TrimEnd('\n'));
+    }
 }

@@ -39,12 +39,32 @@ public static class GenerateCommand
         };
         var stop = new Option<string[]>("--stop") { Description = "Stop sequence; repeat for several.", DefaultValueFactory = _ => [] };
         var seed = new Option<long>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 1337 };
+        var safety = new Option<string?>("--safety")
+        {
+            Description = "Blocked words/phrases/re:patterns, one per line: a matching prompt is refused, output is cut before a match.",
+        };
         var noCache = new Option<bool>("--no-kv-cache") { Description = "Recompute the whole context every step (slow; for comparison)." };
         var cmd = new Command(
             "generate",
             "Generate text from a trained model (greedy, temperature, top-k, top-p, repetition penalty, stop sequences)."
         );
-        foreach (var o in new Option[] { model, prompt, maxNew, temperature, topK, topP, penalty, stop, seed, noCache, CliApp.JsonOption })
+        foreach (
+            var o in new Option[]
+            {
+                model,
+                prompt,
+                maxNew,
+                temperature,
+                topK,
+                topP,
+                penalty,
+                stop,
+                seed,
+                safety,
+                noCache,
+                CliApp.JsonOption,
+            }
+        )
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
@@ -61,6 +81,7 @@ public static class GenerateCommand
                         StopSequences = p.GetValue(stop)!,
                         Seed = p.GetValue(seed),
                         UseKvCache = !p.GetValue(noCache),
+                        Safety = p.GetValue(safety) is string list ? SafetyFilter.Load(list) : null,
                     }.Validate();
                     using var pipeline = TextGenerationPipeline.Load(p.GetValue(model)!);
                     var prompts = p.GetValue(prompt)!;

@@ -47,6 +47,10 @@ public static class PrepareCommand
         var lower = new Option<bool>("--lowercase") { Description = "Lowercase the text." };
         var stop = new Option<bool>("--remove-stopwords") { Description = "Remove English stop words (classic NLP; implies lowercase)." };
         var stem = new Option<bool>("--stem") { Description = "Porter-stem every word (classic NLP; implies lowercase)." };
+        var pii = new Option<bool>("--redact-pii")
+        {
+            Description = "Replace e-mail addresses, phone numbers and IP addresses by [EMAIL], [PHONE], [IP] (patterns, not a guarantee).",
+        };
         var noEot = new Option<bool>("--no-eot") { Description = "Do not put <|endoftext|> before each document." };
         var cmd = new Command("prepare", "Clean a corpus, split train/validation deterministically and write llm.c token shards.");
         foreach (
@@ -64,6 +68,7 @@ public static class PrepareCommand
                 lower,
                 stop,
                 stem,
+                pii,
                 noEot,
                 CliApp.JsonOption,
             }
@@ -93,6 +98,7 @@ public static class PrepareCommand
                             Lowercase = p.GetValue(lower),
                             RemoveStopWords = p.GetValue(stop),
                             Stem = p.GetValue(stem),
+                            RedactPii = p.GetValue(pii),
                         },
                     };
                     var summary = await Run(ctx, CliApp.Catalog(p), options);
@@ -151,6 +157,8 @@ public static class PrepareCommand
             $"tokenizer {s.Tokenizer} (vocabulary {s.VocabSize:N0}), split by {s.SplitMode}, {s.TokensPerChar:F3} tokens/char, "
                 + $"{s.Seconds:F1} s ({s.MillionCharactersPerSecond:F2} M chars/s)"
         );
+        if (s.Redacted is { } r)
+            ctx.Out.WriteLine($"redacted {r.Emails:N0} e-mail addresses, {r.Phones:N0} phone numbers, {r.IpAddresses:N0} IP addresses");
         ctx.Out.WriteLine($"wrote {Path.GetFullPath(outputDir)} (shards, tokenizer.json, {CorpusPreparer.SummaryFile})");
     }
 }

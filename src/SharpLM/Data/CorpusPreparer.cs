@@ -35,6 +35,9 @@ public sealed record PrepareOptions
     public int Threads { get; init; } = Environment.ProcessorCount;
 }
 
+/// <summary>What <see cref="CleaningOptions.RedactPii"/> replaced in the corpus.</summary>
+public sealed record RedactionSummary(long Emails, long Phones, long IpAddresses);
+
 public sealed record SplitSummary(int Documents, long Characters, long Tokens, IReadOnlyList<string> Shards);
 
 public sealed record PrepareSummary(
@@ -47,7 +50,8 @@ public sealed record PrepareSummary(
     SplitSummary Val,
     double TokensPerChar,
     double Seconds,
-    double MillionCharactersPerSecond
+    double MillionCharactersPerSecond,
+    RedactionSummary? Redacted = null
 )
 {
     [JsonIgnore]
@@ -163,9 +167,10 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
                     batchChars = 0;
                 }
 
+                var redacted = o.Cleaning.RedactPii ? new PiiCounts() : null;
                 foreach (var doc in source.Read(files))
                 {
-                    string text = cleaner.Clean(doc.Text);
+                    string text = cleaner.Clean(doc.Text, redacted);
                     bool starts = doc.Source != previousSource;
                     previousSource = doc.Source;
                     charsDone += doc.Text.Length;
@@ -215,7 +220,8 @@ public sealed class CorpusPreparer(DataCatalogClient catalog)
                     val.Summary(),
                     (double)(train.Tokens + val.Tokens) / Math.Max(1, train.Characters + val.Characters),
                     seconds,
-                    rawChars / 1e6 / Math.Max(seconds, 1e-9)
+                    rawChars / 1e6 / Math.Max(seconds, 1e-9),
+                    redacted is null ? null : new RedactionSummary(redacted.Emails, redacted.Phones, redacted.IpAddresses)
                 );
                 AtomicFile.WriteAllText(
                     Path.Combine(tmpDir, SummaryFile),

@@ -18,11 +18,14 @@ public sealed record CleaningOptions
     public bool RemoveStopWords { get; init; }
     public bool Stem { get; init; }
 
+    /// <summary>Replace e-mail addresses, phone numbers and IP addresses by placeholders (<see cref="PiiRedactor"/>).</summary>
+    public bool RedactPii { get; init; }
+
     /// <summary>Stop-word removal and stemming rewrite text word by word (and lowercase it).</summary>
     public bool RewritesWords => RemoveStopWords || Stem;
 }
 
-/// <summary>Cleans raw text: Unicode NFC, control characters, HTML, and optionally stop words and stemming.</summary>
+/// <summary>Cleans raw text: Unicode NFC, control characters, HTML, and optionally PII, stop words and stemming.</summary>
 public sealed partial class TextCleaner(CleaningOptions options)
 {
     public CleaningOptions Options { get; } = options;
@@ -42,7 +45,8 @@ public sealed partial class TextCleaner(CleaningOptions options)
     [GeneratedRegex(@"[\p{L}\p{N}]+(?:['’][\p{L}]+)*")]
     private static partial Regex Word();
 
-    public string Clean(string text)
+    /// <summary>The cleaned text; <paramref name="redacted"/> counts what PII redaction replaced.</summary>
+    public string Clean(string text, PiiCounts? redacted = null)
     {
         if (Options.StripHtml)
         {
@@ -64,6 +68,8 @@ public sealed partial class TextCleaner(CleaningOptions options)
             { /* lone surrogates: leave the text as it is */
             }
         }
+        if (Options.RedactPii)
+            text = PiiRedactor.Redact(text, redacted);
         if (Options.Lowercase || Options.RewritesWords)
             text = text.ToLowerInvariant();
         if (Options.RewritesWords)

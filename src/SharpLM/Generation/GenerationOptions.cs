@@ -24,6 +24,9 @@ public sealed record GenerationOptions
     public bool StopAtEndOfText { get; init; } = true;
     public long Seed { get; init; } = 1337;
 
+    /// <summary>Blocked words and patterns: generation that would produce one is cut there and finishes with "content_filter".</summary>
+    public SafetyFilter? Safety { get; init; }
+
     /// <summary>Keep keys/values of past positions (fast); false recomputes the whole context every step.</summary>
     public bool UseKvCache { get; init; } = true;
 
@@ -45,7 +48,10 @@ public sealed record GenerationOptions
     }
 }
 
-/// <summary>One generated continuation. FinishReason is "length", "stop" (a stop sequence) or "eos" (end-of-text token).</summary>
+/// <summary>
+/// One generated continuation. FinishReason is "length", "stop" (a stop sequence), "eos" (end-of-text token) or
+/// "content_filter" (the safety filter cut it).
+/// </summary>
 public sealed record GenerationResult(
     string Prompt,
     string Text,

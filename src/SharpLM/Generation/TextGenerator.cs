@@ -31,6 +31,9 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
         options.Validate();
         if (prompts.Count == 0)
             throw new SharpLMException("Give at least one prompt.");
+        for (int b = 0; b < prompts.Count; b++)
+            if (options.Safety?.FirstMatch(prompts[b]) >= 0)
+                throw new SharpLMException($"Prompt {b + 1} was refused: it matches an entry of the safety filter.");
         int block = model.Config.NPositions;
         int? eot = tokenizer.SpecialTokenId("<|endoftext|>");
         int batch = prompts.Count;
@@ -70,8 +73,7 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
 
         var generated = Enumerable.Range(0, batch).Select(_ => new List<int>()).ToArray();
         var finish = new string?[batch];
-        var texts = new string[batch];
-        var streamed = new int[batch];
+        var streams = Enumerable.Range(0, batch).Select(_ => new TextStream(tokenizer, options.StopSequences, options.Safety)).ToArray();
         var history = rows.Select(r => (IReadOnlyList<int>)r).ToArray(); // prompt + generated, for the repetition penalty
         using var generator = new torch.Generator((ulong)options.Seed);
         using var cache = options.UseKvCache ? model.NewCache(batch) : null;
@@ -118,26 +120,18 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
                     }
                     generated[b].Add((int)next[b]);
                     rows[b].Add((int)next[b]);
-                    string text = tokenizer.Decode(generated[b]);
-                    int cut = FirstStop(text, options.StopSequences);
-                    if (cut >= 0)
-                    {
-                        text = text[..cut];
-                        finish[b] = "stop";
-                    }
-                    texts[b] = text;
-                    Stream(b, text, finish[b] is not null, options.StopSequences, streamed);
+                    Emit(b, streams[b].Add((int)next[b]));
+                    finish[b] = streams[b].Finish;
                 }
             }
         }
         var results = new GenerationResult[batch];
         for (int b = 0; b < batch; b++)
         {
-            texts[b] ??= "";
-            Stream(b, texts[b], true, options.StopSequences, streamed);
+            Emit(b, streams[b].Flush());
             results[b] = new GenerationResult(
                 prompts[b],
-                texts[b],
+                streams[b].Text,
                 generated[b].ToArray(),
                 finish[b] ?? "length",
                 promptTokens[b],
@@ -147,43 +141,9 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
         return results;
     }
 
-    static int FirstStop(string text, IReadOnlyList<string> stops)
+    void Emit(int row, string text)
     {
-        int first = -1;
-        foreach (var s in stops)
-        {
-            int i = text.IndexOf(s, StringComparison.Ordinal);
-            if (i >= 0 && (first < 0 || i < first))
-                first = i;
-        }
-        return first;
-    }
-
-    /// <summary>
-    /// Emits the part of the text not yet streamed, holding back what might still turn into a stop sequence or a split character.
-    /// </summary>
-    void Stream(int row, string text, bool final, IReadOnlyList<string> stops, int[] streamed)
-    {
-        if (TextProduced is null)
-            return;
-        int safe = text.Length;
-        if (!final)
-        {
-            while (safe > 0 && (text[safe - 1] == '\uFFFD' || char.IsHighSurrogate(text[safe - 1])))
-                safe--;
-            int end = safe;
-            foreach (var s in stops)
-                for (int k = Math.Min(s.Length - 1, end); k > 0; k--)
-                    if (string.CompareOrdinal(text, end - k, s, 0, k) == 0)
-                    {
-                        safe = Math.Min(safe, end - k);
-                        break;
-                    }
-        }
-        if (safe > streamed[row])
-        {
-            TextProduced(row, text[streamed[row]..safe]);
-            streamed[row] = safe;
-        }
+        if (text.Length > 0)
+            TextProduced?.Invoke(row, text);
     }
 }

@@ -46,6 +46,18 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
         return encoder.forward(x, attend.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1));
     }
 
+    /// <summary>[CLS] text [SEP] as ids, the text cut so that the whole is at most <paramref name="block"/> tokens.</summary>
+    public static long[] EncodeWithSpecials(Tokenization.Tokenizer tokenizer, string text, int block)
+    {
+        int cls =
+            tokenizer.SpecialTokenId("[CLS]")
+            ?? throw new SharpLMException("The tokenizer has no [CLS] token; a BERT model needs a WordPiece (BERT) tokenizer.");
+        int sep =
+            tokenizer.SpecialTokenId("[SEP]")
+            ?? throw new SharpLMException("The tokenizer has no [SEP] token; a BERT model needs a WordPiece (BERT) tokenizer.");
+        return [cls, .. tokenizer.Encode(text).Take(block - 2).Select(i => (long)i), sep];
+    }
+
     /// <summary>The pooled [CLS] representation [B, H].</summary>
     public Tensor Pool(Tensor hidden) => pooler.forward(hidden);
 

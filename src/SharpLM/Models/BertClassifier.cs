@@ -10,7 +10,7 @@ namespace SharpLM.Models;
 /// Sequence classification on BERT (HF BertForSequenceClassification: bert.*, classifier.*): dropout and a linear layer
 /// on the pooled [CLS] representation. Input: [CLS] text [SEP], padded with [PAD].
 /// </summary>
-public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenceClassifier
+public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenceClassifier, IHiddenStates
 {
     readonly Bert bert;
     readonly Dropout dropout;
@@ -42,16 +42,14 @@ public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenc
 
     public Tensor Logits(Tensor ids, Tensor attend) => forward(ids, attend);
 
-    public long[] Encode(Tokenizer tokenizer, string text, int block)
-    {
-        int cls =
-            tokenizer.SpecialTokenId("[CLS]")
-            ?? throw new SharpLMException("The tokenizer has no [CLS] token; a BERT classifier needs a WordPiece (BERT) tokenizer.");
-        int sep =
-            tokenizer.SpecialTokenId("[SEP]")
-            ?? throw new SharpLMException("The tokenizer has no [SEP] token; a BERT classifier needs a WordPiece (BERT) tokenizer.");
-        return [cls, .. tokenizer.Encode(text).Take(block - 2).Select(i => (long)i), sep];
-    }
+    public long[] Encode(Tokenizer tokenizer, string text, int block) => Bert.EncodeWithSpecials(tokenizer, text, block);
+
+    Tensor IHiddenStates.HiddenStates(Tensor ids, Tensor attend) => bert.Forward(ids, attend);
+
+    bool IHiddenStates.Bidirectional => true;
+    int IHiddenStates.MaxInput => MaxInputTokens;
+
+    long[] IHiddenStates.EncodeText(Tokenizer tokenizer, string text, int maxTokens) => Encode(tokenizer, text, maxTokens);
 
     public bool IsEmbedding(string name) => name.StartsWith("bert.embeddings.", StringComparison.Ordinal);
 

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace SharpLM.Models;
 
 /// <summary>BERT with the masked-LM head (HF BertForMaskedLM: bert.*, cls.predictions.*), decoder tied to the word embeddings.</summary>
-public sealed class BertForMaskedLm : nn.Module<Tensor, Tensor, Tensor>
+public sealed class BertForMaskedLm : nn.Module<Tensor, Tensor, Tensor>, IHiddenStates
 {
     readonly Bert bert;
     readonly BertOnlyMlmHead cls;
@@ -20,6 +20,15 @@ public sealed class BertForMaskedLm : nn.Module<Tensor, Tensor, Tensor>
     }
 
     public BertConfig Config => bert.Config;
+
+    Tensor IHiddenStates.HiddenStates(Tensor ids, Tensor attend) => bert.Forward(ids, attend);
+
+    long IHiddenStates.PadId => Config.PadTokenId;
+    bool IHiddenStates.Bidirectional => true;
+    int IHiddenStates.MaxInput => Config.MaxPositionEmbeddings;
+
+    long[] IHiddenStates.EncodeText(Tokenization.Tokenizer tokenizer, string text, int maxTokens) =>
+        Bert.EncodeWithSpecials(tokenizer, text, maxTokens);
 
     /// <summary>Vocabulary logits [B, T, V].</summary>
     public override Tensor forward(Tensor ids, Tensor attend) => cls.forward(bert.Forward(ids, attend));

@@ -11,7 +11,7 @@ namespace SharpLM.Models;
 /// multi-head attention and a GELU MLP, final LayerNorm, LM head tied to the token embedding.
 /// Parameter names follow Hugging Face's GPT-2 (wte, wpe, h.N.attn.c_attn, ..., ln_f).
 /// </summary>
-public sealed class Gpt : nn.Module<Tensor, Tensor>
+public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates
 {
     readonly Embedding wte,
         wpe;
@@ -60,6 +60,19 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
 
     public long ParameterCount => parameters().Sum(p => p.numel());
 
+    // IHiddenStates: right padding never reaches a real token under causal attention.
+    Tensor IHiddenStates.HiddenStates(Tensor ids, Tensor attend) => Hidden(ids);
+
+    long IHiddenStates.PadId => 0;
+    bool IHiddenStates.Bidirectional => false;
+    int IHiddenStates.MaxInput => Config.NPositions;
+
+    long[] IHiddenStates.EncodeText(Tokenization.Tokenizer tokenizer, string text, int maxTokens)
+    {
+        var ids = tokenizer.Encode(text).Take(maxTokens).Select(i => (long)i).ToArray();
+        return ids.Length > 0 ? ids : [Config.EosTokenId ?? 0];
+    }
+
     /// <summary>Logits [B, T, vocab] for token ids [B, T] with plain causal attention.</summary>
     public override Tensor forward(Tensor idx) => Forward(idx);
 
@@ -99,6 +112,34 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         if (lastOnly)
             x = x[.., ^1.., ..];
         return ln_f.forward(x);
+    }
+
+    /// <summary>A cache for <paramref name="slots"/> sequences of up to n_positions tokens each (continuous batching).</summary>
+    public SlotKvCache NewSlotCache(int slots) => new(Config.NLayer, slots, Config.NHead, Config.NPositions, Config.HeadDim);
+
+    /// <summary>
+    /// Runs one sequence's prompt <paramref name="ids"/> [1, T] and stores its keys and values in <paramref name="slot"/>;
+    /// returns the logits for the next token [1, vocab].
+    /// </summary>
+    public Tensor Prefill(Tensor ids, SlotKvCache cache, int slot)
+    {
+        using var prefix = NewCache(1, (int)ids.shape[1]);
+        var logits = Forward(ids, prefix, lastOnly: true);
+        cache.Store(slot, prefix);
+        return logits[.., -1, ..];
+    }
+
+    /// <summary>
+    /// One decoding step for sequences held in slots: <paramref name="ids"/> [B] are the rows' newest tokens, at
+    /// <paramref name="positions"/>, each stored in its row's slot; returns the next-token logits [B, vocab].
+    /// </summary>
+    public Tensor DecodeStep(Tensor ids, SlotKvCache cache, IReadOnlyList<long> slots, IReadOnlyList<long> positions)
+    {
+        var batch = new SlotDecodeBatch(cache, slots, positions);
+        var x = drop.forward(wte.forward(ids.unsqueeze(1)) + wpe.forward(batch.Positions.unsqueeze(1)));
+        for (int i = 0; i < h.Count; i++)
+            x = h[i].Forward(x, batch, i);
+        return nn.functional.linear(ln_f.forward(x), wte.weight!)[.., -1, ..];
     }
 
     public KvCache NewCache(long batch, int? capacity = null) =>

@@ -11,7 +11,7 @@ namespace SharpLM.Models;
 /// linear layer on the final hidden state of each text's last real token, the only position that has seen the whole
 /// text. Batches are right-padded, so causal attention already keeps padding out of every real position.
 /// </summary>
-public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenceClassifier
+public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenceClassifier, IHiddenStates
 {
     readonly Gpt transformer;
     readonly Linear score;
@@ -55,6 +55,13 @@ public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequence
         var ids = tokenizer.Encode(text).Take(block).Select(i => (long)i).ToArray();
         return ids.Length > 0 ? ids : [PadId];
     }
+
+    Tensor IHiddenStates.HiddenStates(Tensor ids, Tensor attend) => transformer.Hidden(ids);
+
+    bool IHiddenStates.Bidirectional => false;
+    int IHiddenStates.MaxInput => MaxInputTokens;
+
+    long[] IHiddenStates.EncodeText(Tokenizer tokenizer, string text, int maxTokens) => Encode(tokenizer, text, maxTokens);
 
     public bool IsEmbedding(string name) =>
         name.StartsWith("transformer.wte.", StringComparison.Ordinal) || name.StartsWith("transformer.wpe.", StringComparison.Ordinal);

@@ -8,7 +8,7 @@ namespace SharpLM.Pipelines;
 /// </summary>
 public interface IPipeline : IDisposable
 {
-    /// <summary>"text-generation", "fill-mask", "text-classification".</summary>
+    /// <summary>"text-generation", "fill-mask", "text-classification", "feature-extraction".</summary>
     string Task { get; }
     LoadedModel Model { get; }
 }
@@ -20,6 +20,7 @@ public static class Pipeline
         ["text-generation"] = m => new TextGenerationPipeline(m),
         ["fill-mask"] = m => new FillMaskPipeline(m),
         ["text-classification"] = m => new TextClassificationPipeline(m),
+        ["feature-extraction"] = m => new FeatureExtractionPipeline(m),
     };
 
     /// <summary>Adds the pipeline for a new task (a kind whose <see cref="ModelKind.Task"/> names it).</summary>

@@ -65,6 +65,33 @@ public static class CliProcess
             Process.BeginErrorReadLine();
         }
 
+        public string Out
+        {
+            get
+            {
+                lock (_out)
+                    return _out.ToString();
+            }
+        }
+
+        /// <summary>Waits until standard output has a line starting with <paramref name="prefix"/>, and returns it.</summary>
+        public async Task<string> WaitForLineAsync(string prefix, TimeSpan timeout)
+        {
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < timeout)
+            {
+                if (Out.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal)) is string line)
+                    return line.TrimEnd('\r');
+                if (Process.HasExited)
+                    break;
+                await Task.Delay(50);
+            }
+            throw new TimeoutException($"no line starting with '{prefix}' within {timeout}; stdout: {Out}; stderr: {Err}");
+        }
+
+        /// <summary>SIGTERM, as systemd or docker stop send it.</summary>
+        public void Terminate() => Process.Start("kill", ["-TERM", Process.Id.ToString()])!.WaitForExit();
+
         public string Err
         {
             get

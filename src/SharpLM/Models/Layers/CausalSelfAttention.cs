@@ -35,6 +35,23 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => Forward(x, null, -1, null);
 
+    /// <summary>One continuous-batching decode step: x [B, 1, C], each row at its own slot and position.</summary>
+    public Tensor Forward(Tensor x, SlotDecodeBatch batch, int layer)
+    {
+        long b = x.shape[0];
+        long d = _embd / _heads;
+        var qkv = c_attn.forward(x).split(_embd, dim: 2);
+        var q = qkv[0].view(b, 1, _heads, d).transpose(1, 2);
+        var (k, v) = batch.Cache.Write(
+            layer,
+            batch,
+            qkv[1].view(b, 1, _heads, d).transpose(1, 2),
+            qkv[2].view(b, 1, _heads, d).transpose(1, 2)
+        );
+        var y = F.scaled_dot_product_attention(q, k, v, batch.Mask, 0.0, false);
+        return resid_dropout.forward(c_proj.forward(y.transpose(1, 2).contiguous().view(b, 1, _embd)));
+    }
+
     /// <param name="x">[B, T, C]</param>
     /// <param name="cache">Optional KV cache; the new keys/values are appended to it.</param>
     /// <param name="layer">This layer's index in the cache.</param>

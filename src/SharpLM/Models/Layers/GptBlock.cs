@@ -27,6 +27,12 @@ public sealed class GptBlock : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => Forward(x, null, -1, null);
 
+    public Tensor Forward(Tensor x, SlotDecodeBatch batch, int layer)
+    {
+        x = x + attn.Forward(ln_1.forward(x), batch, layer);
+        return x + mlp.forward(ln_2.forward(x));
+    }
+
     public Tensor Forward(Tensor x, KvCache? cache, int layer, Tensor? mask)
     {
         x = x + attn.Forward(ln_1.forward(x), cache, layer, mask);

@@ -41,6 +41,9 @@ public sealed class KvCache : IDisposable
         return (_keys[layer].narrow(2, 0, Length + t), _values[layer].narrow(2, 0, Length + t));
     }
 
+    /// <summary>The keys and values stored so far for one layer [B, H, Length, D] (views).</summary>
+    public (Tensor Keys, Tensor Values) Stored(int layer) => (_keys[layer].narrow(2, 0, Length), _values[layer].narrow(2, 0, Length));
+
     /// <summary>Called once per forward pass, after every layer has appended the same number of positions.</summary>
     public void Advance(int positions) => Length += positions;
 
