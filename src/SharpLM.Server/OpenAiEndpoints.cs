@@ -51,6 +51,7 @@ sealed class OpenAiEndpoints(SharpLMServer server, SafetyFilter? safety)
         if (stop.Any(s => s.Length == 0))
             throw ApiException.BadRequest("Stop sequences must not be empty.", "stop");
         long? seed = body.Long("seed");
+        _ = body.String("user"); // OpenAI's end-user id: checked, not used
         int topK = body.Integer("top_k", -1, int.MaxValue) ?? 0;
         var options = new GenerationOptions
         {

@@ -212,6 +212,7 @@ public class ServerTests(ServerFixture f) : IClassFixture<ServerFixture>
                 temperature = 1.5,
                 seed = 7,
                 logprobs = 2,
+                user = "alice", // accepted, as OpenAI's end-user id (SharpLM does not use it)
             }
         );
         Assert.Equal(HttpStatusCode.OK, status);
@@ -384,6 +385,20 @@ public class ServerTests(ServerFixture f) : IClassFixture<ServerFixture>
             ),
             "unsupported_parameter",
             "presence_penalty"
+        );
+        AssertError(
+            HttpStatusCode.BadRequest,
+            await Post(
+                f.Http,
+                "/v1/completions",
+                new
+                {
+                    model = "gpt",
+                    prompt = "Call",
+                    user = 5,
+                }
+            ),
+            param: "user"
         );
         AssertError(
             HttpStatusCode.BadRequest,
