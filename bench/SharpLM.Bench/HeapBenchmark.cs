@@ -25,7 +25,8 @@ public static class HeapBenchmark
             Batch = 16,
             Block = 128;
         torch.manual_seed(1);
-        var embedding = (randn(Vocab, Width) * 0.02).requires_grad_();
+        using var s = new Scalars();
+        var embedding = randn(Vocab, Width).mul(s[0.02]).requires_grad_();
         var hidden = randn(307, Width).requires_grad_();
         var target = randint(0, Vocab, [307]);
         using var mlm = new BertForMaskedLm(
@@ -40,10 +41,19 @@ public static class HeapBenchmark
             }
         );
         mlm.train();
-        var optimizer = torch.optim.AdamW(mlm.parameters(), 1e-4);
+        // AdamW as TorchSharp's defaults have it (no weight decay, betas 0.9 and 0.999).
+        using var optimizer = new Training.TrainingOptimizer(
+            mlm,
+            new Training.TrainOptions
+            {
+                LearningRate = 1e-4,
+                WeightDecay = 0,
+                Beta2 = 0.999,
+            }
+        );
         var ids = randint(5, Vocab, [Batch, Block]);
         var attend = ones([Batch, Block], ScalarType.Bool);
-        var selected = rand([Batch, Block]).lt(0.15);
+        var selected = rand([Batch, Block]).lt(s[0.15]);
         var labels = ids[selected];
 
         void Head()
@@ -56,9 +66,9 @@ public static class HeapBenchmark
         void Step()
         {
             using var scope = NewDisposeScope();
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             nn.functional.cross_entropy(mlm.ForwardSelected(ids, attend, selected), labels).backward();
-            optimizer.step();
+            optimizer.Step();
         }
         var workloads = new (string Name, Action Work)[]
         {

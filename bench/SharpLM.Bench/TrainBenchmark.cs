@@ -73,6 +73,7 @@ public static class TrainBenchmark
         {
             var sw = Stopwatch.StartNew();
             using var scope = NewDisposeScope();
+            using var s = new Runtime.Scalars();
             optimizer.ZeroGrad();
             for (int micro = 0; micro < o.GradAccumulation; micro++)
             {
@@ -80,7 +81,7 @@ public static class TrainBenchmark
                     Enumerable.Range(0, o.BatchSize * block).Select(_ => (long)(rng.Next() % CharVocabulary)).ToArray(),
                     [o.BatchSize, block]
                 );
-                (Gpt.Loss(model.forward(x), x.roll(-1, 1)) / o.GradAccumulation).backward();
+                Gpt.Loss(model.forward(x), x.roll(-1, 1)).div(s[(long)o.GradAccumulation]).backward();
             }
             nn.utils.clip_grad_norm_(optimizer.Parameters, o.GradClip);
             optimizer.Step();

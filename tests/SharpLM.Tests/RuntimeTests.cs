@@ -26,7 +26,7 @@ public class RuntimeTests
         using var scope = NewDisposeScope();
         manual_seed(0);
         var model = nn.Linear(4, 1);
-        var optimizer = optim.AdamW(model.parameters(), lr: 0.05);
+        using var optimizer = new Training.TrainingOptimizer(model, new Training.TrainOptions { LearningRate = 0.05 });
         var input = randn(32, 4);
         var target = input.matmul(tensor(new float[] { 1, -2, 3, 0.5f }).reshape(4, 1));
         float first = 0,
@@ -34,10 +34,10 @@ public class RuntimeTests
         for (int step = 0; step < 50; step++)
         {
             using var stepScope = NewDisposeScope();
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             var loss = nn.functional.mse_loss(model.forward(input), target);
             loss.backward();
-            optimizer.step();
+            optimizer.Step();
             if (step == 0)
                 first = loss.item<float>();
             last = loss.item<float>();

@@ -1,4 +1,5 @@
 using SharpLM.Data;
+using SharpLM.Runtime;
 using SharpLM.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -177,6 +178,73 @@ public class TrainingTests
         Assert.True(r.BestValLoss < 2.0, $"{kind}: {r.BestValLoss}"); // ln(vocab 12) = 2.48 is where it starts
     }
 
+    [Theory]
+    [InlineData(OptimizerKind.AdamW)]
+    [InlineData(OptimizerKind.Adam)]
+    [InlineData(OptimizerKind.Sgd)]
+    public void OptimizerUpdatesFollowTheirFormulas(OptimizerKind kind)
+    {
+        // A Linear(3 → 1) whose loss is w·x + b: the gradient is x for the weight (decayed) and 1 for the bias (not).
+        // Six steps are replayed here in doubles from the published algorithms (PyTorch's AdamW, Adam with L2 through
+        // the gradient, SGD with momentum and dampening 0), which is what TrainingOptimizer implements.
+        using var scope = NewDisposeScope();
+        var linear = nn.Linear(3, 1);
+        double[] w = [0.5, -0.25, 1.0],
+            x = [0.3, -1.2, 2.0];
+        double b = 0.1;
+        using (no_grad())
+        {
+            linear.weight!.copy_(tensor(w.Select(v => (float)v).ToArray(), [1, 3]));
+            linear.bias!.copy_(tensor(new[] { (float)b }));
+        }
+        var o = new TrainOptions
+        {
+            Optimizer = kind,
+            LearningRate = 0.05,
+            WeightDecay = 0.1,
+            Beta1 = 0.9,
+            Beta2 = 0.99,
+            Momentum = 0.9,
+        };
+        using var optimizer = new TrainingOptimizer(linear, o);
+        var input = tensor(x.Select(v => (float)v).ToArray(), [1, 3]);
+        double[] p = [.. w, b],
+            g0 = [.. x, 1],
+            m = new double[4],
+            v = new double[4];
+        for (int step = 1; step <= 6; step++)
+        {
+            optimizer.ZeroGrad();
+            linear.forward(input).sum().backward();
+            optimizer.Step();
+            for (int i = 0; i < 4; i++)
+            {
+                double decay = i < 3 ? o.WeightDecay : 0,
+                    g = g0[i];
+                if (kind == OptimizerKind.Sgd)
+                {
+                    g += decay * p[i];
+                    m[i] = step == 1 ? g : o.Momentum * m[i] + g;
+                    p[i] -= o.LearningRate * m[i];
+                    continue;
+                }
+                if (kind == OptimizerKind.AdamW)
+                    p[i] *= 1 - o.LearningRate * decay;
+                else
+                    g += decay * p[i];
+                m[i] = o.Beta1 * m[i] + (1 - o.Beta1) * g;
+                v[i] = o.Beta2 * v[i] + (1 - o.Beta2) * g * g;
+                double mHat = m[i] / (1 - Math.Pow(o.Beta1, step)),
+                    vHat = v[i] / (1 - Math.Pow(o.Beta2, step));
+                p[i] -= o.LearningRate * mHat / (Math.Sqrt(vHat) + 1e-8);
+            }
+        }
+        float[] actual = [.. linear.weight!.data<float>(), .. linear.bias!.data<float>()];
+        for (int i = 0; i < 4; i++)
+            Assert.Equal(p[i], actual[i], 5e-6);
+        Assert.NotEqual(w[0], actual[0], 1e-3); // it moved
+    }
+
     [Fact]
     public async Task L2PenaltyShrinksTheWeights()
     {
@@ -201,7 +269,7 @@ public class TrainingTests
 
     sealed class TrainingOptimizerProbe(nn.Module m)
     {
-        public double MatrixNorm() => m.parameters().Where(p => p.dim() >= 2).Sum(p => p.pow(2).sum().item<float>());
+        public double MatrixNorm() => m.parameters().Where(p => p.dim() >= 2).Sum(p => p.mul(p).sum().item<float>());
     }
 
     [Fact]
@@ -283,10 +351,12 @@ public class TrainingTests
             var batch = _inner.MicroBatchLoss(step, micro);
             if (!poisoned(step))
                 return batch;
+            using var s = new Runtime.Scalars();
             if (!infiniteGradient)
-                return batch with { Loss = batch.Loss * float.NaN };
+                return batch with { Loss = batch.Loss.mul(s[double.NaN]) };
             var w = _inner.Model.parameters().First();
-            return batch with { Loss = batch.Loss + (w - w.detach()).abs().sum().sqrt() }; // value + 0, gradient of sqrt at 0 = infinity
+            // value + 0, gradient of sqrt at 0 = infinity
+            return batch with { Loss = batch.Loss.Plus((w - w.detach()).abs().sum().sqrt()) };
         }
 
         public EvalResult Evaluate(CancellationToken ct) => _inner.Evaluate(ct);

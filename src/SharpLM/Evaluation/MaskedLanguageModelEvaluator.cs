@@ -32,8 +32,9 @@ public static class MaskedLanguageModelEvaluator
         {
             ct.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
+            using var s = new Runtime.Scalars();
             var (ids, attend, labels) = windows.Batch(starts.Skip(i).Take(batch).ToArray(), SplitMix64.Mix((ulong)seed, 0x3A5C, (ulong)i));
-            var selected = labels.ne(MlmMasking.Ignore);
+            var selected = labels.ne(s[MlmMasking.Ignore]);
             long n = selected.sum().item<long>();
             progress?.Report((Math.Min(i + batch, starts.Count), starts.Count));
             if (n == 0)

@@ -17,6 +17,7 @@ public static class LogitsProcessor
         if (penalty == 1.0)
             return logits;
         var result = logits.clone();
+        using var s = new Runtime.Scalars();
         for (int b = 0; b < previous.Count; b++)
         {
             if (previous[b].Count == 0)
@@ -24,7 +25,7 @@ public static class LogitsProcessor
             var ids = tensor(previous[b].Distinct().Select(i => (long)i).ToArray());
             var row = result[b];
             var picked = row.index_select(0, ids);
-            row.index_copy_(0, ids, where(picked > 0, picked / penalty, picked * penalty));
+            row.index_copy_(0, ids, where(picked.gt(s[0L]), picked.div(s[penalty]), picked.mul(s[penalty])));
         }
         return result;
     }
@@ -34,7 +35,8 @@ public static class LogitsProcessor
         if (k <= 0 || k >= logits.shape[^1])
             return logits;
         var kth = logits.topk(k, dim: -1).values[.., ^1..]; // [B, 1]
-        return logits.masked_fill(logits < kth, double.NegativeInfinity);
+        using var s = new Runtime.Scalars();
+        return logits.masked_fill(logits < kth, s[double.NegativeInfinity]);
     }
 
     /// <summary>
@@ -47,22 +49,24 @@ public static class LogitsProcessor
         var (sorted, order) = logits.sort(dim: -1, descending: true);
         var cumulative = sorted.softmax(-1).cumsum(-1);
         // Remove a token when the tokens before it already reach p.
-        var removeSorted = (cumulative - sorted.softmax(-1)) >= p;
+        using var s = new Runtime.Scalars();
+        var removeSorted = (cumulative - sorted.softmax(-1)).ge(s[p]);
         var remove = zeros_like(removeSorted).scatter(-1, order, removeSorted);
-        return logits.masked_fill(remove, double.NegativeInfinity);
+        return logits.masked_fill(remove, s[double.NegativeInfinity]);
     }
 
     /// <summary>Picks the next token of each row: argmax when temperature is 0, else a draw from the filtered distribution.</summary>
     public static long[] Sample(Tensor logits, GenerationOptions o, IReadOnlyList<IReadOnlyList<int>> previous, Generator generator)
     {
         using var scope = NewDisposeScope();
+        using var s = new Runtime.Scalars();
         logits = RepetitionPenalty(logits.to(ScalarType.Float32), previous, o.RepetitionPenalty);
         Tensor next;
         if (o.Temperature == 0)
             next = logits.argmax(-1);
         else
         {
-            logits = TopP(TopK(logits / o.Temperature, o.TopK), o.TopP);
+            logits = TopP(TopK(logits.div(s[o.Temperature]), o.TopK), o.TopP);
             next = multinomial(logits.softmax(-1), 1, generator: generator).squeeze(-1);
         }
         return next.data<long>().ToArray();

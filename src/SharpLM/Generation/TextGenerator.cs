@@ -84,6 +84,7 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
                 ct.ThrowIfCancellationRequested();
                 long[] next;
                 using (var scope = NewDisposeScope())
+                using (var s = new Runtime.Scalars())
                 {
                     int total = tokens[0].Count;
                     Tensor logits;
@@ -94,7 +95,7 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
                         int w = Math.Min(total, block);
                         var idx = tensor(tokens.SelectMany(r => r.Skip(total - w)).Select(i => (long)i).ToArray(), [batch, w]);
                         Tensor? mask = padded ? tensor(attend.SelectMany(r => r.Skip(total - w)).ToArray(), [batch, w]) : null;
-                        var positions = mask is null ? null : (mask.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
+                        var positions = mask is null ? null : mask.to(ScalarType.Int64).cumsum(1).sub(s[1L]).clamp_min(s[0L]);
                         logits = model.Forward(idx, cache, positions, mask, lastOnly: true);
                     }
                     else
@@ -102,7 +103,7 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
                         int w = cache.Length + 1;
                         var idx = tensor(tokens.Select(r => (long)r[^1]).ToArray(), [batch, 1]);
                         Tensor? mask = padded ? tensor(attend.SelectMany(r => r.Skip(total - w)).ToArray(), [batch, w]) : null;
-                        var positions = mask is null ? null : (mask.to(ScalarType.Int64).sum(1, keepdim: true) - 1);
+                        var positions = mask is null ? null : mask.to(ScalarType.Int64).sum(1, keepdim: true).sub(s[1L]);
                         logits = model.Forward(idx, cache, positions, mask, lastOnly: true);
                     }
                     next = LogitsProcessor.Sample(logits[.., -1, ..], options, history, generator);

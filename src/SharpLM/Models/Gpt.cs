@@ -1,5 +1,6 @@
 using SharpLM.IO;
 using SharpLM.Models.Layers;
+using SharpLM.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -95,8 +96,8 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates
             throw new SharpLMException(
                 $"Sequence of {past + t} tokens is longer than the model's context (n_positions {Config.NPositions})."
             );
-        positions ??= arange(past, past + t, dtype: ScalarType.Int64, device: idx.device).unsqueeze(0);
-        var x = drop.forward(wte.forward(idx) + wpe.forward(positions));
+        positions ??= Arithmetic.Range(past, past + t, idx.device).unsqueeze(0);
+        var x = drop.forward(wte.forward(idx).Plus(wpe.forward(positions)));
         Tensor? mask = null;
         if (attend is not null)
         {
@@ -136,7 +137,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates
     public Tensor DecodeStep(Tensor ids, SlotKvCache cache, IReadOnlyList<long> slots, IReadOnlyList<long> positions)
     {
         var batch = new SlotDecodeBatch(cache, slots, positions);
-        var x = drop.forward(wte.forward(ids.unsqueeze(1)) + wpe.forward(batch.Positions.unsqueeze(1)));
+        var x = drop.forward(wte.forward(ids.unsqueeze(1)).Plus(wpe.forward(batch.Positions.unsqueeze(1))));
         for (int i = 0; i < h.Count; i++)
             x = h[i].Forward(x, batch, i);
         return nn.functional.linear(ln_f.forward(x), wte.weight!)[.., -1, ..];

@@ -1,4 +1,5 @@
 using SharpLM.IO;
+using SharpLM.Runtime;
 using SharpLM.Tokenization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -41,8 +42,9 @@ public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequence
     public override Tensor forward(Tensor ids, Tensor attend)
     {
         var hidden = transformer.Hidden(ids);
-        var last = attend.to(ScalarType.Int64).sum(1).sub(1).clamp_min(0);
-        return score.forward(hidden[arange(ids.shape[0], dtype: ScalarType.Int64, device: ids.device), last]);
+        using var s = new Scalars();
+        var last = attend.to(ScalarType.Int64).sum(1).sub(s[1L]).clamp_min(s[0L]);
+        return score.forward(hidden[Arithmetic.Range(0, ids.shape[0], ids.device), last]);
     }
 
     public Tensor Logits(Tensor ids, Tensor attend) => forward(ids, attend);

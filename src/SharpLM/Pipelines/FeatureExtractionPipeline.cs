@@ -61,6 +61,7 @@ public sealed class FeatureExtractionPipeline : IPipeline
             {
                 ct.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
+                using var s = new Runtime.Scalars();
                 var chunk = ids.Skip(i).Take(batch).ToArray();
                 var (x, attend) = ClassifierEvaluator.Pad(chunk, _model.PadId);
                 var hidden = _model.HiddenStates(x, attend);
@@ -68,7 +69,7 @@ public sealed class FeatureExtractionPipeline : IPipeline
                 var pooled = pooling switch
                 {
                     Pooling.Cls => hidden[.., 0, ..],
-                    Pooling.Last => hidden[arange(chunk.Length, dtype: ScalarType.Int64), attend.to(ScalarType.Int64).sum(1) - 1],
+                    Pooling.Last => hidden[Runtime.Arithmetic.Range(0, chunk.Length), attend.to(ScalarType.Int64).sum(1).sub(s[1L])],
                     _ => (hidden * mask).sum(1) / mask.sum(1),
                 };
                 for (int b = 0; b < chunk.Length; b++)

@@ -90,7 +90,8 @@ public sealed class MaskedLanguageModelTask : ITrainingTask
         long range = _train.Count - _trainWindows.Inner;
         var starts = Enumerable.Range(0, Options.BatchSize).Select(_ => (long)(rng.Next() % (ulong)range)).ToArray();
         var (ids, attend, labels) = _trainWindows.Batch(starts, rng.Next());
-        var selected = labels.ne(MlmMasking.Ignore);
+        using var s = new Runtime.Scalars();
+        var selected = labels.ne(s[MlmMasking.Ignore]);
         return new MicroBatch(nn.functional.cross_entropy(Mlm.ForwardSelected(ids, attend, selected), labels[selected]), ids.numel());
     }
 

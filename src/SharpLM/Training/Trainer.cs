@@ -210,6 +210,7 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
     (double Loss, double Norm, long Tokens) TakeStep(TrainingOptimizer optimizer, int step, double lr)
     {
         using var scope = NewDisposeScope();
+        using var s = new Runtime.Scalars();
         optimizer.SetLearningRate(lr);
         optimizer.ZeroGrad();
         double sum = 0;
@@ -223,8 +224,8 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
             tokens += batch.Tokens;
             var objective = batch.Loss;
             if (_o.L1 > 0 || _o.L2 > 0)
-                objective = objective + Penalty(optimizer.Matrices);
-            (objective / _o.GradAccumulation).backward();
+                objective = objective.Plus(Penalty(optimizer.Matrices));
+            objective.div(s[(long)_o.GradAccumulation]).backward();
         }
         double loss = sum / _o.GradAccumulation;
         double norm = _o.GradClip > 0 ? nn.utils.clip_grad_norm_(optimizer.Parameters, _o.GradClip) : GradientNorm(optimizer.Parameters);
@@ -271,13 +272,14 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
 
     Tensor Penalty(IReadOnlyList<Parameter> matrices)
     {
+        using var s = new Runtime.Scalars();
         Tensor total = zeros(1);
         foreach (var p in matrices)
         {
             if (_o.L1 > 0)
-                total = total + _o.L1 * p.abs().sum();
+                total = total.Plus(p.abs().sum().mul(s[_o.L1]));
             if (_o.L2 > 0)
-                total = total + _o.L2 * p.pow(2).sum();
+                total = total.Plus(p.pow(s[2L]).sum().mul(s[_o.L2]));
         }
         return total;
     }

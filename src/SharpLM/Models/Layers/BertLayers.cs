@@ -1,3 +1,4 @@
+using SharpLM.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,10 +34,10 @@ public sealed class BertEmbeddings : nn.Module<Tensor, Tensor, Tensor>
     /// <param name="segments">[B, T] token type ids</param>
     public override Tensor forward(Tensor ids, Tensor segments)
     {
-        var positions = arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0);
+        var positions = Arithmetic.Range(0, ids.shape[1], ids.device).unsqueeze(0);
         return dropout.forward(
             LayerNorm.forward(
-                word_embeddings.forward(ids) + position_embeddings.forward(positions) + token_type_embeddings.forward(segments)
+                word_embeddings.forward(ids).Plus(position_embeddings.forward(positions)).Plus(token_type_embeddings.forward(segments))
             )
         );
     }
@@ -91,7 +92,7 @@ public sealed class BertResidualOutput : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x, Tensor residual) => LayerNorm.forward(dropout.forward(dense.forward(x)) + residual);
+    public override Tensor forward(Tensor x, Tensor residual) => LayerNorm.forward(dropout.forward(dense.forward(x)).Plus(residual));
 }
 
 public sealed class BertAttention : nn.Module<Tensor, Tensor, Tensor>

@@ -1,3 +1,4 @@
+using SharpLM.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,13 +30,13 @@ public sealed class GptBlock : nn.Module<Tensor, Tensor>
 
     public Tensor Forward(Tensor x, SlotDecodeBatch batch, int layer)
     {
-        x = x + attn.Forward(ln_1.forward(x), batch, layer);
-        return x + mlp.forward(ln_2.forward(x));
+        x = x.Plus(attn.Forward(ln_1.forward(x), batch, layer));
+        return x.Plus(mlp.forward(ln_2.forward(x)));
     }
 
     public Tensor Forward(Tensor x, KvCache? cache, int layer, Tensor? mask)
     {
-        x = x + attn.Forward(ln_1.forward(x), cache, layer, mask);
-        return x + mlp.forward(ln_2.forward(x));
+        x = x.Plus(attn.Forward(ln_1.forward(x), cache, layer, mask));
+        return x.Plus(mlp.forward(ln_2.forward(x)));
     }
 }

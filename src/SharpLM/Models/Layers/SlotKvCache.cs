@@ -1,3 +1,4 @@
+using SharpLM.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -35,6 +36,7 @@ public sealed class SlotKvCache : IDisposable
     public void Store(int slot, KvCache prefix)
     {
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope(); // the slices are temporaries: freed here, never by a finalizer mid-call
         for (int layer = 0; layer < _keys.Length; layer++)
         {
             var (k, v) = prefix.Stored(layer);
@@ -73,6 +75,7 @@ public sealed class SlotKvCache : IDisposable
         if (from == to || length == 0)
             return;
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
         for (int layer = 0; layer < _keys.Length; layer++)
         {
             _keys[layer][to].narrow(1, 0, length).copy_(_keys[layer][from].narrow(1, 0, length));
@@ -123,6 +126,6 @@ public sealed class SlotDecodeBatch
                 nameof(positions),
                 $"Position {Window - 1} is beyond the cache's {cache.Capacity} positions."
             );
-        Mask = (arange(Window, dtype: ScalarType.Int64).unsqueeze(0) <= Positions.unsqueeze(1)).unsqueeze(1).unsqueeze(1);
+        Mask = (Arithmetic.Range(0, Window).unsqueeze(0) <= Positions.unsqueeze(1)).unsqueeze(1).unsqueeze(1);
     }
 }
