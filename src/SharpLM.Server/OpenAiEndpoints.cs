@@ -637,6 +637,65 @@ sealed class OpenAiEndpoints(SharpLMServer server, SafetyFilter? safety)
     }
 
     /// <summary>SharpLM's own: {model, input} → each text's label and class probabilities.</summary>
+    /// <summary>SharpLM's own: a masked-LM run's top candidates for each [MASK] of the input.</summary>
+    public async Task FillMask(HttpContext ctx)
+    {
+        var body = await RequestBody.ReadAsync(ctx.Request, ctx.RequestAborted);
+        var model = server.Find(body.RequiredString("model"));
+        if (model.FillMask is null)
+            throw ApiException.BadRequest(
+                $"The model '{model.Id}' is a {model.Model.Kind.Description}, not a masked language model.",
+                "model",
+                "model_not_supported"
+            );
+        string input = body.RequiredString("input");
+        int top = body.Integer("top_k", 1, 100) ?? 5;
+        if (safety is not null && safety.FirstMatch(input) >= 0)
+            throw ApiException.BadRequest("The input was refused by the server's content filter.", "input", "content_filter");
+        IReadOnlyList<Pipelines.MaskPrediction> masks;
+        try
+        {
+            masks = model.FillMask.Predict(input, top);
+        }
+        catch (SharpLMException e)
+        {
+            throw ApiException.BadRequest(e.Message, "input");
+        }
+        await Json(
+            ctx,
+            new JsonObject
+            {
+                ["id"] = NewId("fillmask-"),
+                ["object"] = "fill_mask",
+                ["created"] = Now(),
+                ["model"] = model.Id,
+                ["masks"] = new JsonArray(
+                    masks
+                        .Select(m =>
+                            (JsonNode)
+                                new JsonObject
+                                {
+                                    ["position"] = m.Position,
+                                    ["candidates"] = new JsonArray(
+                                        m.Candidates.Select(c =>
+                                                (JsonNode)
+                                                    new JsonObject
+                                                    {
+                                                        ["token"] = c.Token,
+                                                        ["id"] = c.Id,
+                                                        ["probability"] = c.Probability,
+                                                    }
+                                            )
+                                            .ToArray()
+                                    ),
+                                }
+                        )
+                        .ToArray()
+                ),
+            }
+        );
+    }
+
     public async Task Classify(HttpContext ctx)
     {
         var body = await RequestBody.ReadAsync(ctx.Request, ctx.RequestAborted);

@@ -78,6 +78,7 @@ public sealed class ServedModel : IDisposable
         {
             ["kind"] = Model.Kind.Name,
             ["description"] = Model.Kind.Description,
+            ["architecture"] = Model.Config?.Describe(),
             ["task"] = Model.Kind.Task,
             ["parameters"] = Model.Parameters,
             ["context"] = Context,

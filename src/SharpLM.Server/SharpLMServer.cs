@@ -250,11 +250,13 @@ public sealed class SharpLMServer : IAsyncDisposable
                     : throw new ApiException(404, $"The run of '{id}' has no loss plot.", code: "not_found");
             }
         );
+        Playground.Map(app);
         var api = new OpenAiEndpoints(this, _safety);
         app.MapPost("/v1/completions", api.Completions);
         app.MapPost("/v1/chat/completions", api.ChatCompletions);
         app.MapPost("/v1/embeddings", api.Embeddings);
         app.MapPost("/v1/classify", api.Classify);
+        app.MapPost("/v1/fill-mask", api.FillMask);
         app.MapPost("/tokenize", api.Tokenize);
         app.MapPost("/detokenize", api.Detokenize);
         app.MapFallback(

@@ -31,7 +31,7 @@ public sealed class BertMaskedLanguageModelKind : ModelKind
         RequireWeights(run);
         var config = BertConfig.Load(run.Config);
         var model = new BertForMaskedLm(config);
-        return Loaded(run, model, config.VocabSize, weights => ModuleWeights.Load(model, weights));
+        return Loaded(run, model, config.VocabSize, weights => ModuleWeights.Load(model, weights), config);
     }
 
     /// <summary>Masked-token loss and accuracy over covering windows of the validation split, masked as in training.</summary>

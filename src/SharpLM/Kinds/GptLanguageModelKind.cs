@@ -31,7 +31,7 @@ public sealed class GptLanguageModelKind : ModelKind
         RequireWeights(run);
         var config = GptConfig.Load(run.Config);
         var model = new Gpt(config);
-        return Loaded(run, model, config.VocabSize, model.LoadWeights);
+        return Loaded(run, model, config.VocabSize, model.LoadWeights, config);
     }
 
     /// <summary>Loss, perplexity and bits per byte over every non-overlapping context-length window of a split.</summary>

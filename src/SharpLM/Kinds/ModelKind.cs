@@ -72,14 +72,14 @@ public abstract class ModelKind
     /// Loads <paramref name="model"/>'s best weights with <paramref name="loadWeights"/> and puts it in eval mode, with the
     /// run's tokenizer checked against <paramref name="vocabulary"/>; disposes the model if anything fails.
     /// </summary>
-    protected LoadedModel Loaded(RunFolder run, nn.Module model, int vocabulary, Action<string> loadWeights)
+    protected LoadedModel Loaded(RunFolder run, nn.Module model, int vocabulary, Action<string> loadWeights, IModelConfig? config = null)
     {
         try
         {
             var tokenizer = RunTokenizer(run, vocabulary);
             loadWeights(run.Weights);
             model.eval();
-            return new LoadedModel(this, run, model, tokenizer);
+            return new LoadedModel(this, run, model, tokenizer, config);
         }
         catch
         {
@@ -136,10 +136,15 @@ public abstract class ClassifierKind : ModelKind
     );
 }
 
-/// <summary>A run's model, loaded: best weights in eval mode, its tokenizer and kind. Disposing frees the model.</summary>
-public sealed class LoadedModel(ModelKind kind, RunFolder run, nn.Module module, Tokenizer tokenizer) : IDisposable
+/// <summary>
+/// A run's model, loaded: best weights in eval mode, its tokenizer, kind and (when the kind gives it) config. Disposing
+/// frees the model.
+/// </summary>
+public sealed class LoadedModel(ModelKind kind, RunFolder run, nn.Module module, Tokenizer tokenizer, IModelConfig? config = null)
+    : IDisposable
 {
     public ModelKind Kind { get; } = kind;
+    public IModelConfig? Config { get; } = config;
     public RunFolder Run { get; } = run;
     public nn.Module Module { get; } = module;
     public Tokenizer Tokenizer { get; } = tokenizer;

@@ -45,7 +45,7 @@ public abstract class SequenceClassifierKind : ClassifierKind
                 $"{run.Path} holds a language model without a classification head; fine-tune it into a classifier first."
             );
         }
-        return Loaded(run, model.Module, vocabulary, model.LoadWeights);
+        return Loaded(run, model.Module, vocabulary, model.LoadWeights, model.ModelConfig);
     }
 
     /// <summary>A new classifier with a pretrained run's body weights loaded (disposed again if they do not fit).</summary>

@@ -62,7 +62,8 @@ public static class ServingModels
         // Random weights are enough where only speed and length matter: a 2,048-token context that takes seconds to fill.
         string run = Path.Combine(TestData.TempDir(), "long");
         Directory.CreateDirectory(run);
-        var tokenizer = Tokenization.CharTokenizer.FromTexts([string.Concat(Enumerable.Range(32, 95).Select(c => (char)c))]);
+        // Printable ASCII and the newline (which the plain chat template writes).
+        var tokenizer = Tokenization.CharTokenizer.FromTexts(["\n" + string.Concat(Enumerable.Range(32, 95).Select(c => (char)c))]);
         var config = new Models.GptConfig
         {
             VocabSize = tokenizer.VocabSize,
