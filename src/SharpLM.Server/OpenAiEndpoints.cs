@@ -164,6 +164,21 @@ sealed class OpenAiEndpoints(SharpLMServer server, SafetyFilter? safety)
             o["usage"] = usage;
             return o;
         }
+
+        /// <summary>A streamed chunk of one choice: its text ("text") or delta ("delta"), log-probabilities and finish.</summary>
+        public JsonObject Chunk(int index, string field, JsonNode? content, JsonNode? logprobs, string? finish) =>
+            With(
+                new JsonArray(
+                    new JsonObject
+                    {
+                        ["index"] = index,
+                        [field] = content,
+                        ["logprobs"] = logprobs,
+                        ["finish_reason"] = finish,
+                    }
+                ),
+                usage: null
+            );
     }
 
     static JsonObject Usage(int prompt, int completion) =>
@@ -188,19 +203,7 @@ sealed class OpenAiEndpoints(SharpLMServer server, SafetyFilter? safety)
         var handles = Submit(model, prompts, s, logprobs >= 0, Math.Max(0, logprobs), ct);
         var envelope = new Envelope(NewId("cmpl-"), "text_completion", Now(), model.Id, Chat: false);
         int promptTokens = prompts.Sum(p => p.Length);
-        JsonObject Chunk(int index, string text, JsonNode? lp, string? finish) =>
-            envelope.With(
-                new JsonArray(
-                    new JsonObject
-                    {
-                        ["index"] = index,
-                        ["text"] = text,
-                        ["logprobs"] = lp,
-                        ["finish_reason"] = finish,
-                    }
-                ),
-                usage: null
-            );
+        JsonObject Chunk(int index, string text, JsonNode? lp, string? finish) => envelope.Chunk(index, "text", text, lp, finish);
         if (s.Stream)
         {
             await StreamAsync(
@@ -351,19 +354,7 @@ sealed class OpenAiEndpoints(SharpLMServer server, SafetyFilter? safety)
             throw ApiException.BadRequest("'top_logprobs' needs 'logprobs': true.", "top_logprobs");
         var handles = Submit(model, [prompt], s, logprobs, top, ct);
         var envelope = new Envelope(NewId("chatcmpl-"), "chat.completion.chunk", Now(), model.Id, Chat: true);
-        JsonObject Chunk(int index, JsonObject delta, JsonNode? lp, string? finish) =>
-            envelope.With(
-                new JsonArray(
-                    new JsonObject
-                    {
-                        ["index"] = index,
-                        ["delta"] = delta,
-                        ["logprobs"] = lp,
-                        ["finish_reason"] = finish,
-                    }
-                ),
-                usage: null
-            );
+        JsonObject Chunk(int index, JsonObject delta, JsonNode? lp, string? finish) => envelope.Chunk(index, "delta", delta, lp, finish);
         if (s.Stream)
         {
             var started = new HashSet<int>();
