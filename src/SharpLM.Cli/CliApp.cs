@@ -108,6 +108,7 @@ public static class CliApp
         root.Subcommands.Add(FineTuneCommand.Build(ctx));
         root.Subcommands.Add(ClassifyCommand.Build(ctx));
         root.Subcommands.Add(TuneCommand.Build(ctx));
+        root.Subcommands.Add(ScoreCommand.Build(ctx));
         root.Subcommands.Add(ServeCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
         return root;

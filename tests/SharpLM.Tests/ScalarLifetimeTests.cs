@@ -130,7 +130,8 @@ public class ScalarLifetimeTests
         switch (op)
         {
             case ILOpCode.Switch:
-                il.Offset += 4 * il.ReadInt32();
+                int targets = il.ReadInt32(); // read first: `il.Offset += 4 * il.ReadInt32()` would read Offset before the count
+                il.Offset += 4 * targets;
                 return 0;
             case ILOpCode.Ldc_i8 or ILOpCode.Ldc_r8:
                 il.Offset += 8;
