@@ -44,6 +44,7 @@ public static class GenerateCommand
             Description = "Blocked words/phrases/re:patterns, one per line: a matching prompt is refused, output is cut before a match.",
         };
         var noCache = new Option<bool>("--no-kv-cache") { Description = "Recompute the whole context every step (slow; for comparison)." };
+        var beam = new BeamOptions();
         var cmd = new Command(
             "generate",
             "Generate text from a trained model (greedy, temperature, top-k, top-p, repetition penalty, stop sequences)."
@@ -63,7 +64,7 @@ public static class GenerateCommand
                 safety,
                 noCache,
                 CliApp.JsonOption,
-            }
+            }.Concat(beam.All)
         )
             cmd.Options.Add(o);
         cmd.SetAction(
@@ -71,6 +72,11 @@ public static class GenerateCommand
                 ctx,
                 (p, ct) =>
                 {
+                    var beams = beam.Read(p);
+                    if (beams is not null)
+                        foreach (var o in new Option[] { temperature, topK, topP, seed })
+                            if (p.GetResult(o) is { Implicit: false })
+                                throw new SharpLMException($"{o.Name} does not apply to beam search, which is deterministic; drop it.");
                     var options = new GenerationOptions
                     {
                         MaxNewTokens = p.GetValue(maxNew),
@@ -82,11 +88,12 @@ public static class GenerateCommand
                         Seed = p.GetValue(seed),
                         UseKvCache = !p.GetValue(noCache),
                         Safety = p.GetValue(safety) is string list ? SafetyFilter.Load(list) : null,
+                        Beams = beams,
                     }.Validate();
                     using var pipeline = TextGenerationPipeline.Load(p.GetValue(model)!);
                     var prompts = p.GetValue(prompt)!;
                     bool json = p.GetValue(CliApp.JsonOption);
-                    bool stream = !json && prompts.Length == 1;
+                    bool stream = !json && prompts.Length == 1 && (beams is null || beams.NumReturnSequences == 1);
                     if (stream)
                         ctx.Out.Write(prompts[0]);
                     var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -121,7 +128,10 @@ public static class GenerateCommand
                             ctx.Out.WriteLine();
                         else
                             for (int i = 0; i < results.Count; i++)
-                                ctx.Out.WriteLine($"--- {i + 1} ({results[i].FinishReason})\n{results[i].Prompt}{results[i].Text}");
+                                ctx.Out.WriteLine(
+                                    $"--- {i + 1} ({results[i].FinishReason}{(results[i].Score is double sc ? $", score {sc:F4}" : "")})\n"
+                                        + $"{results[i].Prompt}{results[i].Text}"
+                                );
                         ctx.Err.WriteLine(
                             $"{tokens} tokens in {seconds:F2} s ({tokens / Math.Max(1e-9, seconds):F1} tokens/s); finished: "
                                 + $"{string.Join(", ", results.Select(r => r.FinishReason))}"

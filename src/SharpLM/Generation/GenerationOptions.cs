@@ -30,6 +30,12 @@ public sealed record GenerationOptions
     /// <summary>Keep keys/values of past positions (fast); false recomputes the whole context every step.</summary>
     public bool UseKvCache { get; init; } = true;
 
+    /// <summary>
+    /// Beam search instead of sampling when set (num_beams &gt; 1): deterministic, so temperature, top-k and top-p do not
+    /// apply; max_new_tokens and repetition_penalty carry over.
+    /// </summary>
+    public BeamSearchOptions? Beams { get; init; }
+
     public GenerationOptions Validate()
     {
         if (MaxNewTokens < 0)
@@ -44,6 +50,7 @@ public sealed record GenerationOptions
             throw new SharpLMException($"repetition_penalty must be positive (got {RepetitionPenalty}); 1 disables it.");
         if (StopSequences.Any(string.IsNullOrEmpty))
             throw new SharpLMException("stop_sequences must not be empty.");
+        Beams?.Validate();
         return this;
     }
 }
@@ -52,11 +59,8 @@ public sealed record GenerationOptions
 /// One generated continuation. FinishReason is "length", "stop" (a stop sequence), "eos" (end-of-text token) or
 /// "content_filter" (the safety filter cut it).
 /// </summary>
-public sealed record GenerationResult(
-    string Prompt,
-    string Text,
-    int[] TokenIds,
-    string FinishReason,
-    int PromptTokens,
-    bool PromptCropped
-);
+public sealed record GenerationResult(string Prompt, string Text, int[] TokenIds, string FinishReason, int PromptTokens, bool PromptCropped)
+{
+    /// <summary>Beam search: the hypothesis's score (sum of log-probabilities ÷ length^length_penalty); null when sampled.</summary>
+    public double? Score { get; init; }
+}

@@ -36,6 +36,12 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
                 throw new SharpLMException($"Prompt {b + 1} was refused: it matches an entry of the safety filter.");
         int block = model.Config.NPositions;
         int? eot = tokenizer.SpecialTokenId("<|endoftext|>");
+        // Beam search keeps the whole hypothesis in the cache: the prompt gets what the new tokens leave of the context.
+        int promptLimit = options.Beams is null ? block : block - options.MaxNewTokens;
+        if (promptLimit < 1)
+            throw new SharpLMException(
+                $"max_new_tokens ({options.MaxNewTokens}) must be less than the model's context ({block}) with beam search."
+            );
         int batch = prompts.Count;
         var rows = new List<int>[batch];
         var promptTokens = new int[batch];
@@ -53,17 +59,22 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
                             + "character."
                     );
             }
-            if (ids.Count > block)
+            if (ids.Count > promptLimit)
             {
                 Warning?.Invoke(
-                    $"prompt {b + 1} has {ids.Count} tokens, more than the model's context of {block}; using its last {block} tokens."
+                    options.Beams is null
+                        ? $"prompt {b + 1} has {ids.Count} tokens, more than the model's context of {block}; using its last {block} tokens."
+                        : $"prompt {b + 1} has {ids.Count} tokens; with {options.MaxNewTokens} new tokens in a context of {block}, "
+                            + $"beam search uses its last {promptLimit}."
                 );
-                ids = ids.GetRange(ids.Count - block, block);
+                ids = ids.GetRange(ids.Count - promptLimit, promptLimit);
                 cropped[b] = true;
             }
             promptTokens[b] = ids.Count;
             rows[b] = ids;
         }
+        if (options.Beams is not null)
+            return GenerateWithBeams(prompts, rows, promptTokens, cropped, eot, options, ct);
         // Left-pad to a common width; attend[b][j] is false on padding.
         int width = rows.Max(r => r.Count);
         var tokens = rows.Select(r => Enumerable.Repeat(0, width - r.Count).Concat(r).ToList()).ToArray();
@@ -139,6 +150,47 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
                 cropped[b]
             );
         }
+        return results;
+    }
+
+    /// <summary>
+    /// Beam search over all prompts at once; each prompt's best num_return_sequences hypotheses, best first (prompt-major).
+    /// The text is released when the search ends: a beam's words can change until then.
+    /// </summary>
+    List<GenerationResult> GenerateWithBeams(
+        IReadOnlyList<string> prompts,
+        List<int>[] rows,
+        int[] promptTokens,
+        bool[] cropped,
+        int? eot,
+        GenerationOptions options,
+        CancellationToken ct
+    )
+    {
+        var beams = options.Beams! with { MaxNewTokens = options.MaxNewTokens, RepetitionPenalty = options.RepetitionPenalty };
+        if (options.MaxNewTokens == 0)
+            return prompts.Select((p, b) => new GenerationResult(p, "", [], "length", promptTokens[b], cropped[b])).ToList();
+        List<List<BeamHypothesis>> found;
+        using (new Runtime.InferenceScope(model))
+        using (var beamModel = new GptBeamSearchModel(model, rows, options.MaxNewTokens, options.UseKvCache))
+            found = BeamSearch.Run(beamModel, rows, options.StopAtEndOfText ? eot : null, beams, ct);
+        var results = new List<GenerationResult>();
+        for (int b = 0; b < prompts.Count; b++)
+            foreach (var hypothesis in found[b])
+            {
+                var stream = new TextStream(tokenizer, options.StopSequences, options.Safety);
+                foreach (int id in hypothesis.Tokens)
+                    stream.Add(id);
+                stream.Flush();
+                Emit(b, stream.Text);
+                string finish = stream.Finish ?? (hypothesis.EndedWithEos ? "eos" : "length");
+                results.Add(
+                    new GenerationResult(prompts[b], stream.Text, hypothesis.Tokens, finish, promptTokens[b], cropped[b])
+                    {
+                        Score = hypothesis.Score,
+                    }
+                );
+            }
         return results;
     }
 

@@ -49,6 +49,23 @@ public sealed class KvCache : IDisposable
 
     public void Reset() => Length = 0;
 
+    /// <summary>
+    /// Keeps, as row r, what row <paramref name="rows"/>[r] held (beam search: beams follow their parents; the number
+    /// of rows may change, e.g. one prompt's prefill copied to each of its beams).
+    /// </summary>
+    public void SelectRows(Tensor rows)
+    {
+        for (int i = 0; i < _keys.Length; i++)
+        {
+            var keys = _keys[i].index_select(0, rows).DetachFromDisposeScope();
+            var values = _values[i].index_select(0, rows).DetachFromDisposeScope();
+            _keys[i].Dispose();
+            _values[i].Dispose();
+            _keys[i] = keys;
+            _values[i] = values;
+        }
+    }
+
     public void Dispose()
     {
         foreach (var t in _keys)
