@@ -109,6 +109,7 @@ public static class CliApp
         root.Subcommands.Add(ClassifyCommand.Build(ctx));
         root.Subcommands.Add(TuneCommand.Build(ctx));
         root.Subcommands.Add(ScoreCommand.Build(ctx));
+        root.Subcommands.Add(Seq2SeqCommands.Translate(ctx));
         root.Subcommands.Add(ServeCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
         return root;

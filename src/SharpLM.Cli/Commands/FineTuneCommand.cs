@@ -14,7 +14,7 @@ public static class FineTuneCommand
     public static (Option[] Options, Func<ParseResult, FineTuneRequest> Parse) RequestOptions(string defaultOutput)
     {
         var taskOption = new Option<string>("--task") { Description = "Fine-tuning task.", DefaultValueFactory = _ => "classify" };
-        taskOption.AcceptOnlyFromAmong("classify");
+        taskOption.AcceptOnlyFromAmong("classify", "seq2seq");
         var data = ClassifierOptions.Data();
         var textColumn = ClassifierOptions.TextColumn();
         var labelColumn = ClassifierOptions.LabelColumn();
@@ -181,15 +181,21 @@ public static class FineTuneCommand
         var (options, parse) = RequestOptions("");
         var cmd = new Command(
             "finetune",
-            "Fine-tune a text classifier on labelled data; reports accuracy, P/R/F1 and the confusion matrix on the test split."
+            "Fine-tune a text classifier on labelled data (--task classify: accuracy, P/R/F1, confusion matrix on the test split) or "
+                + "train an encoder-decoder on text pairs (--task seq2seq: BLEU, chrF and error rates on the test split)."
         );
-        foreach (var o in options.Append(CliApp.JsonOption))
+        foreach (var o in options.Append(CliApp.JsonOption).Concat(Seq2SeqCommands.FineTuneOptions))
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
                 ctx,
                 async (p, ct) =>
                 {
+                    if (p.GetValue<string>("--task") == "seq2seq")
+                        return await Seq2SeqCommands.FineTune(ctx, p, ct);
+                    foreach (var o in Seq2SeqCommands.FineTuneOptions)
+                        if (p.GetResult(o) is { Implicit: false })
+                            throw new SharpLMException($"{o.Name} applies to --task seq2seq; drop it with --task classify.");
                     var request = parse(p);
                     var training = request.Training;
                     var result = await Train(ctx, request, CliApp.Catalog(p), ct);

@@ -176,6 +176,10 @@ public sealed record EvaluationRequest
     public int? MaxWindows { get; init; }
     public string TextColumn { get; init; } = "text";
     public string LabelColumn { get; init; } = "label";
+
+    /// <summary>Pair files (sequence-to-sequence runs): the source and target columns or fields.</summary>
+    public string SourceColumn { get; init; } = "source";
+    public string TargetColumn { get; init; } = "target";
     public DataCatalogClient? Catalog { get; init; }
 }
 

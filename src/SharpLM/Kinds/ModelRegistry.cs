@@ -15,6 +15,7 @@ public static class ModelRegistry
         new BertMaskedLanguageModelKind(),
         new BertClassifierKind(),
         new GptClassifierKind(),
+        new Seq2SeqKind(),
     ];
 
     public static IReadOnlyList<ModelKind> Kinds

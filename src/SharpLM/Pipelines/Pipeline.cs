@@ -8,7 +8,7 @@ namespace SharpLM.Pipelines;
 /// </summary>
 public interface IPipeline : IDisposable
 {
-    /// <summary>"text-generation", "fill-mask", "text-classification", "feature-extraction".</summary>
+    /// <summary>"text-generation", "fill-mask", "text-classification", "feature-extraction", "translation".</summary>
     string Task { get; }
     LoadedModel Model { get; }
 }
@@ -21,6 +21,7 @@ public static class Pipeline
         ["fill-mask"] = m => new FillMaskPipeline(m),
         ["text-classification"] = m => new TextClassificationPipeline(m),
         ["feature-extraction"] = m => new FeatureExtractionPipeline(m),
+        ["translation"] = m => new TranslationPipeline(m),
     };
 
     /// <summary>Adds the pipeline for a new task (a kind whose <see cref="ModelKind.Task"/> names it).</summary>

@@ -22,11 +22,11 @@ public sealed class KvCache : IDisposable
         Capacity = capacity;
         _keys = new Tensor[layers];
         _values = new Tensor[layers];
-        using var scope = NewDisposeScope();
+        // Detached from any dispose scope the caller is in: the cache outlives decoding steps and owns its tensors.
         for (int i = 0; i < layers; i++)
         {
-            _keys[i] = zeros(batch, heads, capacity, headDim, dtype).MoveToOuterDisposeScope();
-            _values[i] = zeros(batch, heads, capacity, headDim, dtype).MoveToOuterDisposeScope();
+            _keys[i] = zeros(batch, heads, capacity, headDim, dtype).DetachFromDisposeScope();
+            _values[i] = zeros(batch, heads, capacity, headDim, dtype).DetachFromDisposeScope();
         }
     }
 

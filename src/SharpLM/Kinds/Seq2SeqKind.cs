@@ -1,0 +1,70 @@
+using SharpLM.Data;
+using SharpLM.Evaluation;
+using SharpLM.Evaluation.TextMetrics;
+using SharpLM.Generation;
+using SharpLM.Models;
+using SharpLM.Training;
+
+namespace SharpLM.Kinds;
+
+/// <summary>An encoder–decoder Transformer (BART/mBART layout) trained on text pairs by finetune --task seq2seq.</summary>
+public sealed class Seq2SeqKind : ModelKind
+{
+    public override string Name => "seq2seq";
+    public override string Description => "encoder–decoder Transformer";
+    public override string Task => "translation";
+
+    public override bool Recognises(ModelConfigFile.Summary c) => c.ModelType is "bart" or "mbart";
+
+    public override LoadedModel Load(RunFolder run)
+    {
+        RequireWeights(run);
+        var config = Seq2SeqConfig.Load(run.Config);
+        var model = new Seq2SeqTransformer(config);
+        return Loaded(run, model, config.VocabSize, model.LoadWeights, config);
+    }
+
+    /// <summary>Greedy outputs for the pairs of a split (default test) or of a pair file, scored by BLEU, chrF and error rates.</summary>
+    public override EvaluationOutcome Evaluate(
+        LoadedModel loaded,
+        EvaluationRequest r,
+        IProgress<(int Done, int Total)>? progress = null,
+        CancellationToken ct = default
+    )
+    {
+        var model = loaded.As<Seq2SeqTransformer>("sequence-to-sequence evaluation");
+        var (pairs, source) = r.Data is string file
+            ? (
+                ParallelData.Load(
+                    file,
+                    r.TextColumn == "text" ? "source" : r.TextColumn,
+                    r.LabelColumn == "label" ? "target" : r.LabelColumn
+                ),
+                file
+            )
+            : ParallelSplit.Part(loaded.Run.Path, r.Split ?? "test");
+        if (pairs.Count == 0)
+            throw new SharpLMException($"{source} has no pairs to evaluate.");
+        var generator = new Seq2SeqGenerator(model, loaded.Tokenizer);
+        var outputs = new List<string>();
+        int maxNew = model.Config.MaxPositionEmbeddings - 1;
+        for (int i = 0; i < pairs.Count; i += r.BatchSize)
+        {
+            var batch = pairs.Skip(i).Take(r.BatchSize).Select(p => p.Source).ToList();
+            outputs.AddRange(generator.Generate(batch, maxNew, ct: ct).Select(o => o.Text));
+            progress?.Report((Math.Min(i + r.BatchSize, pairs.Count), pairs.Count));
+        }
+        var report = TranslationReport.Score(outputs, pairs.Select(p => p.Target).ToList());
+        return new EvaluationOutcome(
+            new
+            {
+                model = loaded.Run.Path,
+                data = source,
+                decoding = "greedy",
+                report,
+            },
+            [report.ToTable()],
+            $"greedy outputs for {source}"
+        );
+    }
+}
