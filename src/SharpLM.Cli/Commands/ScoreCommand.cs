@@ -194,11 +194,7 @@ public static class ScoreCommand
             );
             return;
         }
-        if (lines != null)
-            for (int i = 0; i < lines.Count; i++)
-                ctx.Out.WriteLine($"{i + 1}\t{lines[i]}");
-        ctx.Out.WriteLine(corpus.ToString());
-        ctx.Out.WriteLine(corpus.Signature);
+        PrintScores(ctx, lines, corpus.ToString(), corpus.Signature);
     }
 
     static void Chrf(
@@ -228,11 +224,7 @@ public static class ScoreCommand
             );
             return;
         }
-        if (lines != null)
-            for (int i = 0; i < lines.Count; i++)
-                ctx.Out.WriteLine($"{i + 1}\t{lines[i]}");
-        ctx.Out.WriteLine(corpus.ToString());
-        ctx.Out.WriteLine(corpus.Signature);
+        PrintScores(ctx, lines, corpus.ToString(), corpus.Signature);
     }
 
     static void Rouge(
@@ -290,6 +282,16 @@ public static class ScoreCommand
         foreach (string type in rouge.Types)
             table.AddRow(type, F(mean[type].Precision, "F4"), F(mean[type].Recall, "F4"), F(mean[type].FMeasure, "F4"));
         ctx.WriteTable(table);
+        ctx.Out.WriteLine(signature);
+    }
+
+    /// <summary>Each line's score (with --per-line), then the corpus score and its signature, as sacrebleu prints them.</summary>
+    static void PrintScores<T>(CliContext ctx, List<T>? lines, string corpus, string signature)
+    {
+        if (lines != null)
+            for (int i = 0; i < lines.Count; i++)
+                ctx.Out.WriteLine($"{i + 1}\t{lines[i]}");
+        ctx.Out.WriteLine(corpus);
         ctx.Out.WriteLine(signature);
     }
 

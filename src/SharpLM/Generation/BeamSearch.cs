@@ -6,13 +6,18 @@ namespace SharpLM.Generation;
 /// <summary>When beam search stops, as Hugging Face's generate() names it (early_stopping).</summary>
 public enum BeamEarlyStopping
 {
-    /// <summary>early_stopping=False (the default): stop when no running beam can beat the worst kept hypothesis, judged at the current length.</summary>
+    /// <summary>
+    /// early_stopping=False (the default): stop when no running beam can beat the worst kept hypothesis, judged at the current length.
+    /// </summary>
     Heuristic,
 
     /// <summary>early_stopping=True: stop as soon as num_beams hypotheses are finished.</summary>
     WhenFull,
 
-    /// <summary>early_stopping="never": stop only when no running beam can improve, judged at max length when length_penalty &gt; 0 (canonical beam search).</summary>
+    /// <summary>
+    /// early_stopping="never": stop only when no running beam can improve, judged at max length when length_penalty &gt; 0 (canonical
+    /// beam search).
+    /// </summary>
     Never,
 }
 
@@ -87,7 +92,10 @@ public static class BeamSearch
 {
     const double Unreachable = -1.0e9;
 
-    /// <param name="contexts">Per input, the tokens a hypothesis is judged with for no-repeat n-grams and the repetition penalty (the prompt for a GPT, the decoder's start for a seq2seq model).</param>
+    /// <param name="contexts">
+    /// Per input, the tokens a hypothesis is judged with for no-repeat n-grams and the repetition penalty (the prompt for a GPT, the
+    /// decoder's start for a seq2seq model).
+    /// </param>
     public static List<List<BeamHypothesis>> Run(
         IBeamSearchModel model,
         IReadOnlyList<IReadOnlyList<int>> contexts,
@@ -186,7 +194,9 @@ public static class BeamSearch
         return finished.Select(f => f.Take(options.NumReturnSequences).ToList()).ToList();
     }
 
-    /// <summary>Inserts a hypothesis keeping the list sorted best first and at most k long; an equal score ranks after those already kept.</summary>
+    /// <summary>
+    /// Inserts a hypothesis keeping the list sorted best first and at most k long; an equal score ranks after those already kept.
+    /// </summary>
     static void Keep(List<BeamHypothesis> kept, BeamHypothesis hypothesis, int k)
     {
         int at = kept.FindIndex(h => hypothesis.Score > h.Score);

@@ -197,7 +197,8 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor>
         int past = cache?.Self.Length ?? 0;
         if (past + decoderInput.shape[1] > Config.MaxPositionEmbeddings)
             throw new SharpLMException(
-                $"A target of {past + decoderInput.shape[1]} tokens is longer than max_position_embeddings ({Config.MaxPositionEmbeddings})."
+                $"A target of {past + decoderInput.shape[1]} tokens is longer than max_position_embeddings "
+                    + $"({Config.MaxPositionEmbeddings})."
             );
         var x = decoder.Embed(shared.forward(decoderInput), past);
         var mask = cache?.SourceMask ?? sourceMask.unsqueeze(1).unsqueeze(1);

@@ -43,7 +43,7 @@ public sealed class ClassificationTask : ITrainingTask
     readonly int[] _trainLabels,
         _valLabels;
     readonly Tensor? _classWeights;
-    readonly Dictionary<int, int[]> _epochOrder = [];
+    readonly EpochShuffle _shuffle;
     public ISequenceClassifier Classifier { get; }
     public Tokenizer Tokenizer { get; }
     public IReadOnlyList<string> Labels => Classifier.Labels;
@@ -90,6 +90,7 @@ public sealed class ClassificationTask : ITrainingTask
                 if ((f.FreezeEmbeddings && Classifier.IsEmbedding(name)) || Classifier.LayerOf(name) < f.FreezeLayers)
                     p.requires_grad = false;
             _trainIds = ClassifierEvaluator.Encode(Classifier, tokenizer, train.Examples.Select(e => e.Text).ToArray());
+            _shuffle = new EpochShuffle(_trainIds.Length, Options.Seed, 0xE90C);
             _valIds = ClassifierEvaluator.Encode(Classifier, tokenizer, val.Examples.Select(e => e.Text).ToArray());
         }
         catch
@@ -99,33 +100,9 @@ public sealed class ClassificationTask : ITrainingTask
         }
     }
 
-    int[] EpochOrder(int epoch)
-    {
-        if (_epochOrder.TryGetValue(epoch, out var order))
-            return order;
-        order = Enumerable.Range(0, _trainIds.Length).ToArray();
-        var rng = new SplitMix64(SplitMix64.Mix((ulong)Options.Seed, 0xE90C, (ulong)epoch));
-        for (int i = order.Length - 1; i > 0; i--)
-        {
-            int j = (int)(rng.Next() % (ulong)(i + 1));
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        if (_epochOrder.Count > 4)
-            _epochOrder.Clear();
-        return _epochOrder[epoch] = order;
-    }
-
     public MicroBatch MicroBatchLoss(int step, int micro)
     {
-        long first = ((long)step * Options.GradAccumulation + micro) * Options.BatchSize;
-        var picked = Enumerable
-            .Range(0, Options.BatchSize)
-            .Select(k =>
-            {
-                long j = first + k;
-                return EpochOrder((int)(j / _trainIds.Length))[(int)(j % _trainIds.Length)];
-            })
-            .ToArray();
+        var picked = _shuffle.Batch(step, micro, Options);
         var (ids, attend) = ClassifierEvaluator.Pad(picked.Select(i => _trainIds[i]).ToArray(), Classifier.PadId);
         var target = tensor(picked.Select(i => (long)_trainLabels[i]).ToArray());
         return new MicroBatch(

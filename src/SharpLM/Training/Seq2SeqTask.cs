@@ -13,7 +13,9 @@ public static class Seq2SeqTokens
         Start = "<s>",
         End = "</s>";
 
-    /// <summary>The ids of &lt;pad&gt;, &lt;s&gt; (decoder start) and &lt;/s&gt; (end), or a one-line error naming what is missing.</summary>
+    /// <summary>
+    /// The ids of &lt;pad&gt;, &lt;s&gt; (decoder start) and &lt;/s&gt; (end), or a one-line error naming what is missing.
+    /// </summary>
     public static (int Pad, int Start, int End) Ids(Tokenizer tokenizer)
     {
         int Id(string token) =>
@@ -39,7 +41,7 @@ public sealed class Seq2SeqTask : ITrainingTask
         _valSource,
         _valTarget;
     readonly double _labelSmoothing;
-    readonly Dictionary<int, int[]> _epochOrder = [];
+    readonly EpochShuffle _shuffle;
     public Seq2SeqTransformer Transformer { get; }
     public Tokenizer Tokenizer { get; }
     public TrainOptions Options { get; }
@@ -65,6 +67,7 @@ public sealed class Seq2SeqTask : ITrainingTask
             throw new SharpLMException("Sequence-to-sequence training needs at least one training and one validation pair.");
         (_trainSource, _trainTarget) = Encode(train);
         (_valSource, _valTarget) = Encode(val);
+        _shuffle = new EpochShuffle(_trainSource.Length, Options.Seed, 0x5E25E);
     }
 
     /// <summary>Source ids "source &lt;/s&gt;" and target ids "target &lt;/s&gt;", cut to max_position_embeddings.</summary>
@@ -76,23 +79,9 @@ public sealed class Seq2SeqTask : ITrainingTask
         return (pairs.Select(p => Ids(p.Source)).ToArray(), pairs.Select(p => Ids(p.Target)).ToArray());
     }
 
-    int[] EpochOrder(int epoch)
-    {
-        if (_epochOrder.TryGetValue(epoch, out var order))
-            return order;
-        order = Enumerable.Range(0, _trainSource.Length).ToArray();
-        var rng = new SplitMix64(SplitMix64.Mix((ulong)Options.Seed, 0x5E25E, (ulong)epoch));
-        for (int i = order.Length - 1; i > 0; i--)
-        {
-            int j = (int)(rng.Next() % (ulong)(i + 1));
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        if (_epochOrder.Count > 4)
-            _epochOrder.Clear();
-        return _epochOrder[epoch] = order;
-    }
-
-    /// <summary>Padded tensors for a batch: source [B, S], decoder input [B, T] ("&lt;s&gt; target"), labels [B, T] (-100 on padding).</summary>
+    /// <summary>
+    /// Padded tensors for a batch: source [B, S], decoder input [B, T] ("&lt;s&gt; target"), labels [B, T] (-100 on padding).
+    /// </summary>
     public static (Tensor Source, Tensor DecoderInput, Tensor Labels) Batch(long[][] sources, long[][] targets, Seq2SeqConfig c)
     {
         int s = sources.Max(x => x.Length),
@@ -118,15 +107,7 @@ public sealed class Seq2SeqTask : ITrainingTask
 
     public MicroBatch MicroBatchLoss(int step, int micro)
     {
-        long first = ((long)step * Options.GradAccumulation + micro) * Options.BatchSize;
-        var picked = Enumerable
-            .Range(0, Options.BatchSize)
-            .Select(k =>
-            {
-                long j = first + k;
-                return EpochOrder((int)(j / _trainSource.Length))[(int)(j % _trainSource.Length)];
-            })
-            .ToArray();
+        var picked = _shuffle.Batch(step, micro, Options);
         var (source, input, labels) = Batch(
             picked.Select(i => _trainSource[i]).ToArray(),
             picked.Select(i => _trainTarget[i]).ToArray(),

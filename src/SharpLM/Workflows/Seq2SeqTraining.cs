@@ -26,7 +26,10 @@ public sealed record Seq2SeqRequest
     public bool StepsFromEpochs { get; init; } = true;
     public required TrainOptions Training { get; init; }
 
-    /// <summary>"char" (one token per character of the pairs, the default) or "bpe" (byte-level BPE trained on the training pairs), or a tokenizer.json with &lt;pad&gt;, &lt;s&gt; and &lt;/s&gt;.</summary>
+    /// <summary>
+    /// "char" (one token per character of the pairs, the default) or "bpe" (byte-level BPE trained on the training pairs), or a
+    /// tokenizer.json with &lt;pad&gt;, &lt;s&gt; and &lt;/s&gt;.
+    /// </summary>
     public string Tokenizer { get; init; } = "char";
 
     /// <summary>Vocabulary size of a BPE tokenizer trained on the pairs.</summary>
@@ -146,7 +149,10 @@ public static class Seq2SeqTraining
         return result;
     }
 
-    /// <summary>Token count of a text, or its length in characters when the tokenizer cannot encode it (then it fails later with its own message).</summary>
+    /// <summary>
+    /// Token count of a text, or its length in characters when the tokenizer cannot encode it (then it fails later with its own
+    /// message).
+    /// </summary>
     static int SafeCount(Tokenizer tokenizer, string text)
     {
         try

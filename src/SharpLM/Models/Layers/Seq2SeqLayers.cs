@@ -37,12 +37,16 @@ public sealed class Seq2SeqAttention : nn.Module<Tensor, Tensor>
 
     Tensor Heads(Tensor x) => x.view(x.shape[0], x.shape[1], _heads, _dim / _heads).transpose(1, 2);
 
-    /// <summary>Keys and values [B, H, S, D] of <paramref name="source"/> [B, S, C] (cross-attention computes them once per source).</summary>
+    /// <summary>
+    /// Keys and values [B, H, S, D] of <paramref name="source"/> [B, S, C] (cross-attention computes them once per source).
+    /// </summary>
     public (Tensor Keys, Tensor Values) Project(Tensor source) => (Heads(k_proj.forward(source)), Heads(v_proj.forward(source)));
 
     /// <param name="x">Queries [B, T, C].</param>
     /// <param name="keysValues">Keys and values [B, H, S, D].</param>
-    /// <param name="mask">Boolean [B, 1, T or 1, S], true where a query may attend; null with <paramref name="causal"/> for plain causal.</param>
+    /// <param name="mask">
+    /// Boolean [B, 1, T or 1, S], true where a query may attend; null with <paramref name="causal"/> for plain causal.
+    /// </param>
     public Tensor Forward(Tensor x, (Tensor Keys, Tensor Values) keysValues, Tensor? mask, bool causal)
     {
         long b = x.shape[0],
@@ -85,7 +89,9 @@ public sealed class Seq2SeqFeedForward : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>One encoder block: self-attention then feed-forward, each with a residual and LayerNorm (after, or before when pre-LN).</summary>
+/// <summary>
+/// One encoder block: self-attention then feed-forward, each with a residual and LayerNorm (after, or before when pre-LN).
+/// </summary>
 public sealed class Seq2SeqEncoderLayer : nn.Module<Tensor, Tensor>
 {
     readonly Seq2SeqAttention self_attn;
