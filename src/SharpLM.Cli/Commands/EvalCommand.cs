@@ -36,8 +36,12 @@ public static class EvalCommand
             DefaultValueFactory = _ => 16,
         };
         var max = new Option<int?>("--max-windows") { Description = "Evaluate only the first N windows (language models)." };
+        var beams = new Option<int?>("--num-beams")
+        {
+            Description = "Sequence-to-sequence runs: beam search with this many beams (default greedy).",
+        };
         var cmd = new Command("eval", "Evaluate a trained model on the data it was trained on, or on other data.");
-        foreach (var o in new Option[] { model, data, split, batch, max, textColumn, labelColumn, CliApp.JsonOption })
+        foreach (var o in new Option[] { model, data, split, batch, max, beams, textColumn, labelColumn, CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
@@ -55,6 +59,7 @@ public static class EvalCommand
                         Split = p.GetValue(split),
                         BatchSize = p.GetValue(batch),
                         MaxWindows = p.GetValue(max),
+                        NumBeams = p.GetValue(beams),
                         TextColumn = p.GetValue(textColumn)!,
                         LabelColumn = p.GetValue(labelColumn)!,
                         Catalog = CliApp.Catalog(p),

@@ -180,6 +180,9 @@ public sealed record EvaluationRequest
     /// <summary>Pair files (sequence-to-sequence runs): the source and target columns or fields.</summary>
     public string SourceColumn { get; init; } = "source";
     public string TargetColumn { get; init; } = "target";
+
+    /// <summary>Sequence-to-sequence runs: decode with this many beams (null: greedy).</summary>
+    public int? NumBeams { get; init; }
     public DataCatalogClient? Catalog { get; init; }
 }
 

@@ -27,7 +27,10 @@ public sealed class Seq2SeqKind : ModelKind
     static string Resolve(string data, EvaluationRequest r) =>
         r.Catalog is null ? data : ParallelDataSource.ResolveAsync(data, r.Catalog).GetAwaiter().GetResult();
 
-    /// <summary>Greedy outputs for the pairs of a split (default test) or of a pair file, scored by BLEU, chrF and error rates.</summary>
+    /// <summary>
+    /// Outputs (greedy, or beam search) for the pairs of a split (default test) or of a pair file, scored by BLEU, chrF and
+    /// error rates.
+    /// </summary>
     public override EvaluationOutcome Evaluate(
         LoadedModel loaded,
         EvaluationRequest r,
@@ -42,12 +45,14 @@ public sealed class Seq2SeqKind : ModelKind
         if (pairs.Count == 0)
             throw new SharpLMException($"{source} has no pairs to evaluate.");
         var generator = new Seq2SeqGenerator(model, loaded.Tokenizer);
+        var beams = r.NumBeams is int k ? new BeamSearchOptions { NumBeams = k } : null;
+        string decoding = beams is null ? "greedy" : $"beam {beams.NumBeams}";
         var outputs = new List<string>();
         int maxNew = model.Config.MaxPositionEmbeddings - 1;
         for (int i = 0; i < pairs.Count; i += r.BatchSize)
         {
             var batch = pairs.Skip(i).Take(r.BatchSize).Select(p => p.Source).ToList();
-            outputs.AddRange(generator.Generate(batch, maxNew, ct: ct).Select(o => o.Text));
+            outputs.AddRange(generator.Generate(batch, maxNew, beams, ct: ct).Select(o => o.Text));
             progress?.Report((Math.Min(i + r.BatchSize, pairs.Count), pairs.Count));
         }
         var report = TranslationReport.Score(outputs, pairs.Select(p => p.Target).ToList());
@@ -56,11 +61,11 @@ public sealed class Seq2SeqKind : ModelKind
             {
                 model = loaded.Run.Path,
                 data = source,
-                decoding = "greedy",
+                decoding,
                 report,
             },
             [report.ToTable()],
-            $"greedy outputs for {source}"
+            $"{decoding} outputs for {source}"
         );
     }
 }
