@@ -22,8 +22,11 @@ public static class ClassifierOptions
 
     public static Option<string?> Architecture()
     {
-        var o = new Option<string?>("--architecture") { Description = "From scratch: bert (pooled [CLS], default) or gpt2 (last token)." };
-        o.AcceptOnlyFromAmong("bert", "gpt2", "gpt");
+        var o = new Option<string?>("--architecture")
+        {
+            Description = "From scratch: bert (pooled [CLS], default), gpt2 (last token), mlp (embedding → mean-pool → MLP) or bilstm.",
+        };
+        o.AcceptOnlyFromAmong("bert", "gpt2", "gpt", "mlp", "bilstm");
         return o;
     }
 

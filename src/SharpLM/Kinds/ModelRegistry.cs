@@ -16,6 +16,8 @@ public static class ModelRegistry
         new BertClassifierKind(),
         new GptClassifierKind(),
         new Seq2SeqKind(),
+        new MlpClassifierKind(),
+        new BiLstmClassifierKind(),
     ];
 
     public static IReadOnlyList<ModelKind> Kinds
