@@ -133,7 +133,7 @@ sealed class Seq2SeqBeamSearchModel(Seq2SeqTransformer model, IReadOnlyList<IRea
             }
             _targets = sources.Select(_ => new List<long> { c.DecoderStartTokenId }).ToArray();
             var logits = useCache ? Decode() : model.Decode(Targets(), memory, mask)[.., -1, ..];
-            Select(expand, cache: true);
+            _cache?.SelectRows(expand);
             _targets = Enumerable
                 .Range(0, sources.Count)
                 .SelectMany(_ => Enumerable.Range(0, numBeams))
@@ -145,15 +145,9 @@ sealed class Seq2SeqBeamSearchModel(Seq2SeqTransformer model, IReadOnlyList<IRea
 
     public Tensor Step(long[] parents, long[] tokens)
     {
-        Select(tensor(parents), cache: true);
+        _cache?.SelectRows(tensor(parents));
         _targets = parents.Select((p, r) => new List<long>(_targets[p]) { tokens[r] }).ToArray();
         return _cache is not null ? Decode() : model.Decode(Targets(), _memory!, _mask!)[.., -1, ..];
-    }
-
-    void Select(Tensor rows, bool cache)
-    {
-        if (cache)
-            _cache?.SelectRows(rows);
     }
 
     Tensor Targets() => tensor(_targets.SelectMany(t => t).ToArray(), [_targets.Length, _targets[0].Count]);
