@@ -8,6 +8,7 @@ namespace SharpLM.Tests;
 /// Beam search: exhaustive search on a tiny vocabulary, hand-computed scores for length_penalty and each early_stopping
 /// mode (Hugging Face generate()'s semantics), batched = one input at a time, the KV cache = recomputation.
 /// </summary>
+[Collection(TorchCollection.Name)]
 public class BeamSearchTests
 {
     const int Eos = 0;

@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 namespace SharpLM.Tests;
 
 /// <summary>The encoder–decoder: padding invariance, the cross-attention cache, label smoothing, training end to end.</summary>
+[Collection(TorchCollection.Name)]
 public class Seq2SeqTests
 {
     static Seq2SeqTransformer RandomModel(bool preNorm, int seed = 1)

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace SharpLM.Tests;
 
 /// <summary>The textbook classifiers: embedding → mean-pool → MLP and embedding → BiLSTM → dense.</summary>
+[Collection(TorchCollection.Name)]
 public class WordClassifierTests
 {
     static WordClassifier Build(string type, int layers)

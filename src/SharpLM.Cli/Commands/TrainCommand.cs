@@ -29,6 +29,10 @@ public static class TrainCommand
     {
         Description = "lm (GPT, next token; default) or mlm (BERT encoder, masked tokens; needs WordPiece shards).",
     };
+    static readonly Option<string?> ModelOption = new("--model")
+    {
+        Description = "With --objective lm: gpt (default) or lstm (embedding → LSTM → linear, truncated back-propagation).",
+    };
     static readonly Option<bool> Resume = new("--resume")
     {
         Description = "Continue the run in --output from its last checkpoint (same settings; --max-steps may grow).",
@@ -97,6 +101,7 @@ public static class TrainCommand
                 Output,
                 PresetOption,
                 Objective,
+                ModelOption,
                 Resume,
                 Overwrite,
                 NLayer,
@@ -169,7 +174,7 @@ public static class TrainCommand
                         var preset = TrainingPreset.Get(p.GetValue(PresetOption)!);
                         var shape = ShapeOverrides(p, preset.Shape);
                         var options = Overrides(p, preset.Training);
-                        var kind = ModelRegistry.ForObjective(p.GetValue(Objective) ?? "lm");
+                        var kind = ModelRegistry.ForObjective(p.GetValue(Objective) ?? "lm", p.GetValue(ModelOption));
                         string data =
                             p.GetValue(Data) ?? throw new SharpLMException("Pass --data DIR (a folder written by 'sharplm prepare').");
                         result = Run(

@@ -12,7 +12,7 @@ namespace SharpLM.Generation;
 /// per-row positions), a KV cache (one full pass over the prompts, then one token per step), sampling,
 /// stop sequences and streaming of the text as it is produced.
 /// </summary>
-public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
+public sealed class TextGenerator(Gpt model, Tokenizer tokenizer) : ITextGenerator
 {
     /// <summary>
     /// Raised with (row, new text) as soon as text is certain (not part of a possible stop sequence or an incomplete character).
@@ -28,12 +28,7 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
         CancellationToken ct = default
     )
     {
-        options.Validate();
-        if (prompts.Count == 0)
-            throw new SharpLMException("Give at least one prompt.");
-        for (int b = 0; b < prompts.Count; b++)
-            if (options.Safety?.FirstMatch(prompts[b]) >= 0)
-                throw new SharpLMException($"Prompt {b + 1} was refused: it matches an entry of the safety filter.");
+        var encoded = PromptInput.Encode(tokenizer, prompts, options);
         int block = model.Config.NPositions;
         int? eot = tokenizer.SpecialTokenId("<|endoftext|>");
         // Beam search keeps the whole hypothesis in the cache: the prompt gets what the new tokens leave of the context.
@@ -48,17 +43,7 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
         var cropped = new bool[batch];
         for (int b = 0; b < batch; b++)
         {
-            var ids = tokenizer.Encode(prompts[b], allowSpecial: true).ToList();
-            if (ids.Count == 0)
-            {
-                if (eot is int e)
-                    ids.Add(e);
-                else
-                    throw new SharpLMException(
-                        "The prompt is empty and the tokenizer has no <|endoftext|> token to start from; give a prompt of at least one "
-                            + "character."
-                    );
-            }
+            var ids = encoded[b];
             if (ids.Count > promptLimit)
             {
                 Warning?.Invoke(
@@ -174,24 +159,7 @@ public sealed class TextGenerator(Gpt model, Tokenizer tokenizer)
         using (new Runtime.InferenceScope(model))
         using (var beamModel = new GptBeamSearchModel(model, rows, options.MaxNewTokens, options.UseKvCache))
             found = BeamSearch.Run(beamModel, rows, options.StopAtEndOfText ? eot : null, beams, ct);
-        var results = new List<GenerationResult>();
-        for (int b = 0; b < prompts.Count; b++)
-            foreach (var hypothesis in found[b])
-            {
-                var stream = new TextStream(tokenizer, options.StopSequences, options.Safety);
-                foreach (int id in hypothesis.Tokens)
-                    stream.Add(id);
-                stream.Flush();
-                Emit(b, stream.Text);
-                string finish = stream.Finish ?? (hypothesis.EndedWithEos ? "eos" : "length");
-                results.Add(
-                    new GenerationResult(prompts[b], stream.Text, hypothesis.Tokens, finish, promptTokens[b], cropped[b])
-                    {
-                        Score = hypothesis.Score,
-                    }
-                );
-            }
-        return results;
+        return PromptInput.FromBeams(tokenizer, prompts, found, promptTokens, cropped, options, Emit);
     }
 
     void Emit(int row, string text)

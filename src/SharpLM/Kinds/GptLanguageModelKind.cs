@@ -13,6 +13,7 @@ public sealed class GptLanguageModelKind : ModelKind
     public override string Description => "GPT language model";
     public override string Task => "text-generation";
     public override string Objective => "lm";
+    public override string? ModelName => "gpt";
     public override ClassifierKind Classifier => new GptClassifierKind();
 
     public override bool Recognises(ModelConfigFile.Summary c) => c.ModelType == "gpt2" && !c.HasLabels;

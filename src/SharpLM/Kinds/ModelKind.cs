@@ -26,6 +26,9 @@ public abstract class ModelKind
     /// <summary>The pretraining objective that trains this kind from prepared shards ("lm", "mlm"), or null.</summary>
     public virtual string? Objective => null;
 
+    /// <summary>Among the kinds of one objective, the name that picks this one ("gpt", "lstm"); null for the objective's default.</summary>
+    public virtual string? ModelName => null;
+
     /// <summary>The classifier kind that fine-tunes this kind's body (itself for a classifier), or null.</summary>
     public virtual ClassifierKind? Classifier => null;
 

@@ -18,6 +18,7 @@ public static class ModelRegistry
         new Seq2SeqKind(),
         new MlpClassifierKind(),
         new BiLstmClassifierKind(),
+        new LstmLanguageModelKind(),
     ];
 
     public static IReadOnlyList<ModelKind> Kinds
@@ -58,8 +59,22 @@ public static class ModelRegistry
             );
     }
 
-    /// <summary>The kind a pretraining objective trains ("lm", "mlm").</summary>
-    public static ModelKind ForObjective(string objective) =>
+    /// <summary>
+    /// The kind a pretraining objective trains ("lm", "mlm"): the one called <paramref name="model"/> ("gpt", "lstm"), or the
+    /// objective's first kind.
+    /// </summary>
+    public static ModelKind ForObjective(string objective, string? model = null)
+    {
+        var kinds = Kinds.Where(k => string.Equals(k.Objective, objective, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (model is not null && kinds.Count > 0)
+            return kinds.FirstOrDefault(k => string.Equals(k.ModelName, model, StringComparison.OrdinalIgnoreCase))
+                ?? throw new SharpLMException(
+                    $"Objective '{objective}' trains {string.Join(" or ", kinds.Select(k => k.ModelName ?? k.Name))}, not '{model}'."
+                );
+        return ForObjectiveDefault(objective);
+    }
+
+    static ModelKind ForObjectiveDefault(string objective) =>
         Kinds.FirstOrDefault(k => string.Equals(k.Objective, objective, StringComparison.OrdinalIgnoreCase))
         ?? throw new SharpLMException(
             $"Training objective '{objective}' is not one of "

@@ -4,16 +4,21 @@ using SharpLM.Models;
 
 namespace SharpLM.Pipelines;
 
-/// <summary>Continues prompts with a GPT run: sampling, stop sequences, KV cache, streaming (<see cref="TextGenerator"/>).</summary>
+/// <summary>
+/// Continues prompts with a GPT run (<see cref="TextGenerator"/>: KV cache) or an LSTM run (<see cref="LstmTextGenerator"/>):
+/// sampling or beam search, stop sequences, streaming.
+/// </summary>
 public sealed class TextGenerationPipeline : IPipeline
 {
-    readonly Gpt _gpt;
+    readonly Gpt? _gpt;
+    readonly LstmLanguageModel? _lstm;
     readonly Lock _gate = new();
 
     public TextGenerationPipeline(LoadedModel model)
     {
         Model = model;
-        _gpt = model.As<Gpt>("text generation");
+        _lstm = model.Module as LstmLanguageModel;
+        _gpt = _lstm is null ? model.As<Gpt>("text generation") : null;
     }
 
     public static TextGenerationPipeline Load(string path) => new(ModelRegistry.Load(path));
@@ -21,8 +26,8 @@ public sealed class TextGenerationPipeline : IPipeline
     public string Task => "text-generation";
     public LoadedModel Model { get; }
 
-    /// <summary>The model's context in tokens (longer prompts keep their last tokens).</summary>
-    public int Context => _gpt.Config.NPositions;
+    /// <summary>The model's context in tokens (longer prompts keep their last tokens); an LSTM has no limit.</summary>
+    public int Context => _gpt?.Config.NPositions ?? int.MaxValue;
 
     /// <summary>
     /// Continues each prompt. <paramref name="onText"/> gets (prompt index, text) as soon as text is certain; <paramref name="onWarning"/>
@@ -36,7 +41,9 @@ public sealed class TextGenerationPipeline : IPipeline
         CancellationToken ct = default
     )
     {
-        var generator = new TextGenerator(_gpt, Model.Tokenizer);
+        ITextGenerator generator = _lstm is not null
+            ? new LstmTextGenerator(_lstm, Model.Tokenizer)
+            : new TextGenerator(_gpt!, Model.Tokenizer);
         if (onText is not null)
             generator.TextProduced += onText;
         if (onWarning is not null)
