@@ -81,7 +81,76 @@ public static class BenchCommands
         bench.Subcommands.Add(BuildServe(ctx));
         bench.Subcommands.Add(BuildClassify(ctx));
         bench.Subcommands.Add(BuildHeap(ctx));
+        bench.Subcommands.Add(BuildLstm(ctx));
         return bench;
+    }
+
+    static Command BuildLstm(CliContext ctx)
+    {
+        var steps = new Option<int>("--steps") { Description = "Optimiser steps for each model.", DefaultValueFactory = _ => 1000 };
+        var layers = new Option<int>("--lstm-layers")
+        {
+            Description = "LSTM layers (its width is set to match the GPT's parameters).",
+            DefaultValueFactory = _ => 2,
+        };
+        var output = new Option<string>("--output")
+        {
+            Description = "Folder for the prepared data and both runs.",
+            DefaultValueFactory = _ => "runs/bench-lstm",
+        };
+        var cmd = new Command(
+            "lstm",
+            "An LSTM and a GPT of the same size on character-level moby-dick: validation loss at equal steps and time, tokens/s."
+        );
+        foreach (var o in new Option[] { steps, layers, output, CliApp.JsonOption })
+            cmd.Options.Add(o);
+        cmd.SetAction(
+            CliApp.Guard(
+                ctx,
+                async (p, ct) =>
+                {
+                    if (p.GetValue(steps) < 10)
+                        throw new SharpLMException("--steps must be at least 10.");
+                    var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
+                    var r = await LstmBenchmark.RunAsync(
+                        p.GetValue(output)!,
+                        p.GetValue(steps),
+                        p.GetValue(layers),
+                        CliApp.Catalog(p),
+                        status,
+                        ct
+                    );
+                    if (p.GetValue(CliApp.JsonOption))
+                    {
+                        ctx.WriteJson(r);
+                        return 0;
+                    }
+                    static string At(LanguageModelRun run, Func<(int Step, double Seconds, double ValLoss), bool> when) =>
+                        run.Evaluations.LastOrDefault(when) is { Step: > 0 } e ? $"{e.ValLoss:F4} (step {e.Step})" : "–";
+                    var table = new Table().AddColumns(
+                        "model",
+                        "shape",
+                        "parameters",
+                        "tokens/s",
+                        $"val loss at step {r.Steps}",
+                        $"val loss by {r.EqualTimeSeconds:F0} s"
+                    );
+                    foreach (var run in new[] { r.Gpt, r.Lstm })
+                        table.AddRow(
+                            run.Model,
+                            run.Shape,
+                            run.Parameters.ToString("N0"),
+                            run.TokensPerSecond.ToString("N0"),
+                            At(run, e => e.Step <= r.Steps),
+                            At(run, e => e.Seconds <= r.EqualTimeSeconds)
+                        );
+                    ctx.WriteTable(table);
+                    ctx.Out.WriteLine($"LSTM tokens/s ÷ GPT tokens/s = {r.Lstm.TokensPerSecond / r.Gpt.TokensPerSecond:F2}");
+                    return 0;
+                }
+            )
+        );
+        return cmd;
     }
 
     static Command BuildHeap(CliContext ctx)

@@ -142,4 +142,17 @@ public class LstmTests
         using var eval = JsonDocument.Parse(output);
         Assert.True(eval.RootElement.GetProperty("loss").GetDouble() < 2.0, output);
     }
+
+    [Fact]
+    public async Task TheComparisonBenchmarkRuns()
+    {
+        string output = TestData.TempDir();
+        var (code, json, err) = await Cli.RunBench("lstm", "--steps", "10", "--output", output, "--json");
+        Assert.True(code == 0, err);
+        using var r = JsonDocument.Parse(json);
+        long gpt = r.RootElement.GetProperty("gpt").GetProperty("parameters").GetInt64(),
+            lstm = r.RootElement.GetProperty("lstm").GetProperty("parameters").GetInt64();
+        Assert.InRange((double)lstm / gpt, 0.95, 1.05); // the same size, within the step of one unit of width
+        Assert.True(r.RootElement.GetProperty("lstm").GetProperty("tokensPerSecond").GetDouble() > 0);
+    }
 }
