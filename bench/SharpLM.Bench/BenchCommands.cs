@@ -125,7 +125,7 @@ public static class BenchCommands
                         ctx.WriteJson(r);
                         return 0;
                     }
-                    static string At(LanguageModelRun run, Func<(int Step, double Seconds, double ValLoss), bool> when) =>
+                    static string At(LanguageModelRun run, Func<Evaluation, bool> when) =>
                         run.Evaluations.LastOrDefault(when) is { Step: > 0 } e ? $"{e.ValLoss:F4} (step {e.Step})" : "–";
                     var table = new Table().AddColumns(
                         "model",

@@ -7,6 +7,9 @@ using SharpLM.Training;
 
 namespace SharpLM.Bench;
 
+/// <summary>An evaluation during a run: the step, the wall-clock seconds since the run started, the validation loss.</summary>
+public sealed record Evaluation(int Step, double Seconds, double ValLoss);
+
 /// <summary>One model's run: its size, throughput, and validation loss after each evaluation with the wall-clock time.</summary>
 public sealed record LanguageModelRun(
     string Model,
@@ -14,7 +17,7 @@ public sealed record LanguageModelRun(
     long Parameters,
     double TokensPerSecond,
     double Seconds,
-    IReadOnlyList<(int Step, double Seconds, double ValLoss)> Evaluations
+    IReadOnlyList<Evaluation> Evaluations
 );
 
 public sealed record LstmComparison(LanguageModelRun Gpt, LanguageModelRun Lstm, int Steps, double EqualTimeSeconds);
@@ -66,21 +69,22 @@ public static class LstmBenchmark
 
         LanguageModelRun Train(string model, ModelShape shape, string description)
         {
-            string run = Path.Combine(output, model);
-            if (Directory.Exists(run))
-                new RunFolder(run).Clear();
-            var evaluations = new List<(int, double, double)>();
+            var run = new RunFolder(Path.Combine(output, model));
+            using var locked = run.Lock("benchmark");
+            if (Directory.Exists(run.Path))
+                run.Clear(); // only a run folder SharpLM wrote (Clear refuses anything else)
+            var evaluations = new List<Evaluation>();
             var clock = Stopwatch.StartNew();
             // Synchronous (the trainer's thread), so the clock is read when the evaluation ends.
             var progress = new Cli.CliApp.SyncProgress<TrainingProgress>(p =>
             {
                 if (p.Eval is EvalResult e)
-                    evaluations.Add((p.Step, clock.Elapsed.TotalSeconds, e.Loss));
+                    evaluations.Add(new Evaluation(p.Step, clock.Elapsed.TotalSeconds, e.Loss));
             });
             using var task = ModelRegistry.ForObjective("lm", model).CreatePretrainingTask(data, shape, null, options);
             long parameters = task.Model.parameters().Sum(p => p.numel());
             status.Report($"training the {model} ({parameters:N0} parameters, {steps} steps)");
-            var result = Trainer.Train(task, new RunFolder(run), resume: false, progress, ct);
+            var result = Trainer.Train(task, run, resume: false, progress, ct);
             return new LanguageModelRun(model, description, parameters, result.TokensPerSecond, clock.Elapsed.TotalSeconds, evaluations);
         }
     }
