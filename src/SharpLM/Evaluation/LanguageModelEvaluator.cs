@@ -13,6 +13,19 @@ public sealed record LanguageModelMetrics(double Loss, double Perplexity, double
         double loss = nats / Math.Max(1, tokens);
         return new(loss, Math.Exp(loss), bytes > 0 ? nats / Math.Log(2) / bytes : double.NaN, tokens, bytes);
     }
+
+    /// <summary>The table eval prints: split, tokens, loss, perplexity, bits per byte.</summary>
+    public ReportTable ToTable(string split) =>
+        new(
+            ["split", "tokens", "loss", "perplexity", "bits/byte"],
+            [
+                [split, Tokens.ToString("N0"), Loss.ToString("F4"), Perplexity.ToString("F3"), BitsPerByte.ToString("F4")],
+            ]
+        );
+
+    /// <summary>UTF-8 bytes each of a model's <paramref name="vocabularySize"/> ids stands for (0 for special and unused ids).</summary>
+    public static int[] TokenBytes(Tokenization.Tokenizer tokenizer, int vocabularySize) =>
+        Enumerable.Range(0, vocabularySize).Select(id => id < tokenizer.VocabSize ? tokenizer.TokenByteCount(id) : 0).ToArray();
 }
 
 public static class LanguageModelEvaluator

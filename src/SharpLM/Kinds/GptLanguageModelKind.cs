@@ -58,10 +58,7 @@ public sealed class GptLanguageModelKind : ModelKind
         using var dataset = TokenDataset.Open(dir, part, gpt.Config.VocabSize);
         int block = gpt.Config.NPositions;
         var starts = LanguageModelEvaluator.CoveringWindows(dataset, block, r.MaxWindows);
-        var tokenBytes = Enumerable
-            .Range(0, gpt.Config.VocabSize)
-            .Select(id => id < tokenizer.VocabSize ? tokenizer.TokenByteCount(id) : 0)
-            .ToArray();
+        var tokenBytes = LanguageModelMetrics.TokenBytes(tokenizer, gpt.Config.VocabSize);
         var m = LanguageModelEvaluator.Evaluate(gpt, dataset, starts, block, r.BatchSize, tokenBytes, progress, ct);
         return new EvaluationOutcome(
             new
@@ -77,20 +74,7 @@ public sealed class GptLanguageModelKind : ModelKind
                 m.Tokens,
                 m.Bytes,
             },
-            [
-                new ReportTable(
-                    ["split", "tokens", "loss", "perplexity", "bits/byte"],
-                    [
-                        [
-                            dataset.Split,
-                            m.Tokens.ToString("N0"),
-                            m.Loss.ToString("F4"),
-                            m.Perplexity.ToString("F3"),
-                            m.BitsPerByte.ToString("F4"),
-                        ],
-                    ]
-                ),
-            ]
+            [m.ToTable(dataset.Split)]
         );
     }
 }

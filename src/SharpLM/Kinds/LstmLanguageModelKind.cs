@@ -50,10 +50,7 @@ public sealed class LstmLanguageModelKind : ModelKind
         string dir = loaded.Run.DataDir(r.Data);
         using var dataset = TokenDataset.Open(dir, part, lstm.Config.VocabSize);
         var tokenizer = loaded.Tokenizer;
-        var tokenBytes = Enumerable
-            .Range(0, lstm.Config.VocabSize)
-            .Select(id => id < tokenizer.VocabSize ? tokenizer.TokenByteCount(id) : 0)
-            .ToArray();
+        var tokenBytes = LanguageModelMetrics.TokenBytes(tokenizer, lstm.Config.VocabSize);
         var m = LstmLanguageModelTask.Evaluate(lstm, dataset, r.BatchSize, r.MaxWindows, tokenBytes, ct, progress);
         return new EvaluationOutcome(
             new
@@ -69,20 +66,7 @@ public sealed class LstmLanguageModelKind : ModelKind
                 m.Tokens,
                 m.Bytes,
             },
-            [
-                new ReportTable(
-                    ["split", "tokens", "loss", "perplexity", "bits/byte"],
-                    [
-                        [
-                            dataset.Split,
-                            m.Tokens.ToString("N0"),
-                            m.Loss.ToString("F4"),
-                            m.Perplexity.ToString("F3"),
-                            m.BitsPerByte.ToString("F4"),
-                        ],
-                    ]
-                ),
-            ]
+            [m.ToTable(dataset.Split)]
         );
     }
 }

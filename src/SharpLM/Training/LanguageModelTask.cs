@@ -39,11 +39,7 @@ public sealed class LanguageModelTask : ITrainingTask
         {
             _train.RequireWindow(block);
             _val.RequireWindow(block);
-            _tokenBytes = Enumerable
-                .Range(0, Tokenizer.VocabSize)
-                .Select(Tokenizer.TokenByteCount)
-                .Concat(Enumerable.Repeat(0, config.VocabSize - Tokenizer.VocabSize))
-                .ToArray();
+            _tokenBytes = Evaluation.LanguageModelMetrics.TokenBytes(Tokenizer, config.VocabSize);
             torch.manual_seed(options.Seed);
             Gpt = new Gpt(config);
             // The same validation windows at every evaluation, so successive figures are comparable.

@@ -42,11 +42,7 @@ public sealed class LstmLanguageModelTask : ITrainingTask
         {
             Lanes(_train, options.BatchSize, config.Bptt, "train");
             Lanes(_val, 1, config.Bptt, "val");
-            _tokenBytes = Enumerable
-                .Range(0, Tokenizer.VocabSize)
-                .Select(Tokenizer.TokenByteCount)
-                .Concat(Enumerable.Repeat(0, config.VocabSize - Tokenizer.VocabSize))
-                .ToArray();
+            _tokenBytes = Evaluation.LanguageModelMetrics.TokenBytes(Tokenizer, config.VocabSize);
             manual_seed(options.Seed);
             Lstm = new LstmLanguageModel(config);
         }
