@@ -253,7 +253,7 @@ public static class ScoreCommand
             }
         );
         var lines = rouge.PerLine(hypotheses, references);
-        var mean = rouge.Corpus(hypotheses, references);
+        var mean = rouge.Mean(lines);
         string signature =
             $"nrefs:{references.Count}|tok:{(tokenizer == RougeTokenizer.Default ? "default" : "unicode")}|stem:{(stem ? "yes" : "no")}";
         if (json)

@@ -15,6 +15,9 @@ public sealed record Seq2SeqOutput(string Source, string Text, int[] TokenIds, s
 /// </summary>
 public sealed class Seq2SeqGenerator(Seq2SeqTransformer model, Tokenizer tokenizer)
 {
+    /// <summary>The longest output the model can give: its max_position_embeddings less the start token.</summary>
+    public int MaxNewTokens => model.Config.MaxPositionEmbeddings - 1;
+
     /// <summary>
     /// The output for each source: greedy when <paramref name="beams"/> is null, else the best num_return_sequences
     /// hypotheses per source (source-major, best first). At most <paramref name="maxNewTokens"/> tokens each.

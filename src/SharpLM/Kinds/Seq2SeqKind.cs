@@ -47,15 +47,7 @@ public sealed class Seq2SeqKind : ModelKind
         var generator = new Seq2SeqGenerator(model, loaded.Tokenizer);
         var beams = r.NumBeams is int k ? new BeamSearchOptions { NumBeams = k } : null;
         string decoding = beams is null ? "greedy" : $"beam {beams.NumBeams}";
-        var outputs = new List<string>();
-        int maxNew = model.Config.MaxPositionEmbeddings - 1;
-        for (int i = 0; i < pairs.Count; i += r.BatchSize)
-        {
-            var batch = pairs.Skip(i).Take(r.BatchSize).Select(p => p.Source).ToList();
-            outputs.AddRange(generator.Generate(batch, maxNew, beams, ct: ct).Select(o => o.Text));
-            progress?.Report((Math.Min(i + r.BatchSize, pairs.Count), pairs.Count));
-        }
-        var report = TranslationReport.Score(outputs, pairs.Select(p => p.Target).ToList());
+        var report = Score(generator, pairs, r.BatchSize, beams, progress, ct);
         return new EvaluationOutcome(
             new
             {
@@ -67,5 +59,29 @@ public sealed class Seq2SeqKind : ModelKind
             [report.ToTable()],
             $"{decoding} outputs for {source}"
         );
+    }
+
+    /// <summary>
+    /// Each pair's best output (greedy, or the best beam), <paramref name="batchSize"/> sources at a time, scored against
+    /// the targets by BLEU, chrF and error rates.
+    /// </summary>
+    public static TranslationReport Score(
+        Seq2SeqGenerator generator,
+        IReadOnlyList<TextPair> pairs,
+        int batchSize,
+        BeamSearchOptions? beams = null,
+        IProgress<(int Done, int Total)>? progress = null,
+        CancellationToken ct = default
+    )
+    {
+        var best = beams is null ? null : beams with { NumReturnSequences = 1 };
+        var outputs = new List<string>(pairs.Count);
+        for (int i = 0; i < pairs.Count; i += batchSize)
+        {
+            var sources = pairs.Skip(i).Take(batchSize).Select(p => p.Source).ToList();
+            outputs.AddRange(generator.Generate(sources, generator.MaxNewTokens, best, ct: ct).Select(o => o.Text));
+            progress?.Report((Math.Min(i + batchSize, pairs.Count), pairs.Count));
+        }
+        return TranslationReport.Score(outputs, pairs.Select(p => p.Target).ToList());
     }
 }

@@ -128,20 +128,7 @@ public static class Seq2SeqTraining
         {
             using var loaded = ModelRegistry.Load(run.Path);
             var generator = new Seq2SeqGenerator(loaded.As<Seq2SeqTransformer>("translation"), loaded.Tokenizer);
-            var test = testIdx.Select(i => pairs[i]).ToList();
-            var outputs = new List<string>();
-            for (int i = 0; i < test.Count; i += o.BatchSize)
-                outputs.AddRange(
-                    generator
-                        .Generate(
-                            test.Skip(i).Take(o.BatchSize).Select(p => p.Source).ToList(),
-                            config.MaxPositionEmbeddings - 1,
-                            r.TestBeams is null ? null : r.TestBeams with { NumReturnSequences = 1 },
-                            ct: ct
-                        )
-                        .Select(x => x.Text)
-                );
-            report = TranslationReport.Score(outputs, test.Select(p => p.Target).ToList());
+            report = Seq2SeqKind.Score(generator, testIdx.Select(i => pairs[i]).ToList(), o.BatchSize, r.TestBeams, ct: ct);
         }
         string decoding = r.TestBeams is null ? "greedy" : $"beam {r.TestBeams.NumBeams}";
         var result = new Seq2SeqResult(run.Path, train.Count, val.Count, testIdx.Length, trained, report, decoding);

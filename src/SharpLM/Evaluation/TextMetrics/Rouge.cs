@@ -93,7 +93,14 @@ public sealed partial class Rouge
         TextMetricInputs.Check(predictions, references);
         if (predictions.Count == 0)
             return _options.Types.ToDictionary(t => t, _ => new RougeScore(0, 0, 0));
-        var lines = PerLine(predictions, references);
+        return Mean(PerLine(predictions, references));
+    }
+
+    /// <summary>The mean over lines of each line's precision, recall and F per type (of what <see cref="PerLine"/> gave).</summary>
+    public IReadOnlyDictionary<string, RougeScore> Mean(IReadOnlyList<IReadOnlyDictionary<string, RougeScore>> lines)
+    {
+        if (lines.Count == 0)
+            return _options.Types.ToDictionary(t => t, _ => new RougeScore(0, 0, 0));
         return _options.Types.ToDictionary(
             type => type,
             type => new RougeScore(
