@@ -82,6 +82,8 @@ public static class BenchCommands
         bench.Subcommands.Add(BuildClassify(ctx));
         bench.Subcommands.Add(BuildHeap(ctx));
         bench.Subcommands.Add(BuildLstm(ctx));
+        bench.Subcommands.Add(CompressionBenchCommands.Quantize(ctx));
+        bench.Subcommands.Add(CompressionBenchCommands.Prune(ctx));
         return bench;
     }
 
@@ -225,11 +227,18 @@ public static class BenchCommands
             Description = "Timed steps for small (median reported).",
             DefaultValueFactory = _ => 3,
         };
+        var precisions = new Option<string[]>("--precision")
+        {
+            Description = "Precisions to compare in the same run: fp32 and/or bf16 (mixed precision).",
+            DefaultValueFactory = _ => ["fp32"],
+            AllowMultipleArgumentsPerToken = true,
+        };
         var cmd = new Command(
             "train",
-            "Training tokens/s and model FLOPs utilisation (vs peak matmul measured in the same run) per preset and thread count."
+            "Training tokens/s and model FLOPs utilisation (vs peak matmul measured in the same run) per preset, thread count and "
+                + "precision."
         );
-        foreach (var o in new Option[] { presets, threads, babySteps, smallSteps, CliApp.JsonOption })
+        foreach (var o in new Option[] { presets, threads, precisions, babySteps, smallSteps, CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
@@ -245,7 +254,11 @@ public static class BenchCommands
                     foreach (var preset in p.GetValue(presets)!)
                         Training.TrainingPreset.Get(preset);
                     var status = new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"));
-                    var r = TrainBenchmark.Run(p.GetValue(presets)!, counts, p.GetValue(babySteps), p.GetValue(smallSteps), status);
+                    var chosen = p.GetValue(precisions)!
+                        .Select(x => Models.Layers.MixedPrecision.Parse(x, "--precision"))
+                        .Distinct()
+                        .ToList();
+                    var r = TrainBenchmark.Run(p.GetValue(presets)!, counts, p.GetValue(babySteps), p.GetValue(smallSteps), chosen, status);
                     if (p.GetValue(CliApp.JsonOption))
                     {
                         ctx.WriteJson(r);
@@ -253,6 +266,7 @@ public static class BenchCommands
                     }
                     var table = new Table().AddColumns(
                         "preset",
+                        "precision",
                         "threads",
                         "parameters",
                         "tokens/step",
@@ -261,11 +275,13 @@ public static class BenchCommands
                         "model GFLOP/s",
                         "peak matmul GFLOP/s",
                         "MFU",
+                        "MFU vs fp32 peak",
                         "RSS MB start→end"
                     );
                     foreach (var x in r.Runs)
                         table.AddRow(
                             x.Preset,
+                            x.Precision,
                             x.Threads.ToString(),
                             x.Parameters.ToString("N0"),
                             x.TokensPerStep.ToString("N0"),
@@ -274,12 +290,26 @@ public static class BenchCommands
                             x.ModelGflops.ToString("F1"),
                             x.PeakGflops.ToString("F1"),
                             x.Utilisation.ToString("P0"),
+                            x.Fp32Utilisation.ToString("P0"),
                             $"{x.RssStartMb:F0}→{x.RssEndMb:F0}"
                         );
                     ctx.WriteTable(table);
                     foreach (var preset in r.Runs.Select(x => x.Preset).Distinct())
+                    foreach (int n in counts)
                     {
-                        var rows = r.Runs.Where(x => x.Preset == preset).OrderBy(x => x.Threads).ToList();
+                        var fp32 = r.Runs.FirstOrDefault(x => x.Preset == preset && x.Threads == n && x.Precision == "fp32");
+                        var bf16 = r.Runs.FirstOrDefault(x => x.Preset == preset && x.Threads == n && x.Precision == "bf16");
+                        if (fp32 is not null && bf16 is not null)
+                            ctx.Out.WriteLine(
+                                $"{preset}, {n} thread(s): bf16 / fp32 tokens/s = {bf16.TokensPerSecond / fp32.TokensPerSecond:F2}x"
+                            );
+                    }
+                    foreach (var preset in r.Runs.Select(x => x.Preset).Distinct())
+                    {
+                        var rows = r
+                            .Runs.Where(x => x.Preset == preset && x.Precision == Models.Layers.MixedPrecision.Name(chosen[0]))
+                            .OrderBy(x => x.Threads)
+                            .ToList();
                         if (rows.Count > 1)
                             ctx.Out.WriteLine(
                                 $"{preset}: {rows[^1].Threads} threads / {rows[0].Threads} thread tokens/s = "

@@ -8,6 +8,7 @@ namespace SharpLM.Bench;
 
 public sealed record TrainThroughput(
     string Preset,
+    string Precision,
     int Threads,
     long Parameters,
     long TokensPerStep,
@@ -16,6 +17,8 @@ public sealed record TrainThroughput(
     double ModelGflops,
     double PeakGflops,
     double Utilisation,
+    double Fp32PeakGflops,
+    double Fp32Utilisation,
     double RssStartMb,
     double RssEndMb
 );
@@ -24,19 +27,20 @@ public sealed record TrainBenchmarkResult(IReadOnlyList<TrainThroughput> Runs, i
 
 /// <summary>
 /// `sharplm-bench train`: training throughput of full optimiser steps (forward, backward, clipping, AdamW) for the
-/// presets, and model FLOPs utilisation = 6 · parameters · tokens/s ÷ the peak fp32 matmul rate measured in the same
-/// run with the same thread count. Each thread count is measured so that the default policy is chosen by data.
+/// presets and precisions, and model FLOPs utilisation = 6 · parameters · tokens/s ÷ the peak matmul rate measured in
+/// the same run with the same thread count, both against the peak of the run's own precision and against the fp32 peak.
+/// Each thread count is measured so that the default policy is chosen by data.
 /// </summary>
 public static class TrainBenchmark
 {
     public const int CharVocabulary = 83; // moby-dick's character set; the throughput does not depend on the text
 
-    /// <summary>Best-of-N GFLOP/s of a square fp32 matmul (the machine's practical peak).</summary>
-    public static double PeakMatmulGflops(int n = 1024, int repeats = 10)
+    /// <summary>Best-of-N GFLOP/s of a square matmul in <paramref name="dtype"/> (the machine's practical peak).</summary>
+    public static double PeakMatmulGflops(int n = 1024, int repeats = 10, ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
-        var a = randn(n, n);
-        var b = randn(n, n);
+        var a = randn(n, n).to(dtype);
+        var b = randn(n, n).to(dtype);
         for (int i = 0; i < 3; i++)
             a.matmul(b).Dispose();
         double best = double.MaxValue;
@@ -49,10 +53,20 @@ public static class TrainBenchmark
         return 2.0 * n * n * n / best / 1e9;
     }
 
-    public static TrainThroughput Measure(string preset, int threads, int steps, IProgress<string>? status = null)
+    public static TrainThroughput Measure(
+        string preset,
+        int threads,
+        int steps,
+        Models.Layers.Precision precision = Models.Layers.Precision.Fp32,
+        IProgress<string>? status = null
+    )
     {
         torch.set_num_threads(threads);
-        double peak = PeakMatmulGflops();
+        double fp32Peak = PeakMatmulGflops();
+        double peak =
+            precision == Models.Layers.Precision.Fp32
+                ? fp32Peak
+                : PeakMatmulGflops(dtype: Models.Layers.MixedPrecision.ComputeType(precision));
         var (shape, o) = TrainingPreset.Get(preset);
         int block = shape.Context;
         torch.manual_seed(1);
@@ -67,6 +81,8 @@ public static class TrainBenchmark
             }.WithDropout(shape.Dropout)
         );
         model.train();
+        model.Precision = precision;
+        string label = $"{preset} {Models.Layers.MixedPrecision.Name(precision)}, {threads} thread(s)";
         using var optimizer = new TrainingOptimizer(model, o);
         var rng = new Data.SplitMix64(7);
         double Step()
@@ -87,7 +103,7 @@ public static class TrainBenchmark
             optimizer.Step();
             return sw.Elapsed.TotalSeconds;
         }
-        status?.Report($"{preset}, {threads} thread(s): warming up");
+        status?.Report($"{label}: warming up");
         Step();
         Step();
         double rssStart = Process.GetCurrentProcess().WorkingSet64 / 1e6;
@@ -95,7 +111,7 @@ public static class TrainBenchmark
         for (int i = 0; i < steps; i++)
         {
             times.Add(Step());
-            status?.Report($"{preset}, {threads} thread(s): step {i + 1}/{steps} {times[^1]:F3} s");
+            status?.Report($"{label}: step {i + 1}/{steps} {times[^1]:F3} s");
         }
         double rssEnd = Process.GetCurrentProcess().WorkingSet64 / 1e6;
         double perStep = times.Order().ElementAt(times.Count / 2); // median: robust to a noisy neighbour
@@ -105,6 +121,7 @@ public static class TrainBenchmark
         double modelGflops = 6.0 * parameters * tps / 1e9;
         return new TrainThroughput(
             preset,
+            Models.Layers.MixedPrecision.Name(precision),
             threads,
             parameters,
             tokens,
@@ -113,6 +130,8 @@ public static class TrainBenchmark
             modelGflops,
             peak,
             modelGflops / peak,
+            fp32Peak,
+            modelGflops / fp32Peak,
             rssStart,
             rssEnd
         );
@@ -123,6 +142,7 @@ public static class TrainBenchmark
         IReadOnlyList<int> threadCounts,
         int babySteps,
         int smallSteps,
+        IReadOnlyList<Models.Layers.Precision>? precisions = null,
         IProgress<string>? status = null
     )
     {
@@ -132,9 +152,13 @@ public static class TrainBenchmark
             var runs = new List<TrainThroughput>();
             foreach (var preset in presets)
             foreach (int t in threadCounts)
-                runs.Add(Measure(preset, t, preset == "small" ? smallSteps : babySteps, status));
+            foreach (var precision in precisions ?? [Models.Layers.Precision.Fp32])
+                runs.Add(Measure(preset, t, preset == "small" ? smallSteps : babySteps, precision, status));
             int Fastest(string preset) =>
-                runs.Where(r => r.Preset == preset).OrderByDescending(r => r.TokensPerSecond).Select(r => r.Threads).FirstOrDefault();
+                runs.Where(r => r.Preset == preset && r.Precision == "fp32")
+                    .OrderByDescending(r => r.TokensPerSecond)
+                    .Select(r => r.Threads)
+                    .FirstOrDefault();
             return new TrainBenchmarkResult(runs, Fastest("baby"), Fastest("small"));
         }
         finally

@@ -74,6 +74,18 @@ public static class CliApp
     {
         Description = "Print the result as one JSON object on stdout (progress goes to stderr).",
     };
+
+    /// <summary>--precision fp32|bf16 (one definition for train, eval, generate and serve).</summary>
+    public static Option<string?> PrecisionOption(string description)
+    {
+        var o = new Option<string?>("--precision") { Description = description };
+        o.AcceptOnlyFromAmong("fp32", "bf16");
+        return o;
+    }
+
+    public static Models.Layers.Precision? ReadPrecision(ParseResult p, Option<string?> option) =>
+        p.GetValue(option) is string name ? Models.Layers.MixedPrecision.Parse(name, "--precision") : null;
+
     public static readonly Option<string?> DataDirOption = new("--data-dir")
     {
         Description = $"Data catalogue cache folder (default ${DataCatalogClient.CacheEnvironmentVariable} or ~/.cache/sharplm/data).",
@@ -110,6 +122,8 @@ public static class CliApp
         root.Subcommands.Add(TuneCommand.Build(ctx));
         root.Subcommands.Add(ScoreCommand.Build(ctx));
         root.Subcommands.Add(Seq2SeqCommands.Translate(ctx));
+        root.Subcommands.Add(CompressionCommands.Quantize(ctx));
+        root.Subcommands.Add(CompressionCommands.Prune(ctx));
         root.Subcommands.Add(ServeCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
         return root;
@@ -220,6 +234,8 @@ public static class CliApp
         ["early_stopping_patience"] = "--patience",
         ["early_stopping_min_delta"] = "--min-delta",
         ["output_dir"] = "--output",
+        ["overwrite_output"] = "--overwrite",
+        ["finetune_steps"] = "--finetune-steps",
         ["max_input_tokens"] = "--block-size",
         ["stop_sequences"] = "--stop",
     };

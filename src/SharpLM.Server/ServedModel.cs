@@ -33,6 +33,8 @@ public sealed class ServedModel : IDisposable
         Id = spec.Id;
         var run = new RunFolder(spec.Path);
         Model = ModelRegistry.Load(spec.Path);
+        if (Model.Module is Models.IMixedPrecision)
+            Model.UsePrecision(o.Precision);
         Created = Directory.GetCreationTimeUtc(run.Path);
         switch (Model.Kind.Task)
         {
@@ -81,6 +83,7 @@ public sealed class ServedModel : IDisposable
             ["architecture"] = Model.Config?.Describe(),
             ["task"] = Model.Kind.Task,
             ["parameters"] = Model.Parameters,
+            ["precision"] = Model.Module is Models.IMixedPrecision mixed ? Models.Layers.MixedPrecision.Name(mixed.Precision) : "fp32",
             ["context"] = Context,
             ["chat_template"] = Template?.Name,
             ["has_loss_plot"] = File.Exists(run.Plot),

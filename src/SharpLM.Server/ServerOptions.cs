@@ -30,6 +30,12 @@ public sealed record ServerOptions
     /// <summary>A safety filter file: blocked prompts get 400, blocked output is cut (finish_reason content_filter).</summary>
     public string? SafetyFile { get; init; }
 
+    /// <summary>
+    /// Matrix-product precision of the GPT language models served (bf16: mixed precision and a bf16 KV cache); other models
+    /// compute in fp32.
+    /// </summary>
+    public SharpLM.Models.Layers.Precision Precision { get; init; } = SharpLM.Models.Layers.Precision.Fp32;
+
     /// <summary>Largest request body; larger ones get 413.</summary>
     public long MaxBodyBytes { get; init; } = 1 << 20;
 

@@ -228,6 +228,158 @@ public class Seq2SeqTests
         Assert.Equal(test.GetProperty("bleu").GetDouble(), evaluated.RootElement.GetProperty("report").GetProperty("bleu").GetDouble(), 6);
     }
 
+    /// <summary>A BERT "run" folder with random weights and a WordPiece tokenizer learned from the toy pairs' texts.</summary>
+    static string BertRun(string dir, string pairs)
+    {
+        string run = Path.Combine(dir, "bert");
+        Directory.CreateDirectory(run);
+        var texts = File.ReadAllLines(pairs).Skip(1).SelectMany(l => l.Split('\t'));
+        var tokenizer = TokenizerTrainer.TrainWordPiece(texts, new TokenizerTrainingOptions { VocabSize = 60, Lowercase = false });
+        TokenizerJson.Save(tokenizer, Path.Combine(run, "tokenizer.json"));
+        manual_seed(3);
+        var config = new BertConfig
+        {
+            VocabSize = tokenizer.VocabSize,
+            HiddenSize = 32,
+            NumHiddenLayers = 2,
+            NumAttentionHeads = 4,
+            IntermediateSize = 64,
+            MaxPositionEmbeddings = 20,
+            PadTokenId = tokenizer.SpecialTokenId("[PAD]")!.Value,
+        };
+        using var bert = new BertForMaskedLm(config);
+        config.Save(Path.Combine(run, "config.json"));
+        IO.ModuleWeights.Save(bert, Path.Combine(run, "model.safetensors"));
+        return run;
+    }
+
+    [Fact]
+    public void AnEncoderStartedFromBertComputesWhatBertComputes()
+    {
+        Runtime.TorchRuntime.EnsureLoaded();
+        string dir = TestData.TempDir();
+        string run = BertRun(dir, ToyPairs(dir, 50));
+        var bertConfig = BertConfig.Load(Path.Combine(run, "config.json"));
+        using var bert = new BertForMaskedLm(bertConfig);
+        IO.ModuleWeights.Load(bert, Path.Combine(run, "model.safetensors"));
+        bert.eval();
+        manual_seed(4);
+        var config = new Seq2SeqConfig
+        {
+            VocabSize = bertConfig.VocabSize,
+            DecoderLayers = 1,
+            DecoderAttentionHeads = 2,
+            DecoderFfnDim = 48,
+            MaxPositionEmbeddings = 16,
+            PadTokenId = 0,
+            BosTokenId = 2,
+            EosTokenId = 3,
+            DecoderStartTokenId = 2,
+        }
+            .WithBertEncoder(bertConfig)
+            .Validate();
+        Assert.Equal(
+            (32, 2, 4, 64, 16, 1e-12),
+            (
+                config.DModel,
+                config.EncoderLayers,
+                config.EncoderAttentionHeads,
+                config.EncoderFfnDim,
+                config.MaxPositionEmbeddings,
+                config.LayerNormEps
+            )
+        );
+        using var model = new Seq2SeqTransformer(config);
+        model.LoadBertEncoder(Path.Combine(run, "model.safetensors"));
+        model.eval();
+
+        using var scope = NewDisposeScope();
+        var ids = tensor(new long[] { 2, 9, 14, 30, 7, 3, 2, 11, 12, 3, 0, 0 }, [2, 6]);
+        var mask = model.SourceMask(ids);
+        var ours = model.Encode(ids, mask);
+        var theirs = ((IHiddenStates)bert).HiddenStates(ids, mask);
+        var real = mask.unsqueeze(-1).expand_as(ours);
+        double gap = ours.masked_select(real).sub(theirs.masked_select(real)).abs().max().item<float>();
+        Assert.True(gap < 1e-5, $"largest difference {gap}");
+
+        // A model file that is not BERT, and a config that does not fit it, get one-line errors.
+        var gptLike = Path.Combine(dir, "other.safetensors");
+        IO.ModuleWeights.Save(model, gptLike);
+        var e = Assert.Throws<SharpLMException>(() => model.LoadBertEncoder(gptLike));
+        Assert.Contains("has no tensor 'embeddings.word_embeddings.weight'", e.Message);
+        using var deeper = new Seq2SeqTransformer(config with { EncoderLayers = 3 });
+        e = Assert.Throws<SharpLMException>(() => deeper.LoadBertEncoder(Path.Combine(run, "model.safetensors")));
+        Assert.Contains("has no tensor 'bert.encoder.layer.2.attention.self.query.weight'", e.Message);
+        e = Assert.Throws<SharpLMException>(() => (config with { NormalizeBefore = true }).WithBertEncoder(bertConfig));
+        Assert.Contains("post-LayerNorm", e.Message);
+    }
+
+    [Fact]
+    public async Task FineTuningFromABertRunStartsTheEncoderFromIt()
+    {
+        string dir = TestData.TempDir();
+        string pairs = ToyPairs(dir, 300);
+        string bert = BertRun(dir, pairs);
+        string run = Path.Combine(dir, "from-bert");
+        var (code, output, err) = await Cli.Run(
+            "finetune",
+            "--task",
+            "seq2seq",
+            "--data",
+            pairs,
+            "--from",
+            bert,
+            "--n-layer",
+            "1",
+            "--output",
+            run,
+            "--max-steps",
+            "40",
+            "--batch-size",
+            "16",
+            "--eval-interval",
+            "20",
+            "--json"
+        );
+        Assert.True(code == 0, err);
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json")));
+        var c = config.RootElement;
+        Assert.Equal(
+            (32, 2, 1, 64, true, 1e-12),
+            (
+                c.GetProperty("d_model").GetInt32(),
+                c.GetProperty("encoder_layers").GetInt32(),
+                c.GetProperty("decoder_layers").GetInt32(),
+                c.GetProperty("decoder_ffn_dim").GetInt32(),
+                c.GetProperty("add_bos_to_source").GetBoolean(),
+                c.GetProperty("layer_norm_eps").GetDouble()
+            )
+        );
+        var tokenizer = TokenizerJson.Load(Path.Combine(bert, "tokenizer.json"));
+        Assert.Equal(tokenizer.SpecialTokenId("[CLS]"), c.GetProperty("decoder_start_token_id").GetInt32());
+        Assert.Equal(tokenizer.SpecialTokenId("[SEP]"), c.GetProperty("eos_token_id").GetInt32());
+        (code, output, err) = await Cli.Run("translate", "--model", run, "--text", "bead", "--max-new-tokens", "6");
+        Assert.True(code == 0, err);
+
+        string gpt = await ServingModels.TrainedGpt();
+        foreach (
+            var (extra, message) in new[]
+            {
+                (new[] { "--from", gpt }, "the encoder can start only from a BERT run"),
+                (["--from", bert, "--pre-norm"], "--pre-norm contradicts"),
+                (["--from", bert, "--n-embd", "48"], "--n-embd 48 contradicts"),
+                (["--from", bert, "--tokenizer", "bpe"], "brings its own"),
+                (["--from", Path.Combine(dir, "nowhere")], "does not exist"),
+            }
+        )
+        {
+            var r = await Cli.Run(["finetune", "--task", "seq2seq", "--data", pairs, "--output", Path.Combine(dir, "x"), .. extra]);
+            Assert.Equal(1, r.Code);
+            Assert.Contains(message, r.Err);
+            Assert.Single(r.Err.Trim().Split('\n'));
+        }
+    }
+
     [Fact]
     public async Task BadPairFilesGetOneLineErrors()
     {

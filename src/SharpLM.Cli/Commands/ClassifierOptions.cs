@@ -17,7 +17,9 @@ public static class ClassifierOptions
     public static Option<string?> From() =>
         new("--from")
         {
-            Description = "Pretrained run: BERT ('sharplm train --objective mlm') or GPT ('sharplm train'); omit to train from scratch.",
+            Description =
+                "Pretrained run: BERT ('sharplm train --objective mlm') or GPT ('sharplm train'); omit to train from scratch. "
+                + "With --task seq2seq, a BERT run starts the encoder.",
         };
 
     public static Option<string?> Architecture()

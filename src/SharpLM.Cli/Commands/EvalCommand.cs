@@ -40,8 +40,9 @@ public static class EvalCommand
         {
             Description = "Sequence-to-sequence runs: beam search with this many beams (default greedy).",
         };
+        var precision = CliApp.PrecisionOption("fp32 (default) or bf16 matrix products (GPT language models).");
         var cmd = new Command("eval", "Evaluate a trained model on the data it was trained on, or on other data.");
-        foreach (var o in new Option[] { model, data, split, batch, max, beams, textColumn, labelColumn, CliApp.JsonOption })
+        foreach (var o in new Option[] { model, data, split, batch, max, beams, precision, textColumn, labelColumn, CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
@@ -53,6 +54,8 @@ public static class EvalCommand
                     var run = new RunFolder(p.GetValue(model)!);
                     var kind = ModelRegistry.ForRun(run);
                     using var loaded = kind.Load(run);
+                    if (CliApp.ReadPrecision(p, precision) is { } chosen)
+                        loaded.UsePrecision(chosen);
                     var request = new EvaluationRequest
                     {
                         Data = p.GetValue(data),

@@ -44,6 +44,7 @@ public static class GenerateCommand
             Description = "Blocked words/phrases/re:patterns, one per line: a matching prompt is refused, output is cut before a match.",
         };
         var noCache = new Option<bool>("--no-kv-cache") { Description = "Recompute the whole context every step (slow; for comparison)." };
+        var precision = CliApp.PrecisionOption("fp32 (default) or bf16 matrix products and a bf16 KV cache (GPT language models).");
         var beam = new BeamOptions();
         var cmd = new Command(
             "generate",
@@ -63,6 +64,7 @@ public static class GenerateCommand
                 seed,
                 safety,
                 noCache,
+                precision,
                 CliApp.JsonOption,
             }.Concat(beam.All)
         )
@@ -91,6 +93,8 @@ public static class GenerateCommand
                         Beams = beams,
                     }.Validate();
                     using var pipeline = TextGenerationPipeline.Load(p.GetValue(model)!);
+                    if (CliApp.ReadPrecision(p, precision) is { } chosen)
+                        pipeline.Model.UsePrecision(chosen);
                     var prompts = p.GetValue(prompt)!;
                     bool json = p.GetValue(CliApp.JsonOption);
                     bool stream = !json && prompts.Length == 1 && (beams is null || beams.NumReturnSequences == 1);

@@ -34,6 +34,11 @@ public static class Seq2SeqCommands
         DefaultValueFactory = _ => 4000,
     };
     static readonly Option<int> FfnDim = new("--ffn-dim") { Description = "seq2seq: feed-forward width (default 4 × --n-embd)." };
+    static readonly Option<int> WarmupSteps = new("--warmup-steps")
+    {
+        Description = "seq2seq: linear learning-rate warm-up steps (a from-scratch Transformer often needs hundreds).",
+        DefaultValueFactory = _ => 20,
+    };
     static readonly Option<int?> TestBeams = new("--test-beams")
     {
         Description = "seq2seq: decode the test split with this many beams (default greedy).",
@@ -41,14 +46,13 @@ public static class Seq2SeqCommands
 
     /// <summary>Options only finetune --task seq2seq reads.</summary>
     public static IEnumerable<Option> FineTuneOptions =>
-        [SourceColumn, TargetColumn, LabelSmoothing, PreNorm, VocabSize, FfnDim, TestBeams];
+        [SourceColumn, TargetColumn, LabelSmoothing, PreNorm, VocabSize, FfnDim, WarmupSteps, TestBeams];
 
     /// <summary>Options only finetune --task classify reads.</summary>
     static readonly string[] ClassifyOnly =
     [
         "--text-column",
         "--label-column",
-        "--from",
         "--architecture",
         "--freeze-embeddings",
         "--freeze-layers",
@@ -74,6 +78,21 @@ public static class Seq2SeqCommands
         int width = Value<int>(p, "--n-embd"),
             heads = Value<int>(p, "--n-head"),
             layers = Value<int>(p, "--n-layer");
+        int? ffn = p.GetValue<int?>("--ffn-dim");
+        string? from = p.GetValue<string?>("--from");
+        if (from is not null)
+        {
+            // the encoder is the BERT run's; the decoder follows it unless its own flags say otherwise
+            var bert = Seq2SeqTraining.EncoderConfig(from);
+            if (Given(p, "--n-embd") && width != bert.HiddenSize)
+                throw new SharpLMException($"--n-embd {width} contradicts {from}, whose hidden size is {bert.HiddenSize}; leave it out.");
+            if (Given(p, "--pre-norm"))
+                throw new SharpLMException($"--pre-norm contradicts {from}: a BERT encoder is post-LayerNorm; leave it out.");
+            width = bert.HiddenSize;
+            heads = Given(p, "--n-head") ? heads : bert.NumAttentionHeads;
+            layers = Given(p, "--n-layer") ? layers : bert.NumHiddenLayers;
+            ffn ??= bert.IntermediateSize;
+        }
         double dropout = Value<double>(p, "--dropout");
         int? steps = p.GetValue<int?>("--max-steps");
         double lr = Value<double>(p, "--lr");
@@ -88,7 +107,8 @@ public static class Seq2SeqCommands
             SplitSeed = p.GetValue<int?>("--split-seed"),
             Epochs = Value<double>(p, "--epochs"),
             StepsFromEpochs = steps is null,
-            Tokenizer = p.GetValue<string?>("--tokenizer") ?? "char",
+            Tokenizer = p.GetValue<string?>("--tokenizer"),
+            From = from,
             VocabSize = p.GetValue(VocabSize),
             LabelSmoothing = p.GetValue(LabelSmoothing),
             Overwrite = Value<bool>(p, "--overwrite"),
@@ -100,8 +120,8 @@ public static class Seq2SeqCommands
                 DecoderLayers = layers,
                 EncoderAttentionHeads = heads,
                 DecoderAttentionHeads = heads,
-                EncoderFfnDim = p.GetValue<int?>("--ffn-dim") ?? 4 * width,
-                DecoderFfnDim = p.GetValue<int?>("--ffn-dim") ?? 4 * width,
+                EncoderFfnDim = ffn ?? 4 * width,
+                DecoderFfnDim = ffn ?? 4 * width,
                 MaxPositionEmbeddings = Value<int>(p, "--block-size"),
                 Dropout = dropout,
                 NormalizeBefore = p.GetValue(PreNorm),
@@ -111,7 +131,7 @@ public static class Seq2SeqCommands
                 BatchSize = Value<int>(p, "--batch-size"),
                 LearningRate = lr,
                 MinLearningRate = lr / 10,
-                WarmupSteps = 20,
+                WarmupSteps = p.GetValue(WarmupSteps),
                 WeightDecay = 0.01,
                 EvalInterval = Value<int>(p, "--eval-interval"),
                 EarlyStoppingPatience = Value<int>(p, "--patience"),

@@ -55,11 +55,14 @@ public static class ServeCommand
             Description = "Largest request body (larger: 413).",
             DefaultValueFactory = _ => 1 << 20,
         };
+        var precision = CliApp.PrecisionOption(
+            "fp32 (default) or bf16 matrix products and KV cache for the GPT language models served (others stay fp32)."
+        );
         var cmd = new Command(
             "serve",
             "Serve runs over an OpenAI-compatible HTTP API (completions, chat, embeddings, classify) with continuous batching."
         );
-        foreach (var o in new Option[] { model, names, host, port, key, keyFile, batch, queue, template, safety, body })
+        foreach (var o in new Option[] { model, names, host, port, key, keyFile, batch, queue, template, safety, body, precision })
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
@@ -90,6 +93,7 @@ public static class ServeCommand
                         ChatTemplate = p.GetValue(template)!,
                         SafetyFile = p.GetValue(safety),
                         MaxBodyBytes = p.GetValue(body),
+                        Precision = CliApp.ReadPrecision(p, precision) ?? Models.Layers.Precision.Fp32,
                         OnInternalError = e =>
                         {
                             lock (ctx.Err)

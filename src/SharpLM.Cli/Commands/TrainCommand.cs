@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SharpLM.Kinds;
 using SharpLM.Models;
+using SharpLM.Models.Layers;
 using SharpLM.Training;
 using Spectre.Console;
 
@@ -54,6 +55,9 @@ public static class TrainCommand
     static readonly Option<int?> Accum = new("--grad-accumulation") { Description = "Micro-batches per optimiser step." };
     static readonly Option<int?> Steps = new("--max-steps") { Description = "Optimiser steps." };
     static readonly Option<string?> Optimizer = new("--optimizer") { Description = "adamw, adam or sgd." };
+    static readonly Option<string?> PrecisionFlag = CliApp.PrecisionOption(
+        "fp32 (default) or bf16: mixed precision, bf16 matrix products with fp32 weights, optimizer state and loss (GPT)."
+    );
     static readonly Option<double?> Lr = new("--lr") { Description = "Peak learning rate." };
     static readonly Option<double?> MinLr = new("--min-lr") { Description = "Learning rate at the end of decay." };
     static readonly Option<int?> Warmup = new("--warmup-steps") { Description = "Linear warmup steps." };
@@ -113,6 +117,7 @@ public static class TrainCommand
                 Accum,
                 Steps,
                 Optimizer,
+                PrecisionFlag,
                 Lr,
                 MinLr,
                 Warmup,
@@ -160,6 +165,12 @@ public static class TrainCommand
                         var options = TrainOptions.Load(run.Training);
                         if (p.GetValue(Steps) is int s)
                             options = options with { MaxSteps = s };
+                        if (CliApp.ReadPrecision(p, PrecisionFlag) is { } asked && asked != options.Precision)
+                            throw new SharpLMException(
+                                $"--precision {asked.Name()} contradicts the run's training.json ({options.Precision.Name()}); "
+                                    + "a resumed run "
+                                    + "keeps its precision so that it continues exactly. Leave --precision out."
+                            );
                         result = Run(
                             ctx,
                             run,
@@ -234,6 +245,7 @@ public static class TrainCommand
             LogInterval = Pick(LogInterval, o.LogInterval),
             Seed = Pick(Seed, o.Seed),
             MaxNonFiniteSkips = Pick(MaxSkips, o.MaxNonFiniteSkips),
+            Precision = CliApp.ReadPrecision(p, PrecisionFlag) ?? o.Precision,
         };
         if (p.GetValue(OnNonFinite) is string nf)
             o = o with

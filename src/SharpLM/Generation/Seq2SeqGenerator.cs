@@ -36,9 +36,7 @@ public sealed class Seq2SeqGenerator(Seq2SeqTransformer model, Tokenizer tokeniz
         int limit = c.MaxPositionEmbeddings - 1;
         if (maxNewTokens < 1 || maxNewTokens > limit)
             throw new SharpLMException($"max_new_tokens must be between 1 and {limit} (the model's max_position_embeddings - 1).");
-        var encoded = sources
-            .Select(s => (IReadOnlyList<int>)[.. tokenizer.Encode(s).Take(c.MaxPositionEmbeddings - 1), c.EosTokenId])
-            .ToList();
+        var encoded = sources.Select(s => (IReadOnlyList<int>)[.. c.SourceIds(tokenizer, s).Select(i => (int)i)]).ToList();
         using var state = new Seq2SeqBeamSearchModel(model, encoded, maxNewTokens, useCache);
         using var inference = new Runtime.InferenceScope(model);
         if (beams is null)

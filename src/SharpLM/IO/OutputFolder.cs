@@ -36,6 +36,7 @@ public sealed record FolderKind(string Name, string Description, string[] Entrie
             "metrics.json",
             "test_report.json",
             "split.json",
+            "pairs_split.json",
             FolderLock.FileName,
         ],
         "training.json"

@@ -17,6 +17,13 @@ public static class Safetensors
 {
     const long MaxHeaderBytes = 100_000_000;
 
+    /// <summary>
+    /// SharpLM's int8 weight layout: an I8 tensor NAME stored with an F32 tensor NAME + "_scale" whose shape broadcasts
+    /// against it ([rows, 1] per row, [1, columns] per column); the weight is int8 × scale. <see cref="File.Read"/>
+    /// returns such weights dequantized to fp32, so every loader reads quantized runs unchanged.
+    /// </summary>
+    public const string ScaleSuffix = "_scale";
+
     static readonly Dictionary<ScalarType, (string Name, int Size)> DTypes = new()
     {
         [ScalarType.Float32] = ("F32", 4),
@@ -233,8 +240,18 @@ public static class Safetensors
             }
             var t = empty(e.Shape, type);
             data.AsSpan().CopyTo(t.bytes);
+            if (type == ScalarType.Int8 && Entries.ContainsKey(name + ScaleSuffix))
+            {
+                using var scale = Read(name + ScaleSuffix);
+                using (t)
+                    return t.to(ScalarType.Float32).mul_(scale);
+            }
             return t;
         }
+
+        /// <summary>Whether <paramref name="name"/> is stored as int8 weights with a scale (see <see cref="ScaleSuffix"/>).</summary>
+        public bool IsQuantized(string name) =>
+            Entries.TryGetValue(name, out var e) && e.DType == "I8" && Entries.ContainsKey(name + ScaleSuffix);
 
         /// <summary>Copies a stored tensor into <paramref name="target"/>, checking the shape before reading anything.</summary>
         public void CopyInto(string name, Tensor target)

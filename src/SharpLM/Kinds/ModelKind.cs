@@ -160,6 +160,9 @@ public sealed class LoadedModel(ModelKind kind, RunFolder run, nn.Module module,
         where T : class =>
         Module as T ?? throw new SharpLMException($"{Run.Path} holds a {Kind.Description}, which cannot be used for {purpose}.");
 
+    /// <summary>Computes in <paramref name="precision"/> from now on (bf16: GPT language models), or a one-line refusal.</summary>
+    public void UsePrecision(Models.Layers.Precision precision) => Models.Layers.MixedPrecision.Apply(Module, precision);
+
     public void Dispose() => Module.Dispose();
 }
 

@@ -12,7 +12,7 @@ namespace SharpLM.Models;
 /// multi-head attention and a GELU MLP, final LayerNorm, LM head tied to the token embedding.
 /// Parameter names follow Hugging Face's GPT-2 (wte, wpe, h.N.attn.c_attn, ..., ln_f).
 /// </summary>
-public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates
+public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates, IMixedPrecision
 {
     readonly Embedding wte,
         wpe;
@@ -61,6 +61,32 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates
 
     public long ParameterCount => parameters().Sum(p => p.numel());
 
+    Precision _precision = Precision.Fp32;
+
+    /// <summary>
+    /// The number format of the matrix products (<see cref="Layers.Precision"/>): the weights stay fp32 either way, and
+    /// logits come back as fp32.
+    /// </summary>
+    public Precision Precision
+    {
+        get => _precision;
+        set
+        {
+            _precision = value;
+            foreach (var block in h)
+                block.SetCompute(value.ComputeType());
+        }
+    }
+
+    /// <summary>The LM head (tied to the token embedding) in the compute dtype, logits in fp32.</summary>
+    Tensor Logits(Tensor hidden)
+    {
+        var compute = _precision.ComputeType();
+        return compute == ScalarType.Float32
+            ? nn.functional.linear(hidden, wte.weight!)
+            : MixedPrecision.Fp32(nn.functional.linear(hidden.to(compute), wte.weight!.to(compute)));
+    }
+
     // IHiddenStates: right padding never reaches a real token under causal attention.
     Tensor IHiddenStates.HiddenStates(Tensor ids, Tensor attend) => Hidden(ids);
 
@@ -83,7 +109,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates
     /// <param name="attend">Boolean [B, past + T]: false marks padding keys (left-padded batches).</param>
     /// <param name="lastOnly">Return logits for the last position only ([B, 1, vocab]), as decoding needs.</param>
     public Tensor Forward(Tensor idx, KvCache? cache = null, Tensor? positions = null, Tensor? attend = null, bool lastOnly = false) =>
-        nn.functional.linear(Hidden(idx, cache, positions, attend, lastOnly), wte.weight!);
+        Logits(Hidden(idx, cache, positions, attend, lastOnly));
 
     /// <summary>
     /// The final LayerNorm's output [B, T, n_embd] (what the LM head and a classification head read); arguments as <see cref="Forward"/>.
@@ -116,7 +142,8 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates
     }
 
     /// <summary>A cache for <paramref name="slots"/> sequences of up to n_positions tokens each (continuous batching).</summary>
-    public SlotKvCache NewSlotCache(int slots) => new(Config.NLayer, slots, Config.NHead, Config.NPositions, Config.HeadDim);
+    public SlotKvCache NewSlotCache(int slots) =>
+        new(Config.NLayer, slots, Config.NHead, Config.NPositions, Config.HeadDim, _precision.ComputeType());
 
     /// <summary>
     /// Runs one sequence's prompt <paramref name="ids"/> [1, T] and stores its keys and values in <paramref name="slot"/>;
@@ -140,11 +167,11 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates
         var x = drop.forward(wte.forward(ids.unsqueeze(1)).Plus(wpe.forward(batch.Positions.unsqueeze(1))));
         for (int i = 0; i < h.Count; i++)
             x = h[i].Forward(x, batch, i);
-        return nn.functional.linear(ln_f.forward(x), wte.weight!)[.., -1, ..];
+        return Logits(ln_f.forward(x))[.., -1, ..];
     }
 
     public KvCache NewCache(long batch, int? capacity = null) =>
-        new(Config.NLayer, batch, Config.NHead, capacity ?? Config.NPositions, Config.HeadDim);
+        new(Config.NLayer, batch, Config.NHead, capacity ?? Config.NPositions, Config.HeadDim, _precision.ComputeType());
 
     /// <summary>Mean cross-entropy of next-token prediction (logits [B,T,V], targets [B,T]).</summary>
     public static Tensor Loss(Tensor logits, Tensor targets, long ignoreIndex = -100) =>
@@ -154,7 +181,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates
     public const string HuggingFacePrefix = "transformer.";
 
     // Hugging Face GPT-2 stores these projections as Conv1D, whose weight is [in, out]: the transpose of a Linear's.
-    static bool IsConv1D(string name) =>
+    public static bool IsConv1D(string name) =>
         name.EndsWith(".weight") && (name.Contains(".c_attn.") || name.Contains(".c_proj.") || name.Contains(".c_fc."));
 
     /// <summary>Writes the weights as model.safetensors in Hugging Face GPT-2 layout (names and Conv1D orientation).</summary>

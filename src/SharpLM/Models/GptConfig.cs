@@ -70,8 +70,20 @@ public sealed record GptConfig : IModelConfig
     [JsonPropertyName("max_input_tokens")]
     public int? MaxInputTokens { get; init; }
 
+    /// <summary>
+    /// SharpLM's field (GPT-2's config has none): each head's width when it is not n_embd ÷ n_head, as after
+    /// structured head pruning leaves fewer heads of the same width. Null: n_embd ÷ n_head.
+    /// </summary>
+    [JsonPropertyName("head_dim")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? HeadDimOverride { get; init; }
+
     [JsonIgnore]
-    public int HeadDim => NEmbd / NHead;
+    public int HeadDim => HeadDimOverride ?? NEmbd / NHead;
+
+    /// <summary>The attention's inner width: n_head × head_dim (n_embd unless heads were pruned).</summary>
+    [JsonIgnore]
+    public int AttentionWidth => NHead * HeadDim;
 
     [JsonIgnore]
     public int Context => NPositions;
@@ -101,7 +113,9 @@ public sealed record GptConfig : IModelConfig
         Positive("n_head", NHead);
         if (NInner is int inner)
             Positive("n_inner", inner);
-        if (NEmbd % NHead != 0)
+        if (HeadDimOverride is int hd)
+            Positive("head_dim", hd);
+        else if (NEmbd % NHead != 0)
             throw new SharpLMException(
                 $"GPT config: n_embd ({NEmbd}) must be divisible by n_head ({NHead}); try n_head {Divisors(NEmbd)}."
             );
@@ -128,8 +142,9 @@ public sealed record GptConfig : IModelConfig
         if (MaxInputTokens is int m && (m < 1 || m > NPositions))
             throw new SharpLMException($"GPT config: max_input_tokens must be between 1 and n_positions {NPositions} (got {m}).");
         double e = NEmbd,
-            ff = InnerDim;
-        ModelSize.RequireFits("GPT config", (double)VocabSize * e + (double)NPositions * e + NLayer * (4.0 * e * e + 2 * e * ff));
+            ff = InnerDim,
+            a = (double)NHead * HeadDim;
+        ModelSize.RequireFits("GPT config", (double)VocabSize * e + (double)NPositions * e + NLayer * (4.0 * e * a + 2 * e * ff));
         return this;
     }
 
@@ -165,8 +180,9 @@ public sealed record GptConfig : IModelConfig
         get
         {
             long e = NEmbd,
-                inner = InnerDim;
-            long perLayer = 2 * 2 * e + (e * 3 * e + 3 * e) + (e * e + e) + (e * inner + inner) + (inner * e + e);
+                inner = InnerDim,
+                a = AttentionWidth;
+            long perLayer = 2 * 2 * e + (e * 3 * a + 3 * a) + (a * e + e) + (e * inner + inner) + (inner * e + e);
             return (long)VocabSize * e + (long)NPositions * e + NLayer * perLayer + 2 * e;
         }
     }

@@ -78,6 +78,20 @@ public sealed record Seq2SeqConfig : IModelConfig
     [JsonPropertyName("decoder_start_token_id")]
     public int DecoderStartTokenId { get; init; }
 
+    /// <summary>
+    /// SharpLM's field: every LayerNorm's ε. BART hard-codes 1e-5 (the default); an encoder initialised from BERT keeps
+    /// BERT's (1e-12), so it computes exactly what BERT computed.
+    /// </summary>
+    [JsonPropertyName("layer_norm_eps")]
+    public double LayerNormEps { get; init; } = 1e-5;
+
+    /// <summary>
+    /// SharpLM's field: the encoder reads "bos source eos" instead of "source eos". BART's tokenizer adds &lt;s&gt; this way; an
+    /// encoder initialised from BERT needs it, as BERT saw "[CLS] text [SEP]" in pretraining.
+    /// </summary>
+    [JsonPropertyName("add_bos_to_source")]
+    public bool AddBosToSource { get; init; }
+
     [JsonPropertyName("is_encoder_decoder")]
     public bool IsEncoderDecoder { get; init; } = true;
 
@@ -104,6 +118,42 @@ public sealed record Seq2SeqConfig : IModelConfig
                 ModelType = "bart",
                 Architectures = ["BartForConditionalGeneration"],
             };
+
+    /// <summary>
+    /// This shape with BERT's encoder: d_model and the encoder's layers, heads, feed-forward width and activation become
+    /// <paramref name="bert"/>'s, sources start with its [CLS], and positions are cut to its table. BERT's blocks are
+    /// post-LayerNorm, so pre-LN is refused; its LayerNorm ε is kept.
+    /// </summary>
+    public Seq2SeqConfig WithBertEncoder(BertConfig bert)
+    {
+        if (NormalizeBefore)
+            throw new SharpLMException("normalize_before: a BERT encoder is post-LayerNorm; drop pre-LN to start from a BERT run.");
+        return this with
+        {
+            DModel = bert.HiddenSize,
+            EncoderLayers = bert.NumHiddenLayers,
+            EncoderAttentionHeads = bert.NumAttentionHeads,
+            EncoderFfnDim = bert.IntermediateSize,
+            // SharpLM's BERT computes the exact (erf) GELU for its hidden_act, BART's "gelu" too
+            ActivationFunction = "gelu",
+            ScaleEmbedding = false,
+            AddBosToSource = true,
+            LayerNormEps = bert.LayerNormEps,
+            MaxPositionEmbeddings = Math.Min(MaxPositionEmbeddings, bert.MaxPositionEmbeddings),
+        };
+    }
+
+    /// <summary>A source text as encoder ids: ("bos") source "eos", cut to max_position_embeddings.</summary>
+    public long[] SourceIds(Tokenization.Tokenizer tokenizer, string text)
+    {
+        int room = MaxPositionEmbeddings - (AddBosToSource ? 2 : 1);
+        var ids = tokenizer.Encode(text).Take(room).Select(i => (long)i);
+        return AddBosToSource ? [BosTokenId, .. ids, EosTokenId] : [.. ids, EosTokenId];
+    }
+
+    /// <summary>A target text as decoder labels: target "eos", cut to max_position_embeddings.</summary>
+    public long[] TargetIds(Tokenization.Tokenizer tokenizer, string text) =>
+        [.. tokenizer.Encode(text).Take(MaxPositionEmbeddings - 1).Select(i => (long)i), EosTokenId];
 
     public Seq2SeqConfig Validate()
     {
@@ -140,12 +190,15 @@ public sealed record Seq2SeqConfig : IModelConfig
             var (name, id) in new[]
             {
                 ("pad_token_id", PadTokenId),
+                ("bos_token_id", BosTokenId),
                 ("eos_token_id", EosTokenId),
                 ("decoder_start_token_id", DecoderStartTokenId),
             }
         )
             if (id < 0 || id >= VocabSize)
                 throw new SharpLMException($"seq2seq config: {name} {id} is outside the vocabulary (vocab_size {VocabSize}).");
+        if (!(LayerNormEps > 0 && LayerNormEps < 1))
+            throw new SharpLMException($"seq2seq config: layer_norm_eps must be in (0, 1) (got {LayerNormEps}).");
         if (ActivationFunction is not ("gelu" or "relu"))
             throw new SharpLMException($"seq2seq config: activation_function must be gelu or relu (got {ActivationFunction}).");
         return this;

@@ -23,13 +23,13 @@ public sealed class Seq2SeqStack : nn.Module<Tensor, Tensor>
         : base(decoder ? "decoder" : "encoder")
     {
         embed_positions = nn.Embedding(c.MaxPositionEmbeddings + PositionOffset, c.DModel);
-        layernorm_embedding = nn.LayerNorm(c.DModel);
+        layernorm_embedding = nn.LayerNorm(c.DModel, c.LayerNormEps);
         layers = nn.ModuleList<nn.Module<Tensor, Tensor>>();
         int count = decoder ? c.DecoderLayers : c.EncoderLayers;
         for (int i = 0; i < count; i++)
             layers.Add(decoder ? new Seq2SeqDecoderLayer(c) : new Seq2SeqEncoderLayer(c));
         if (c.NormalizeBefore)
-            layer_norm = nn.LayerNorm(c.DModel);
+            layer_norm = nn.LayerNorm(c.DModel, c.LayerNormEps);
         dropout = nn.Dropout(c.Dropout);
         _embedScale = c.ScaleEmbedding ? Math.Sqrt(c.DModel) : 1.0;
         RegisterComponents();
@@ -232,6 +232,69 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor>
             named_parameters().Select(p => (HuggingFaceName(p.name), p.parameter.detach())),
             new Dictionary<string, string> { ["format"] = "pt" }
         );
+    }
+
+    /// <summary>
+    /// Copies a BERT model's weights (a SharpLM BERT run, or Hugging Face BertModel / BertFor* names) into the shared
+    /// embedding and the encoder, whose shape must come from <see cref="Seq2SeqConfig.WithBertEncoder"/>: BERT's
+    /// segment-0 embedding is folded into the encoder's positions (every source is one segment), its embedding LayerNorm
+    /// becomes layernorm_embedding, and each layer's query/key/value/output, LayerNorms and feed-forward map one to one.
+    /// The decoder keeps its fresh initialisation.
+    /// </summary>
+    public void LoadBertEncoder(string path)
+    {
+        var file = Safetensors.File.Open(path);
+        string prefix = file.Entries.ContainsKey("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+        Tensor Read(string key) =>
+            file.Entries.ContainsKey(prefix + key)
+                ? file.Read(prefix + key)
+                : throw new SharpLMException($"{path} has no tensor '{prefix + key}'; the encoder can start only from a BERT model.");
+        var ours = named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        void Copy(string name, Tensor target, Tensor value, string from)
+        {
+            if (!value.shape.SequenceEqual(target.shape))
+                throw new SharpLMException(
+                    $"{path}: '{prefix + from}' has shape [{string.Join(", ", value.shape)}] but {name} needs "
+                        + $"[{string.Join(", ", target.shape)}]; the config does not match the BERT model."
+                );
+            target.copy_(value.to(target.dtype));
+        }
+        void Map(string name, string from) => Copy(name, ours[name], Read(from), from);
+        Map("shared.weight", "embeddings.word_embeddings.weight");
+        int n = Config.MaxPositionEmbeddings;
+        var positions = Read("embeddings.position_embeddings.weight");
+        if (positions.shape[0] < n)
+            throw new SharpLMException($"{path} has {positions.shape[0]} positions; max_position_embeddings {n} needs at least as many.");
+        var folded = positions.narrow(0, 0, n).Plus(Read("embeddings.token_type_embeddings.weight")[0]);
+        Copy(
+            "encoder.embed_positions",
+            ours["encoder.embed_positions.weight"].narrow(0, Seq2SeqStack.PositionOffset, n),
+            folded,
+            "embeddings.position_embeddings.weight"
+        );
+        foreach (string part in new[] { "weight", "bias" })
+        {
+            Map($"encoder.layernorm_embedding.{part}", $"embeddings.LayerNorm.{part}");
+            for (int i = 0; i < Config.EncoderLayers; i++)
+            {
+                string layer = $"encoder.layers.{i}.",
+                    bert = $"encoder.layer.{i}.";
+                Map(layer + $"self_attn.q_proj.{part}", bert + $"attention.self.query.{part}");
+                Map(layer + $"self_attn.k_proj.{part}", bert + $"attention.self.key.{part}");
+                Map(layer + $"self_attn.v_proj.{part}", bert + $"attention.self.value.{part}");
+                Map(layer + $"self_attn.out_proj.{part}", bert + $"attention.output.dense.{part}");
+                Map(layer + $"self_attn_layer_norm.{part}", bert + $"attention.output.LayerNorm.{part}");
+                Map(layer + $"ffn.fc1.{part}", bert + $"intermediate.dense.{part}");
+                Map(layer + $"ffn.fc2.{part}", bert + $"output.dense.{part}");
+                Map(layer + $"final_layer_norm.{part}", bert + $"output.LayerNorm.{part}");
+            }
+        }
+        if (file.Entries.ContainsKey($"{prefix}encoder.layer.{Config.EncoderLayers}.attention.self.query.weight"))
+            throw new SharpLMException(
+                $"{path} has more than encoder_layers ({Config.EncoderLayers}) layers; the config does not match it."
+            );
     }
 
     public void LoadWeights(string path)

@@ -14,15 +14,24 @@ public static class Seq2SeqTokens
         End = "</s>";
 
     /// <summary>
-    /// The ids of &lt;pad&gt;, &lt;s&gt; (decoder start) and &lt;/s&gt; (end), or a one-line error naming what is missing.
+    /// The ids of padding, decoder start and end: &lt;pad&gt; &lt;s&gt; &lt;/s&gt;, or a BERT tokenizer's [PAD] [CLS] [SEP] (as Hugging
+    /// Face's BERT-to-BERT encoder–decoders use them); else a one-line error naming what is missing.
     /// </summary>
     public static (int Pad, int Start, int End) Ids(Tokenizer tokenizer)
     {
+        if (tokenizer.SpecialTokenId("[CLS]") is int cls && tokenizer.SpecialTokenId("<s>") is null)
+        {
+            if (tokenizer.SpecialTokenId("[PAD]") is int padId && tokenizer.SpecialTokenId("[SEP]") is int sep)
+                return (padId, cls, sep);
+            throw new SharpLMException(
+                "The BERT tokenizer has [CLS] but lacks [PAD] or [SEP]; a sequence-to-sequence model needs all three."
+            );
+        }
         int Id(string token) =>
             tokenizer.SpecialTokenId(token)
             ?? throw new SharpLMException(
                 $"The tokenizer has no {token} token; a sequence-to-sequence model needs {Pad}, {Start} and {End} (the tokenizers that "
-                    + "finetune --task seq2seq builds have them)."
+                    + "finetune --task seq2seq builds have them), or a BERT tokenizer's [PAD], [CLS] and [SEP]."
             );
         return (Id(Pad), Id(Start), Id(End));
     }
@@ -74,9 +83,10 @@ public sealed class Seq2SeqTask : ITrainingTask
     (long[][] Source, long[][] Target) Encode(IReadOnlyList<TextPair> pairs)
     {
         var c = Transformer.Config;
-        int max = c.MaxPositionEmbeddings;
-        long[] Ids(string text) => [.. Tokenizer.Encode(text).Take(max - 1).Select(i => (long)i), c.EosTokenId];
-        return (pairs.Select(p => Ids(p.Source)).ToArray(), pairs.Select(p => Ids(p.Target)).ToArray());
+        return (
+            pairs.Select(p => c.SourceIds(Tokenizer, p.Source)).ToArray(),
+            pairs.Select(p => c.TargetIds(Tokenizer, p.Target)).ToArray()
+        );
     }
 
     /// <summary>

@@ -119,6 +119,10 @@ public sealed record TrainOptions
     [JsonPropertyName("max_nonfinite_skips")]
     public int MaxNonFiniteSkips { get; init; } = 10;
 
+    /// <summary>fp32, or bf16 mixed precision (fp32 master weights and optimizer state; models that support it).</summary>
+    [JsonPropertyName("precision")]
+    public Models.Layers.Precision Precision { get; init; } = Models.Layers.Precision.Fp32;
+
     [JsonIgnore]
     public int EffectiveDecaySteps => DecaySteps ?? MaxSteps;
 

@@ -63,6 +63,7 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
         var context = new TrainingContext(run, _o);
         context.MessageSink = (step, message) => Message(context, step, message);
         var model = task.Model;
+        Models.Layers.MixedPrecision.Apply(model, _o.Precision);
         using var optimizer = new TrainingOptimizer(model, _o);
         if (resume && !run.HasCheckpoint && File.Exists(run.Training))
         {

@@ -28,9 +28,15 @@ public sealed record Seq2SeqRequest
 
     /// <summary>
     /// "char" (one token per character of the pairs, the default) or "bpe" (byte-level BPE trained on the training pairs), or a
-    /// tokenizer.json with &lt;pad&gt;, &lt;s&gt; and &lt;/s&gt;.
+    /// tokenizer.json with &lt;pad&gt;, &lt;s&gt; and &lt;/s&gt;. Null: "char", or the BERT run's own with <see cref="From"/>.
     /// </summary>
-    public string Tokenizer { get; init; } = "char";
+    public string? Tokenizer { get; init; }
+
+    /// <summary>
+    /// A BERT run (masked-LM or classifier) whose weights start the encoder; its tokenizer becomes the model's and its shape
+    /// the encoder's (see <see cref="Seq2SeqConfig.WithBertEncoder"/>). Null trains from scratch.
+    /// </summary>
+    public string? From { get; init; }
 
     /// <summary>Vocabulary size of a BPE tokenizer trained on the pairs.</summary>
     public int VocabSize { get; init; } = 4000;
@@ -91,12 +97,27 @@ public static class Seq2SeqTraining
         var val = valIdx.Select(i => pairs[i]).ToList();
         // A character vocabulary covers every pair's characters (else a test pair could hold one it cannot encode);
         // BPE learns from the training pairs only, and its bytes cover any text.
-        var vocabularyTexts = (r.Tokenizer == "char" ? pairs : train).SelectMany(p => new[] { p.Source, p.Target });
-        var tokenizer = BuildTokenizer(r.Tokenizer, vocabularyTexts, r.VocabSize);
+        BertConfig? bert = null;
+        Tokenizer tokenizer;
+        if (r.From is string from)
+        {
+            (bert, tokenizer) = PretrainedEncoder(from, r.Tokenizer);
+            if (tokenizer.VocabSize != bert.VocabSize)
+                throw new SharpLMException(
+                    $"{from}: its tokenizer has {tokenizer.VocabSize} tokens but its model vocab_size is {bert.VocabSize}; "
+                        + "the run is damaged."
+                );
+        }
+        else
+        {
+            string spec = r.Tokenizer ?? "char";
+            var vocabularyTexts = (spec == "char" ? pairs : train).SelectMany(p => new[] { p.Source, p.Target });
+            tokenizer = BuildTokenizer(spec, vocabularyTexts, r.VocabSize);
+        }
         var (pad, start, end) = Seq2SeqTokens.Ids(tokenizer);
         int longest = pairs.Max(p => Math.Max(SafeCount(tokenizer, p.Source), SafeCount(tokenizer, p.Target))) + 2;
         var config = (
-            r.Model with
+            (bert is null ? r.Model : r.Model.WithBertEncoder(bert)) with
             {
                 VocabSize = tokenizer.VocabSize,
                 PadTokenId = pad,
@@ -119,7 +140,18 @@ public static class Seq2SeqTraining
             run.Clear();
         TorchSharp.torch.manual_seed(o.Seed);
         TrainingResult trained;
-        using (var task = new Seq2SeqTask(train, val, tokenizer, new Seq2SeqTransformer(config), o, r.LabelSmoothing))
+        var model = new Seq2SeqTransformer(config);
+        try
+        {
+            if (r.From is string pretrained)
+                model.LoadBertEncoder(new RunFolder(pretrained).Weights);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        using (var task = new Seq2SeqTask(train, val, tokenizer, model, o, r.LabelSmoothing))
             trained = Trainer.Train(task, run, resume: false, progress, ct);
         new ParallelSplit(Path.GetFullPath(r.Data), r.SourceColumn, r.TargetColumn, splitSeed, trainIdx, valIdx, testIdx).Save(run.Path);
 
@@ -134,6 +166,31 @@ public static class Seq2SeqTraining
         var result = new Seq2SeqResult(run.Path, train.Count, val.Count, testIdx.Length, trained, report, decoding);
         AtomicFile.WriteAllText(Path.Combine(run.Path, "test_report.json"), JsonSerializer.Serialize(result, Json.Indented));
         return result;
+    }
+
+    /// <summary>The config of the BERT run an encoder starts from, or a one-line error when the run is not a finished BERT run.</summary>
+    public static BertConfig EncoderConfig(string from)
+    {
+        var folder = new RunFolder(from);
+        var kind = ModelRegistry.ForRun(folder);
+        if (ModelConfigFile.ReadSummary(folder.Config).ModelType != "bert")
+            throw new SharpLMException(
+                $"{from} holds a {kind.Description}; the encoder can start only from a BERT run (sharplm train --objective mlm)."
+            );
+        if (!File.Exists(folder.Weights) || !File.Exists(folder.Tokenizer))
+            throw new SharpLMException($"{from} lacks model.safetensors or tokenizer.json; it did not finish training.");
+        return BertConfig.Load(folder.Config);
+    }
+
+    /// <summary>The BERT run an encoder starts from: its config and its tokenizer (which must have [PAD], [CLS], [SEP]).</summary>
+    static (BertConfig Config, Tokenizer Tokenizer) PretrainedEncoder(string from, string? tokenizerSpec)
+    {
+        if (tokenizerSpec is not null)
+            throw new SharpLMException($"A tokenizer applies when training from scratch; {from} brings its own.");
+        var config = EncoderConfig(from);
+        var tokenizer = TokenizerJson.Load(new RunFolder(from).Tokenizer);
+        Seq2SeqTokens.Ids(tokenizer);
+        return (config, tokenizer);
     }
 
     /// <summary>

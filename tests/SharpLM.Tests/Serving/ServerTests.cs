@@ -522,6 +522,40 @@ public class ServerTests(ServerFixture f) : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task ABf16ServerDecodesItsGptInBf16AndKeepsTheClassifierInFp32()
+    {
+        await using var server = await Start(
+            new ServerOptions
+            {
+                Models =
+                [
+                    new ServedModelSpec(await ServingModels.TrainedGpt(), "gpt"),
+                    new ServedModelSpec(await ServingModels.TrainedClassifier(), "reviews"),
+                ],
+                Port = 0,
+                Precision = Models.Layers.Precision.Bf16,
+            }
+        );
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var models = JsonNode.Parse(await http.GetStringAsync("/v1/models"))!["data"]!.AsArray();
+        Assert.Equal("bf16", models.Single(m => (string)m!["id"]! == "gpt")!["sharplm"]!["precision"]!.GetValue<string>());
+        Assert.Equal("fp32", models.Single(m => (string)m!["id"]! == "reviews")!["sharplm"]!["precision"]!.GetValue<string>());
+        var (status, body) = await Post(
+            http,
+            "/v1/completions",
+            new
+            {
+                model = "gpt",
+                prompt = "User: Call me",
+                max_tokens = 9,
+                temperature = 0,
+            }
+        );
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.StartsWith(" Ishmael.", (string)body["choices"]![0]!["text"]!); // the learned line survives bf16 products
+    }
+
+    [Fact]
     public async Task AClientThatGoesAwayMidStreamFreesItsSlot()
     {
         string gpt = ServingModels.LongContextGpt();

@@ -17,7 +17,7 @@ public sealed class GptBlock : nn.Module<Tensor, Tensor>
         : base(nameof(GptBlock))
     {
         ln_1 = nn.LayerNorm(c.NEmbd, c.LayerNormEpsilon);
-        attn = new CausalSelfAttention(c.NEmbd, c.NHead, c.AttnPdrop, c.ResidPdrop);
+        attn = new CausalSelfAttention(c.NEmbd, c.NHead, c.HeadDim, c.AttnPdrop, c.ResidPdrop);
         ln_2 = nn.LayerNorm(c.NEmbd, c.LayerNormEpsilon);
         mlp = new GptMlp(c.NEmbd, c.InnerDim, c.ActivationFunction != "gelu", c.ResidPdrop);
         RegisterComponents();
@@ -27,6 +27,12 @@ public sealed class GptBlock : nn.Module<Tensor, Tensor>
     public IEnumerable<Linear> ResidualProjections => [attn.OutputProjection, mlp.OutputProjection];
 
     public override Tensor forward(Tensor x) => Forward(x, null, -1, null);
+
+    internal void SetCompute(ScalarType compute)
+    {
+        attn.Compute = compute;
+        mlp.Compute = compute;
+    }
 
     public Tensor Forward(Tensor x, SlotDecodeBatch batch, int layer)
     {

@@ -24,5 +24,9 @@ public sealed class GptMlp : nn.Module<Tensor, Tensor>
 
     public Linear OutputProjection => c_proj;
 
-    public override Tensor forward(Tensor x) => dropout.forward(c_proj.forward(act.forward(c_fc.forward(x))));
+    /// <summary>The dtype of the two projections and the activation (fp32, or bf16 under mixed precision); the output is fp32.</summary>
+    internal ScalarType Compute { get; set; } = ScalarType.Float32;
+
+    public override Tensor forward(Tensor x) =>
+        MixedPrecision.Fp32(dropout.forward(MixedPrecision.Linear(c_proj, act.forward(MixedPrecision.Linear(c_fc, x, Compute)), Compute)));
 }

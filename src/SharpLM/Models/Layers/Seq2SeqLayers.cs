@@ -105,9 +105,9 @@ public sealed class Seq2SeqEncoderLayer : nn.Module<Tensor, Tensor>
         : base(nameof(Seq2SeqEncoderLayer))
     {
         self_attn = new Seq2SeqAttention(c.DModel, c.EncoderAttentionHeads, c.AttentionDropout);
-        self_attn_layer_norm = nn.LayerNorm(c.DModel);
+        self_attn_layer_norm = nn.LayerNorm(c.DModel, c.LayerNormEps);
         ffn = new Seq2SeqFeedForward(c.DModel, c.EncoderFfnDim, c.ActivationFunction, c.ActivationDropout);
-        final_layer_norm = nn.LayerNorm(c.DModel);
+        final_layer_norm = nn.LayerNorm(c.DModel, c.LayerNormEps);
         dropout = nn.Dropout(c.Dropout);
         _preNorm = c.NormalizeBefore;
         RegisterComponents();
@@ -144,11 +144,11 @@ public sealed class Seq2SeqDecoderLayer : nn.Module<Tensor, Tensor>
         : base(nameof(Seq2SeqDecoderLayer))
     {
         self_attn = new Seq2SeqAttention(c.DModel, c.DecoderAttentionHeads, c.AttentionDropout);
-        self_attn_layer_norm = nn.LayerNorm(c.DModel);
+        self_attn_layer_norm = nn.LayerNorm(c.DModel, c.LayerNormEps);
         encoder_attn = new Seq2SeqAttention(c.DModel, c.DecoderAttentionHeads, c.AttentionDropout);
-        encoder_attn_layer_norm = nn.LayerNorm(c.DModel);
+        encoder_attn_layer_norm = nn.LayerNorm(c.DModel, c.LayerNormEps);
         ffn = new Seq2SeqFeedForward(c.DModel, c.DecoderFfnDim, c.ActivationFunction, c.ActivationDropout);
-        final_layer_norm = nn.LayerNorm(c.DModel);
+        final_layer_norm = nn.LayerNorm(c.DModel, c.LayerNormEps);
         dropout = nn.Dropout(c.Dropout);
         _preNorm = c.NormalizeBefore;
         RegisterComponents();

@@ -16,7 +16,7 @@ public sealed class SlotKvCache : IDisposable
     public int Slots { get; }
     public int Capacity { get; }
 
-    public SlotKvCache(int layers, int slots, int heads, int capacity, int headDim)
+    public SlotKvCache(int layers, int slots, int heads, int capacity, int headDim, ScalarType dtype = ScalarType.Float32)
     {
         Slots = slots;
         Capacity = capacity;
@@ -25,8 +25,8 @@ public sealed class SlotKvCache : IDisposable
         using var scope = NewDisposeScope();
         for (int i = 0; i < layers; i++)
         {
-            _keys[i] = zeros(slots, heads, capacity, headDim).MoveToOuterDisposeScope();
-            _values[i] = zeros(slots, heads, capacity, headDim).MoveToOuterDisposeScope();
+            _keys[i] = zeros(slots, heads, capacity, headDim, dtype).MoveToOuterDisposeScope();
+            _values[i] = zeros(slots, heads, capacity, headDim, dtype).MoveToOuterDisposeScope();
         }
     }
 
