@@ -29,9 +29,49 @@ public static class TestData
 
     public static async Task<string> MobyDickPath() => Path.Combine(await MobyDir.Value, "data", "data.txt");
 
+    /// <summary>
+    /// This test process's folder for temporary files (the suite writes gigabytes of runs; left behind, repeated runs
+    /// filled the disk). It is deleted when the process exits if the test host lets it finish, and otherwise by the next
+    /// test process, which first removes the folders of test processes that are gone.
+    /// </summary>
+    static readonly Lazy<string> Root = new(() =>
+    {
+        string parent = Path.Combine(Path.GetTempPath(), "sharplm-tests");
+        Directory.CreateDirectory(parent);
+        foreach (var dir in Directory.GetDirectories(parent, "run-*"))
+            if (int.TryParse(Path.GetFileName(dir).Split('-')[1], out int pid) && !Alive(pid))
+                TryDelete(dir);
+        string root = Path.Combine(parent, $"run-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
+        return root;
+    });
+
+    static bool Alive(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    static void TryDelete(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
     public static string TempDir()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "sharplm-tests", Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(Root.Value, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return dir;
     }
