@@ -134,4 +134,27 @@ public class QuantizationTests
         Assert.True(rows[1].GetProperty("parameters").GetInt64() < rows[0].GetProperty("parameters").GetInt64());
         Assert.Equal(p.RootElement.GetProperty("valLossDense").GetDouble(), rows[0].GetProperty("valLossPruned").GetDouble(), 6);
     }
+
+    [Fact]
+    public async Task AQuantizedClassifierClassifiesAsTheOriginalDoes()
+    {
+        string run = await ServingModels.TrainedClassifier();
+        string int8 = Path.Combine(TestData.TempDir(), "int8");
+        var q = await Cli.Run("quantize", "--model", run, "--output", int8);
+        Assert.True(q.Code == 0, q.Err);
+        string[] texts = ["--text", "the room was superb", "--text", "very room was grim"];
+        var a = await Cli.Run(["classify", "--model", run, .. texts, "--json"]);
+        var b = await Cli.Run(["classify", "--model", int8, .. texts, "--json"]);
+        Assert.True(a.Code == 0 && b.Code == 0, a.Err + b.Err);
+        string[] Labels(string json) =>
+            [
+                .. JsonDocument
+                    .Parse(json)
+                    .RootElement.GetProperty("predictions")
+                    .EnumerateArray()
+                    .Select(x => x.GetProperty("label").GetString()!),
+            ];
+        Assert.Equal(["pos", "neg"], Labels(b.Out));
+        Assert.Equal(Labels(a.Out), Labels(b.Out));
+    }
 }
