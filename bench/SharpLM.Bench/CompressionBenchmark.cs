@@ -60,14 +60,26 @@ public static class CompressionBenchmark
 {
     static string Scratch(string name) => Path.Combine(Path.GetTempPath(), $"sharplm-bench-{name}-{Guid.NewGuid():N}");
 
-    /// <summary>Full validation loss of a run's model, in its current precision, over the run's data.</summary>
-    static double ValLoss(LoadedModel loaded, int? maxWindows)
+    /// <summary>A run's GPT with its validation split, the covering windows (up to <paramref name="maxWindows"/>) and token bytes.</summary>
+    sealed class Validation : IDisposable
     {
-        var gpt = loaded.As<Gpt>("the benchmark");
-        using var data = TokenDataset.Open(loaded.Run.DataDir(), "val", gpt.Config.VocabSize);
-        var starts = LanguageModelEvaluator.CoveringWindows(data, gpt.Config.NPositions, maxWindows);
-        var bytes = LanguageModelMetrics.TokenBytes(loaded.Tokenizer, gpt.Config.VocabSize);
-        return LanguageModelEvaluator.Evaluate(gpt, data, starts, gpt.Config.NPositions, 8, bytes).Loss;
+        public Gpt Gpt { get; }
+        public long[] Starts { get; }
+        readonly TokenDataset _data;
+        readonly int[] _bytes;
+
+        public Validation(LoadedModel loaded, int? maxWindows)
+        {
+            Gpt = loaded.As<Gpt>("the benchmark");
+            _data = TokenDataset.Open(loaded.Run.DataDir(), "val", Gpt.Config.VocabSize);
+            Starts = LanguageModelEvaluator.CoveringWindows(_data, Gpt.Config.NPositions, maxWindows);
+            _bytes = LanguageModelMetrics.TokenBytes(loaded.Tokenizer, Gpt.Config.VocabSize);
+        }
+
+        public LanguageModelMetrics Evaluate(IReadOnlyList<long> starts) =>
+            LanguageModelEvaluator.Evaluate(Gpt, _data, starts, Gpt.Config.NPositions, 8, _bytes);
+
+        public void Dispose() => _data.Dispose();
     }
 
     /// <summary>The first tokens of the run's validation split, as text: a prompt the model's vocabulary can encode.</summary>
@@ -119,6 +131,7 @@ public static class CompressionBenchmark
             var variants = new List<QuantizedVariant>();
             double baseline = 0;
             int[] reference = [];
+            int windows = 0;
             foreach (
                 var (name, loaded, precision) in new[]
                 {
@@ -131,7 +144,9 @@ public static class CompressionBenchmark
             {
                 loaded.UsePrecision(precision);
                 status?.Report($"{name} weights, {precision.Name()} products: validation loss");
-                double loss = ValLoss(loaded, maxWindows);
+                double loss;
+                using (var val = new Validation(loaded, maxWindows))
+                    (loss, windows) = (val.Evaluate(val.Starts).Loss, val.Starts.Length);
                 status?.Report($"{name} weights, {precision.Name()} products: decoding");
                 var (tps, ids) = Decode(loaded, prompt, newTokens, repeats);
                 if (variants.Count == 0)
@@ -140,9 +155,6 @@ public static class CompressionBenchmark
                     new QuantizedVariant(name, precision.Name(), loss, Math.Exp(loss), tps, tps / baseline, ids.SequenceEqual(reference))
                 );
             }
-            int windows = 0;
-            using (var data = TokenDataset.Open(fp32.Run.DataDir(), "val"))
-                windows = LanguageModelEvaluator.CoveringWindows(data, fp32.As<Gpt>("x").Config.NPositions, maxWindows).Length;
             return new QuantizeBenchmarkResult(
                 fp32.Run.Path,
                 fp32.Parameters,
@@ -165,16 +177,13 @@ public static class CompressionBenchmark
     /// <summary>Forward-pass tokens/s over the same validation windows (median of <paramref name="repeats"/>, after a warm-up).</summary>
     static double ForwardSpeed(LoadedModel loaded, int windows, int repeats)
     {
-        var gpt = loaded.As<Gpt>("the benchmark");
-        using var data = TokenDataset.Open(loaded.Run.DataDir(), "val", gpt.Config.VocabSize);
-        var starts = LanguageModelEvaluator.CoveringWindows(data, gpt.Config.NPositions, windows);
-        var bytes = LanguageModelMetrics.TokenBytes(loaded.Tokenizer, gpt.Config.VocabSize);
-        LanguageModelEvaluator.Evaluate(gpt, data, starts.Take(8).ToList(), gpt.Config.NPositions, 8, bytes);
+        using var val = new Validation(loaded, windows);
+        val.Evaluate(val.Starts.Take(8).ToList());
         var speeds = new List<double>();
         for (int i = 0; i < repeats; i++)
         {
             var sw = Stopwatch.StartNew();
-            var m = LanguageModelEvaluator.Evaluate(gpt, data, starts, gpt.Config.NPositions, 8, bytes);
+            var m = val.Evaluate(val.Starts);
             speeds.Add(m.Tokens / sw.Elapsed.TotalSeconds);
         }
         return speeds.Order().ElementAt(speeds.Count / 2);
