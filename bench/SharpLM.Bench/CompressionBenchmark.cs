@@ -60,7 +60,7 @@ public static class CompressionBenchmark
 {
     static string Scratch(string name) => Path.Combine(Path.GetTempPath(), $"sharplm-bench-{name}-{Guid.NewGuid():N}");
 
-    /// <summary>A run's GPT with its validation split, the covering windows (up to <paramref name="maxWindows"/>) and token bytes.</summary>
+    /// <summary>A run's GPT with its validation split, its covering windows (up to maxWindows) and the token bytes.</summary>
     sealed class Validation : IDisposable
     {
         public Gpt Gpt { get; }

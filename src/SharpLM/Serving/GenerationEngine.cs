@@ -282,12 +282,17 @@ public sealed class GenerationEngine : IDisposable
 
     void Release(Sequence s)
     {
+        FreeSlot(s);
+        s.Dispose();
+    }
+
+    void FreeSlot(Sequence s)
+    {
         if (s.Slot >= 0)
         {
             s.Slot = -1;
             Interlocked.Decrement(ref _running);
         }
-        s.Dispose();
     }
 
     /// <summary>Greedy decoding without a repetition penalty or log-probabilities needs only the argmax.</summary>
@@ -348,6 +353,9 @@ public sealed class GenerationEngine : IDisposable
 
     void End(Sequence s, string reason)
     {
+        // The slot counts as free before anyone hears that the sequence finished, so that the metrics never show a
+        // sequence both finished and running (its cache rows are reused once it leaves the batch).
+        FreeSlot(s);
         string rest = s.Text.Flush();
         if (rest.Length > 0)
             s.Output.TryWrite(new TokenGenerated(-1, rest, null, null));
