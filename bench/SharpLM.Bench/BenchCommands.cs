@@ -84,6 +84,7 @@ public static class BenchCommands
         bench.Subcommands.Add(BuildLstm(ctx));
         bench.Subcommands.Add(CompressionBenchCommands.Quantize(ctx));
         bench.Subcommands.Add(CompressionBenchCommands.Prune(ctx));
+        bench.Subcommands.Add(CompressionBenchCommands.Export(ctx));
         return bench;
     }
 

@@ -154,4 +154,56 @@ public static class CompressionBenchCommands
     }
 
     static string ParametersAfter(this PruningRow row) => row.Parameters.ToString("N0");
+
+    public static Command Export(CliContext ctx)
+    {
+        var model = new Option<string>("--model") { Description = "A trained GPT run.", Required = true };
+        var tokens = new Option<int>("--new-tokens") { Description = "Greedy tokens decoded per timing.", DefaultValueFactory = _ => 200 };
+        var repeats = new Option<int>("--repeats") { Description = "Timings per runtime (median reported).", DefaultValueFactory = _ => 3 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for every runtime.", DefaultValueFactory = _ => 2 };
+        var cmd = new Command(
+            "export",
+            "Greedy decode tokens/s of a GPT run in SharpLM vs onnxruntime (its ONNX export) and llama.cpp (its GGUF exports)."
+        );
+        foreach (var o in new Option[] { model, tokens, repeats, threads, CliApp.JsonOption })
+            cmd.Options.Add(o);
+        cmd.SetAction(
+            CliApp.Guard(
+                ctx,
+                (p, _) =>
+                {
+                    Runtime.TorchRuntime.ConfigureThreads(p.GetValue(threads));
+                    Runtime.TorchRuntime.EnsureLoaded();
+                    var r = ExportBenchmark.Run(
+                        p.GetValue(model)!,
+                        p.GetValue(tokens),
+                        p.GetValue(repeats),
+                        p.GetValue(threads),
+                        new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"))
+                    );
+                    if (p.GetValue(CliApp.JsonOption))
+                    {
+                        ctx.WriteJson(r);
+                        return Task.FromResult(0);
+                    }
+                    var table = new Table().AddColumns("runtime", "weights", "decode tokens/s", "vs SharpLM", "same greedy tokens");
+                    foreach (var row in r.Rows)
+                        table.AddRow(
+                            row.Runtime,
+                            row.Weights,
+                            row.DecodeTokensPerSecond.ToString("F1"),
+                            $"{row.Ratio:F2}x",
+                            row.GreedyAgreement.ToString("P0")
+                        );
+                    ctx.WriteTable(table);
+                    ctx.Out.WriteLine(
+                        $"{r.Model}: {r.Parameters:N0} parameters, {r.Threads} threads, prompt {r.PromptTokens} tokens, "
+                            + $"{r.NewTokens} new tokens."
+                    );
+                    return Task.FromResult(0);
+                }
+            )
+        );
+        return cmd;
+    }
 }

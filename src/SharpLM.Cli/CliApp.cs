@@ -124,6 +124,7 @@ public static class CliApp
         root.Subcommands.Add(Seq2SeqCommands.Translate(ctx));
         root.Subcommands.Add(CompressionCommands.Quantize(ctx));
         root.Subcommands.Add(CompressionCommands.Prune(ctx));
+        root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(ServeCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
         return root;
@@ -236,6 +237,7 @@ public static class CliApp
         ["output_dir"] = "--output",
         ["overwrite_output"] = "--overwrite",
         ["finetune_steps"] = "--finetune-steps",
+        ["gguf_type"] = "--type",
         ["max_input_tokens"] = "--block-size",
         ["stop_sequences"] = "--stop",
     };

@@ -130,7 +130,7 @@ public class BertTests
     public void BadBertConfigIsRejected()
     {
         Assert.Contains("divisible", Assert.Throws<SharpLMException>(() => (Small with { NumAttentionHeads = 5 }).Validate()).Message);
-        Assert.Contains("hidden_act 'relu'", Assert.Throws<SharpLMException>(() => (Small with { HiddenAct = "relu" }).Validate()).Message);
+        Assert.Contains("hidden_act 'mish'", Assert.Throws<SharpLMException>(() => (Small with { HiddenAct = "mish" }).Validate()).Message);
         Assert.Contains("at least two labels", Assert.Throws<SharpLMException>(() => (Small with { Labels = ["x"] }).Validate()).Message);
     }
 }

@@ -174,7 +174,7 @@ public class CliTests
                     ]
             )
             .ToList();
-        Assert.Equal(20, commands.Count); // every command, so that a new one is covered too
+        Assert.Equal(21, commands.Count); // every command, so that a new one is covered too
         foreach (var path in commands.Prepend([]))
         {
             var r = await Run([.. path, "--help"]);
@@ -184,7 +184,9 @@ public class CliTests
         }
         // The benchmarks are their own executable: the shipped tool has no bench command (and does not carry ML.NET).
         Assert.Equal(2, (await Run("bench", "tokenizer")).Code);
-        foreach (var bench in new[] { "tokenizer", "train", "generate", "serve", "classify", "heap", "lstm", "quantize", "prune" })
+        foreach (
+            var bench in new[] { "tokenizer", "train", "generate", "serve", "classify", "heap", "lstm", "quantize", "prune", "export" }
+        )
         {
             var output = new StringWriter();
             Assert.Equal(0, await CliApp.RunAsync([bench, "--help"], output, TextWriter.Null, SharpLM.Bench.BenchCommands.BuildRoot));

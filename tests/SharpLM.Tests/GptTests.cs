@@ -92,7 +92,7 @@ public class GptTests
     [InlineData("{\"n_embd\": 100, \"n_head\": 3}", "divisible by n_head")]
     [InlineData("{\"n_layer\": 0}", "n_layer must be a positive integer")]
     [InlineData("{\"resid_pdrop\": 1.5}", "resid_pdrop must be in [0, 1)")]
-    [InlineData("{\"activation_function\": \"relu\"}", "activation_function 'relu' is not supported")]
+    [InlineData("{\"activation_function\": \"mish\"}", "activation_function 'mish' is not supported")]
     [InlineData("{\"n_layer\": \"four\"}", "not valid JSON")]
     [InlineData("{\"n_layer\": 2", "not valid JSON")]
     public void BadConfigIsRejectedWithAClearMessage(string json, string expected)

@@ -40,6 +40,7 @@ public class LayeringTests
         ["Kinds"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources", "Data", "Models", "Evaluation", "Training", "Generation"],
         ["Workflows"] = UpToKinds,
         ["Compression"] = UpToKinds,
+        ["Export"] = UpToKinds,
         ["Pipelines"] = UpToKinds,
         ["Serving"] = [.. UpToKinds, "Workflows", "Pipelines"],
     };

@@ -32,6 +32,9 @@ public static class Int8Quantization
 {
     public const string Scheme = "int8-weight";
 
+    /// <summary>The size of a model's weights: one file, or all the shards its index names.</summary>
+    static long WeightBytes(string weights) => Safetensors.File.OpenSet(weights).Files.Sum(f => new FileInfo(f).Length);
+
     /// <summary>
     /// Symmetric int8 of a matrix per channel along <paramref name="channelDim"/> (0: per row, 1: per column): the scale
     /// has the matrix's rank and broadcasts against it; an all-zero channel gets scale 1 (and zeros).
@@ -61,11 +64,10 @@ public static class Int8Quantization
             throw new SharpLMException($"scheme '{scheme}' is not known; the one scheme is {Scheme}.");
         var source = new RunFolder(model);
         ModelRegistry.ForRun(source); // a run SharpLM can load, or its one-line reason
-        if (!File.Exists(source.Weights))
-            throw new SharpLMException($"{source.Path} has no model.safetensors; train the run first.");
+        source.RequireWeights();
         if (Path.GetFullPath(output).TrimEnd('/') == source.Path.TrimEnd('/'))
             throw new SharpLMException("output_dir must be another folder than the run being quantized.");
-        var file = Safetensors.File.Open(source.Weights);
+        var file = Safetensors.File.OpenSet(source.Weights);
         if (file.Entries.Keys.FirstOrDefault(file.IsQuantized) is string already)
             throw new SharpLMException(
                 $"{source.Path} is already quantized ('{already}' is int8); quantize the fp32 run it came from instead."
@@ -87,6 +89,8 @@ public static class Int8Quantization
                 foreach (var name in file.Entries.OrderBy(e => e.Value.Begin).Select(e => e.Key))
                 {
                     var t = file.Read(name);
+                    if (t.dtype is ScalarType.Float16 or ScalarType.BFloat16) // a Hugging Face model saved in half precision
+                        t = t.to(ScalarType.Float32);
                     if (t.dim() == 2 && t.dtype == ScalarType.Float32 && !name.EndsWith("bias", StringComparison.Ordinal))
                     {
                         var (q, scale) = Quantize(t, OutputChannelDim(name));
@@ -117,10 +121,22 @@ public static class Int8Quantization
             };
             AtomicFile.WriteAllText(Path.Combine(tmp, "config.json"), config.ToJsonString(Json.Indented));
             // What eval, generate and serve read besides the weights; not the checkpoint (a quantized run is not resumed).
-            foreach (var name in new[] { "tokenizer.json", "training.json", "data.txt", "split.json", "pairs_split.json" })
+            string[] besides =
+            [
+                "tokenizer.json",
+                "vocab.json",
+                "merges.txt",
+                "vocab.txt",
+                "tokenizer_config.json",
+                "training.json",
+                "data.txt",
+                "split.json",
+                "pairs_split.json",
+            ];
+            foreach (var name in besides)
                 if (File.Exists(Path.Combine(source.Path, name)))
                     File.Copy(Path.Combine(source.Path, name), Path.Combine(tmp, name));
-            long before = new FileInfo(source.Weights).Length,
+            long before = WeightBytes(source.Weights),
                 after = new FileInfo(Path.Combine(tmp, "model.safetensors")).Length;
             // The result must load as the kind it came from before it replaces anything.
             using (ModelRegistry.Load(tmp)) { }

@@ -19,7 +19,7 @@ public static class ModuleWeights
     /// </summary>
     public static IReadOnlyList<string> Load(nn.Module module, string path, Func<string, bool>? include = null, bool allowMissing = false)
     {
-        var file = Safetensors.File.Open(path);
+        var file = Safetensors.File.OpenSet(path);
         var missing = new List<string>();
         foreach (var (name, p) in module.named_parameters())
         {

@@ -25,6 +25,10 @@ public sealed record FolderKind(string Name, string Description, string[] Entrie
         [
             "config.json",
             "tokenizer.json",
+            "vocab.json",
+            "merges.txt",
+            "vocab.txt",
+            "tokenizer_config.json",
             "model.safetensors",
             "training.json",
             "data.txt",
@@ -40,6 +44,25 @@ public sealed record FolderKind(string Name, string Description, string[] Entrie
             FolderLock.FileName,
         ],
         "training.json"
+    );
+
+    /// <summary>Written by 'export': a model in another tool's format (Hugging Face folder, ONNX, GGUF).</summary>
+    public static readonly FolderKind Export = new(
+        "export",
+        "export folder",
+        [
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "generation_config.json",
+            "README.md",
+            "model.onnx",
+            "model.onnx.data",
+            "genai_config.json",
+            "model.gguf",
+        ]
     );
 
     /// <summary>Written by 'data split'.</summary>

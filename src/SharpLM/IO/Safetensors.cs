@@ -95,8 +95,14 @@ public static class Safetensors
     {
         public string Path { get; }
         public IReadOnlyDictionary<string, string> Metadata { get; }
+
+        /// <summary>The files the tensors are in: this one, or a sharded set's shards.</summary>
+        public IReadOnlyList<string> Files => _shardOf is null ? [Path] : _shardOf.Values.Select(s => s.Path).Distinct().ToList();
         public IReadOnlyDictionary<string, (string DType, long[] Shape, long Begin, long End)> Entries { get; }
         readonly long _dataStart;
+
+        // A sharded set (model.safetensors.index.json): the shard that holds each tensor; null for a single file.
+        readonly Dictionary<string, File>? _shardOf;
 
         File(string path, Dictionary<string, string> metadata, Dictionary<string, (string, long[], long, long)> entries, long dataStart)
         {
@@ -104,6 +110,74 @@ public static class Safetensors
             Metadata = metadata;
             Entries = entries;
             _dataStart = dataStart;
+        }
+
+        File(string path, Dictionary<string, File> shardOf)
+        {
+            Path = path;
+            _shardOf = shardOf;
+            Metadata = new Dictionary<string, string>();
+            Entries = shardOf.ToDictionary(e => e.Key, e => e.Value.Entries[e.Key], StringComparer.Ordinal);
+        }
+
+        /// <summary>The index Hugging Face writes beside sharded weights: <c>model.safetensors.index.json</c>.</summary>
+        public static string IndexPath(string path) => path + ".index.json";
+
+        /// <summary>Whether <paramref name="path"/> or its sharded index (<see cref="IndexPath"/>) exists.</summary>
+        public static bool Exists(string path) => System.IO.File.Exists(path) || System.IO.File.Exists(IndexPath(path));
+
+        /// <summary>
+        /// Opens the weights at <paramref name="path"/>, or, when only its index exists, the shards the index names
+        /// (<c>weight_map</c>: tensor name → shard file beside it) as one set.
+        /// </summary>
+        public static File OpenSet(string path) => System.IO.File.Exists(path) ? Open(path) : OpenSharded(IndexPath(path));
+
+        static File OpenSharded(string indexPath)
+        {
+            if (!System.IO.File.Exists(indexPath))
+                throw new SharpLMException($"{indexPath[..^".index.json".Length]} does not exist.");
+            string Bad(string why) => $"{indexPath} is not a usable safetensors index ({why}); download or write the folder again.";
+            var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
+            try
+            {
+                using var doc = JsonDocument.Parse(System.IO.File.ReadAllText(indexPath));
+                if (
+                    doc.RootElement.ValueKind != JsonValueKind.Object
+                    || !doc.RootElement.TryGetProperty("weight_map", out var map)
+                    || map.ValueKind != JsonValueKind.Object
+                )
+                    throw new SharpLMException(Bad("it has no weight_map object"));
+                foreach (var entry in map.EnumerateObject())
+                    if (entry.Value.ValueKind != JsonValueKind.String || !weightMap.TryAdd(entry.Name, entry.Value.GetString()!))
+                        throw new SharpLMException(Bad($"tensor '{entry.Name}' is repeated or its shard is not a file name"));
+            }
+            catch (JsonException e)
+            {
+                throw new SharpLMException(Bad($"not JSON: {e.Message.Split('.')[0]}"));
+            }
+            string folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(indexPath))!;
+            var shards = new Dictionary<string, File>(StringComparer.Ordinal);
+            var shardOf = new Dictionary<string, File>(StringComparer.Ordinal);
+            foreach (var (name, shardName) in weightMap)
+            {
+                // A shard is a file name beside the index, never a path elsewhere.
+                if (shardName.Length == 0 || System.IO.Path.GetFileName(shardName) != shardName || shardName is "." or "..")
+                    throw new SharpLMException(Bad($"tensor '{name}' names shard '{shardName}', which is not a file name in the folder"));
+                if (!shards.TryGetValue(shardName, out var shard))
+                {
+                    string shardPath = System.IO.Path.Combine(folder, shardName);
+                    if (!System.IO.File.Exists(shardPath))
+                        throw new SharpLMException(Bad($"its shard {shardName} is missing"));
+                    shards[shardName] = shard = Open(shardPath);
+                }
+                if (!shard.Entries.ContainsKey(name))
+                    throw new SharpLMException(Bad($"shard {shardName} has no tensor '{name}'"));
+                shardOf[name] = shard;
+            }
+            foreach (var (shardName, shard) in shards)
+                if (shard.Entries.Keys.FirstOrDefault(n => !shardOf.ContainsKey(n)) is string unlisted)
+                    throw new SharpLMException(Bad($"shard {shardName} holds '{unlisted}', which the weight_map does not list"));
+            return new File(indexPath, shardOf);
         }
 
         /// <summary>
@@ -226,6 +300,8 @@ public static class Safetensors
         /// <summary>Reads one tensor (CPU) by name.</summary>
         public Tensor Read(string name)
         {
+            if (_shardOf is not null && _shardOf.TryGetValue(name, out var shard))
+                return shard.Read(name);
             if (!Entries.TryGetValue(name, out var e))
                 throw new SharpLMException(
                     $"{Path} has no tensor '{name}'; it was written by a different model or version — retrain or point at the right run."

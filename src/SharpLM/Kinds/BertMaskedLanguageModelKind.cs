@@ -31,7 +31,7 @@ public sealed class BertMaskedLanguageModelKind : ModelKind
         RequireWeights(run);
         var config = BertConfig.Load(run.Config);
         var model = new BertForMaskedLm(config);
-        return Loaded(run, model, config.VocabSize, weights => ModuleWeights.Load(model, weights), config);
+        return Loaded(run, model, config.VocabSize, model.LoadWeights, config);
     }
 
     /// <summary>Masked-token loss and accuracy over covering windows of the validation split, masked as in training.</summary>
@@ -43,6 +43,7 @@ public sealed class BertMaskedLanguageModelKind : ModelKind
     )
     {
         var mlm = loaded.As<BertForMaskedLm>("masked-LM evaluation");
+        mlm.RequireMaskedLmHead("masked-LM evaluation");
         string part = r.Split ?? "val";
         if (part == "test")
             throw new SharpLMException("The test split applies to classifiers; a masked-LM run's prepared data has train and val splits.");

@@ -65,10 +65,7 @@ public abstract class ModelKind
     {
         if (!Directory.Exists(run.Path))
             throw new SharpLMException($"Run folder {run.Path} does not exist; train one first.");
-        if (!File.Exists(run.Weights))
-            throw new SharpLMException(
-                $"{run.Path} has no model.safetensors; the run has not finished its first evaluation yet, or it is not a run folder."
-            );
+        run.RequireWeights();
     }
 
     /// <summary>
@@ -94,10 +91,11 @@ public abstract class ModelKind
     /// <summary>The run's tokenizer, checked against the model's vocabulary.</summary>
     protected static Tokenizer RunTokenizer(RunFolder run, int modelVocabulary)
     {
-        var tokenizer = TokenizerJson.Load(run.Tokenizer);
+        var tokenizer = ModelFolderTokenizer.Load(run.Path);
         if (tokenizer.VocabSize > modelVocabulary)
             throw new SharpLMException(
-                $"{run.Tokenizer} has {tokenizer.VocabSize} tokens but the model only {modelVocabulary}; the files come from different "
+                $"{run.Path}'s tokenizer has {tokenizer.VocabSize} tokens but the model only {modelVocabulary}; the files come from "
+                    + "different "
                     + "runs."
             );
         return tokenizer;

@@ -17,6 +17,21 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
 
     public BertConfig Config { get; }
 
+    /// <summary>Prefix of the encoder's names in Hugging Face BertFor* files; BertModel files store them without it.</summary>
+    public const string HuggingFacePrefix = "bert.";
+
+    /// <summary>Whether a parameter belongs to the [CLS] pooler.</summary>
+    public static bool IsPooler(string name) => name.Contains("pooler.", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Stored tensors BERT files carry that are not parameters to load: the position-ids buffer, the decoder copies of the
+    /// tied word embeddings and bias, and the next-sentence head of BertForPreTraining.
+    /// </summary>
+    public static bool IsKnownExtra(string stored) =>
+        stored.EndsWith("embeddings.position_ids", StringComparison.Ordinal)
+        || stored is "cls.predictions.decoder.weight" or "cls.predictions.decoder.bias"
+        || stored.StartsWith("cls.seq_relationship.", StringComparison.Ordinal);
+
     public Bert(BertConfig config)
         : base(nameof(Bert))
     {

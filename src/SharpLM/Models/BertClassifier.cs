@@ -68,8 +68,24 @@ public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenc
 
     public void SaveWeights(string path) => ModuleWeights.Save(this, path);
 
-    public void LoadWeights(string path) => ModuleWeights.Load(this, path);
+    /// <summary>Loads a classifier written by <see cref="SaveWeights"/> or Hugging Face's BertForSequenceClassification.</summary>
+    public void LoadWeights(string path) =>
+        CheckpointReader.Load(this, path, new CheckpointRules { BodyPrefix = Bert.HuggingFacePrefix, Ignorable = Bert.IsKnownExtra });
 
+    /// <summary>
+    /// Only the encoder, from a masked-LM run or a Hugging Face BERT (a masked-LM file has no pooler: it keeps its
+    /// initialisation, as in transformers).
+    /// </summary>
     public void LoadPretrainedBody(string path) =>
-        ModuleWeights.Load(this, path, name => name.StartsWith("bert.", StringComparison.Ordinal));
+        CheckpointReader.Load(
+            this,
+            path,
+            new CheckpointRules
+            {
+                BodyPrefix = Bert.HuggingFacePrefix,
+                Include = name => name.StartsWith(Bert.HuggingFacePrefix, StringComparison.Ordinal),
+                MayBeMissing = Bert.IsPooler,
+                RejectUnknown = false,
+            }
+        );
 }

@@ -59,6 +59,26 @@ public sealed record BertConfig : IModelConfig
     [JsonPropertyName("max_input_tokens")]
     public int? MaxInputTokens { get; init; }
 
+    /// <summary>Hugging Face's: only "absolute" learned positions are computed; relative_key(_query) is refused.</summary>
+    [JsonPropertyName("position_embedding_type")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? PositionEmbeddingType { get; init; }
+
+    /// <summary>Hugging Face's: true makes the encoder causal (a decoder), which SharpLM's BERT is not (refused).</summary>
+    [JsonPropertyName("is_decoder")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? IsDecoder { get; init; }
+
+    /// <summary>Hugging Face's: true adds cross-attention layers (refused).</summary>
+    [JsonPropertyName("add_cross_attention")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? AddCrossAttention { get; init; }
+
+    /// <summary>Hugging Face's label names of a classifier ("0" → name); read into <see cref="Labels"/> when that is absent.</summary>
+    [JsonPropertyName("id2label")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? Id2Label { get; init; }
+
     [JsonIgnore]
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
@@ -96,8 +116,13 @@ public sealed record BertConfig : IModelConfig
         )
             if (!(p >= 0 && p < 1))
                 throw new SharpLMException($"BERT config: {name} must be in [0, 1) (got {p}).");
-        if (HiddenAct is not ("gelu" or "gelu_new"))
-            throw new SharpLMException($"BERT config: hidden_act '{HiddenAct}' is not supported; use gelu.");
+        Layers.Activation.Require("BERT config", "hidden_act", HiddenAct);
+        if (PositionEmbeddingType is not (null or "absolute"))
+            throw new SharpLMException(
+                $"BERT config: position_embedding_type '{PositionEmbeddingType}' is not supported; SharpLM computes absolute positions."
+            );
+        if (IsDecoder == true || AddCrossAttention == true)
+            throw new SharpLMException("BERT config: is_decoder / add_cross_attention true (a BERT decoder) is not supported.");
         if (!(LayerNormEps > 0))
             throw new SharpLMException($"BERT config: layer_norm_eps must be positive (got {LayerNormEps}).");
         if (!(InitializerRange > 0))
@@ -119,7 +144,11 @@ public sealed record BertConfig : IModelConfig
         return this;
     }
 
-    public static BertConfig Load(string path) => ModelConfigFile.Load<BertConfig>(path, c => c.Validate());
+    public static BertConfig Load(string path) =>
+        ModelConfigFile.Load<BertConfig>(
+            path,
+            c => (c with { Labels = ModelConfigFile.LabelsOf(c.Labels, c.Id2Label, c.Architectures, "BERT config") }).Validate()
+        );
 
     public void Save(string path) => ModelConfigFile.Save(this, path);
 

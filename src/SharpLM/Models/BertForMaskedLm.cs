@@ -21,6 +21,41 @@ public sealed class BertForMaskedLm : nn.Module<Tensor, Tensor, Tensor>, IHidden
 
     public BertConfig Config => bert.Config;
 
+    /// <summary>False when the weights came from a file without the masked-LM head (Hugging Face BertModel).</summary>
+    public bool HasMaskedLmHead { get; private set; } = true;
+
+    /// <summary>
+    /// Loads a run's weights or a Hugging Face BertForMaskedLM / BertForPreTraining / BertModel file. The pooler (absent
+    /// from masked-LM files) and the head (absent from BertModel files) may be missing; without the head the model
+    /// serves features and fine-tuning, not fill-mask.
+    /// </summary>
+    public void LoadWeights(string path)
+    {
+        var absent = IO.CheckpointReader.Load(
+            this,
+            path,
+            new IO.CheckpointRules
+            {
+                BodyPrefix = Bert.HuggingFacePrefix,
+                MayBeMissing = name => Bert.IsPooler(name) || name.StartsWith(HeadPrefix, StringComparison.Ordinal),
+                Ignorable = Bert.IsKnownExtra,
+            }
+        );
+        HasMaskedLmHead = !absent.Any(name => name.StartsWith(HeadPrefix, StringComparison.Ordinal));
+    }
+
+    const string HeadPrefix = "cls.";
+
+    /// <summary>The masked-LM head's absence as a one-line refusal for <paramref name="purpose"/>.</summary>
+    public void RequireMaskedLmHead(string purpose)
+    {
+        if (!HasMaskedLmHead)
+            throw new SharpLMException(
+                $"This BERT has no masked-LM head (a Hugging Face BertModel), so it cannot do {purpose}; fine-tune it (finetune --from) "
+                    + "or use it for features."
+            );
+    }
+
     Tensor IHiddenStates.HiddenStates(Tensor ids, Tensor attend) => bert.Forward(ids, attend);
 
     long IHiddenStates.PadId => Config.PadTokenId;

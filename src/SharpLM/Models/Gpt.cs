@@ -72,6 +72,10 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates, IMixedPrecis
         get => _precision;
         set
         {
+            if (value != Precision.Fp32 && Config.ReorderAndUpcastAttn == true)
+                throw new SharpLMException(
+                    "This GPT's config sets reorder_and_upcast_attn (attention scores computed in fp32); use precision fp32 for it."
+                );
             _precision = value;
             foreach (var block in h)
                 block.SetCompute(value.ComputeType());
@@ -195,29 +199,48 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates, IMixedPrecis
     public IEnumerable<(string Name, Tensor Tensor)> HuggingFaceTensors() =>
         named_parameters().Select(p => (HuggingFacePrefix + p.name, IsConv1D(p.name) ? p.parameter.detach().t() : p.parameter.detach()));
 
-    /// <summary>Loads weights written by <see cref="SaveWeights"/> (or a Hugging Face GPT-2 file with the same shape).</summary>
-    public void LoadWeights(string path)
+    /// <summary>
+    /// Loads weights written by <see cref="SaveWeights"/>, or a Hugging Face GPT2LMHeadModel / GPT2Model file (one file or
+    /// shards): every parameter must be there, and nothing the model does not know may be (GPT-2's causal-mask buffers
+    /// and a tied lm_head excepted).
+    /// </summary>
+    public void LoadWeights(string path) => LoadWeights(path, rejectUnknown: true);
+
+    /// <summary>As <see cref="LoadWeights(string)"/>; a body load (a classifier's) leaves other stored tensors alone.</summary>
+    public void LoadWeights(string path, bool rejectUnknown)
     {
-        var file = Safetensors.File.Open(path);
-        using var noGrad = no_grad();
-        foreach (var (name, p) in named_parameters())
+        CheckpointReader.Load(this, path, Checkpoint(rejectUnknown));
+        RequireTiedHead(path);
+    }
+
+    /// <summary>How GPT-2 checkpoints name and orient this model's parameters.</summary>
+    public static CheckpointRules Checkpoint(bool rejectUnknown) =>
+        new()
         {
-            using var scope = NewDisposeScope();
-            string key = file.Entries.ContainsKey(HuggingFacePrefix + name) ? HuggingFacePrefix + name : name;
-            if (file.Entries.TryGetValue(key, out var entry))
-            {
-                // Checked from the header, before anything is read or allocated.
-                long[] shape = IsConv1D(name) && entry.Shape.Length == 2 ? [entry.Shape[1], entry.Shape[0]] : entry.Shape;
-                if (!shape.SequenceEqual(p.shape))
-                    throw new SharpLMException(
-                        $"{path}: tensor '{key}' has shape [{string.Join(", ", shape)}] but config.json needs "
-                            + $"[{string.Join(", ", p.shape)}]; the weights belong to a different model."
-                    );
-            }
-            var t = file.Read(key);
-            if (IsConv1D(name))
-                t = t.t();
-            p.copy_(t.to(p.dtype));
-        }
+            BodyPrefix = HuggingFacePrefix,
+            Transposed = name => IsConv1D(name),
+            Ignorable = IsKnownExtra,
+            RejectUnknown = rejectUnknown,
+        };
+
+    // Older transformers versions saved the causal-mask buffers; lm_head.weight is the token embedding (tied).
+    static bool IsKnownExtra(string stored) =>
+        stored.EndsWith(".attn.bias", StringComparison.Ordinal)
+        || stored.EndsWith(".attn.masked_bias", StringComparison.Ordinal)
+        || stored == "lm_head.weight";
+
+    /// <summary>A stored lm_head that is not the token embedding would be silently replaced by it: refuse instead.</summary>
+    void RequireTiedHead(string path)
+    {
+        var file = Safetensors.File.OpenSet(path);
+        if (!file.Entries.ContainsKey("lm_head.weight"))
+            return;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        if (!file.Read("lm_head.weight").to(wte.weight!.dtype).eq(wte.weight!).all().item<bool>())
+            throw new SharpLMException(
+                $"{path}: lm_head.weight differs from the token embedding, but SharpLM's GPT ties them (tie_word_embeddings); this "
+                    + "model cannot be loaded."
+            );
     }
 }

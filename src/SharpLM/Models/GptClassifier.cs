@@ -83,12 +83,12 @@ public sealed class GptClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequence
         );
     }
 
-    public void LoadWeights(string path)
-    {
-        transformer.LoadWeights(path);
-        using var noGrad = no_grad();
-        Safetensors.File.Open(path).CopyInto("score.weight", score.weight!);
-    }
+    /// <summary>
+    /// Loads a classifier written by <see cref="SaveWeights"/> or Hugging Face's GPT2ForSequenceClassification: the body
+    /// and score.weight, nothing missing and nothing unknown.
+    /// </summary>
+    public void LoadWeights(string path) => CheckpointReader.Load(this, path, Gpt.Checkpoint(rejectUnknown: true));
 
-    public void LoadPretrainedBody(string path) => transformer.LoadWeights(path);
+    /// <summary>Only the body, from a language model's or another classifier's weights (their heads are left alone).</summary>
+    public void LoadPretrainedBody(string path) => transformer.LoadWeights(path, rejectUnknown: false);
 }

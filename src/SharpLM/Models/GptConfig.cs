@@ -70,6 +70,34 @@ public sealed record GptConfig : IModelConfig
     [JsonPropertyName("max_input_tokens")]
     public int? MaxInputTokens { get; init; }
 
+    /// <summary>Hugging Face's: false would drop the 1/√d attention scaling, which SharpLM always applies (refused).</summary>
+    [JsonPropertyName("scale_attn_weights")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? ScaleAttnWeights { get; init; }
+
+    /// <summary>Hugging Face's: true would scale layer i's attention by a further 1/(i+1) (refused).</summary>
+    [JsonPropertyName("scale_attn_by_inverse_layer_idx")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? ScaleAttnByInverseLayerIdx { get; init; }
+
+    /// <summary>
+    /// Hugging Face's: true computes the attention scores in fp32 with the scaling applied before the product. SharpLM's
+    /// fp32 attention is that computation, so it is honoured in fp32; bf16 compute is refused for such a model.
+    /// </summary>
+    [JsonPropertyName("reorder_and_upcast_attn")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? ReorderAndUpcastAttn { get; init; }
+
+    /// <summary>Hugging Face's: true adds cross-attention layers (an encoder–decoder's decoder), which a GPT has not (refused).</summary>
+    [JsonPropertyName("add_cross_attention")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? AddCrossAttention { get; init; }
+
+    /// <summary>Hugging Face's label names of a classifier ("0" → name); read into <see cref="Labels"/> when that is absent.</summary>
+    [JsonPropertyName("id2label")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? Id2Label { get; init; }
+
     /// <summary>
     /// SharpLM's field (GPT-2's config has none): each head's width when it is not n_embd ÷ n_head, as after
     /// structured head pruning leaves fewer heads of the same width. Null: n_embd ÷ n_head.
@@ -122,11 +150,15 @@ public sealed record GptConfig : IModelConfig
         foreach (var (name, p) in new[] { ("embd_pdrop", EmbdPdrop), ("attn_pdrop", AttnPdrop), ("resid_pdrop", ResidPdrop) })
             if (!(p >= 0 && p < 1))
                 throw new SharpLMException($"GPT config: {name} must be in [0, 1) (got {p}).");
-        if (ActivationFunction is not ("gelu_new" or "gelu" or "gelu_pytorch_tanh"))
+        Layers.Activation.Require("GPT config", "activation_function", ActivationFunction);
+        if (ScaleAttnWeights == false)
+            throw new SharpLMException("GPT config: scale_attn_weights false (attention without 1/√d scaling) is not supported.");
+        if (ScaleAttnByInverseLayerIdx == true)
             throw new SharpLMException(
-                $"GPT config: activation_function '{ActivationFunction}' is not supported; use gelu_new (tanh approximation) or gelu "
-                    + "(exact)."
+                "GPT config: scale_attn_by_inverse_layer_idx true (a further 1/(layer+1) attention scaling) is not supported."
             );
+        if (AddCrossAttention == true)
+            throw new SharpLMException("GPT config: add_cross_attention true (a decoder with cross-attention) is not supported.");
         if (!(LayerNormEpsilon > 0))
             throw new SharpLMException($"GPT config: layer_norm_epsilon must be positive (got {LayerNormEpsilon}).");
         if (!(InitializerRange > 0))
@@ -150,7 +182,11 @@ public sealed record GptConfig : IModelConfig
 
     static string Divisors(int n) => string.Join(", ", Enumerable.Range(1, Math.Min(n, 64)).Where(d => n % d == 0).TakeLast(4));
 
-    public static GptConfig Load(string path) => ModelConfigFile.Load<GptConfig>(path, c => c.Validate());
+    public static GptConfig Load(string path) =>
+        ModelConfigFile.Load<GptConfig>(
+            path,
+            c => (c with { Labels = ModelConfigFile.LabelsOf(c.Labels, c.Id2Label, c.Architectures, "GPT config") }).Validate()
+        );
 
     public void Save(string path) => ModelConfigFile.Save(this, path);
 

@@ -45,6 +45,27 @@ public static class ModelConfigFile
     public static void Save<T>(T config, string path)
         where T : IModelConfig => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(config, Json.Indented));
 
+    /// <summary>
+    /// A classifier's label names: SharpLM's <c>labels</c>, else, for a Hugging Face *ForSequenceClassification config,
+    /// its <c>id2label</c> in id order (ids must be 0…n−1). Other configs carry a default id2label that names no task, so
+    /// it is not read for them.
+    /// </summary>
+    public static string[]? LabelsOf(string[]? labels, Dictionary<string, string>? id2Label, string[]? architectures, string config)
+    {
+        if (labels is not null || id2Label is null || !IsSequenceClassifier(architectures))
+            return labels;
+        var byId = new SortedDictionary<int, string>();
+        foreach (var (id, name) in id2Label)
+            if (!int.TryParse(id, out int i) || i < 0 || !byId.TryAdd(i, name))
+                throw new SharpLMException($"{config}: id2label key '{id}' is not a label id (0, 1, …).");
+        if (byId.Count == 0 || byId.Keys.Last() != byId.Count - 1)
+            throw new SharpLMException($"{config}: id2label ids must be 0…{byId.Count - 1} without gaps.");
+        return [.. byId.Values];
+    }
+
+    static bool IsSequenceClassifier(string[]? architectures) =>
+        architectures?.Any(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) == true;
+
     /// <summary>The fields a registry needs to tell which kind of model a config.json describes, without knowing the kind.</summary>
     public sealed record Summary(string ModelType, string[] Architectures, bool HasLabels);
 
@@ -65,7 +86,11 @@ public static class ModelConfigFile
                 root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array
                     ? a.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!).ToArray()
                     : [];
-            bool labels = root.TryGetProperty("labels", out var l) && l.ValueKind == JsonValueKind.Array;
+            bool labels =
+                (root.TryGetProperty("labels", out var l) && l.ValueKind == JsonValueKind.Array)
+                || (
+                    IsSequenceClassifier(architectures) && root.TryGetProperty("id2label", out var i) && i.ValueKind == JsonValueKind.Object
+                );
             return new Summary(type, architectures, labels);
         }
         catch (JsonException e)

@@ -134,8 +134,8 @@ public sealed record Seq2SeqConfig : IModelConfig
             EncoderLayers = bert.NumHiddenLayers,
             EncoderAttentionHeads = bert.NumAttentionHeads,
             EncoderFfnDim = bert.IntermediateSize,
-            // SharpLM's BERT computes the exact (erf) GELU for its hidden_act, BART's "gelu" too
-            ActivationFunction = "gelu",
+            // BART's "gelu" is BERT's exact (erf) GELU; any other hidden_act is refused by this config's validation
+            ActivationFunction = bert.HiddenAct,
             ScaleEmbedding = false,
             AddBosToSource = true,
             LayerNormEps = bert.LayerNormEps,

@@ -243,7 +243,7 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor>
     /// </summary>
     public void LoadBertEncoder(string path)
     {
-        var file = Safetensors.File.Open(path);
+        var file = Safetensors.File.OpenSet(path);
         string prefix = file.Entries.ContainsKey("bert.embeddings.word_embeddings.weight") ? "bert." : "";
         Tensor Read(string key) =>
             file.Entries.ContainsKey(prefix + key)
@@ -299,7 +299,7 @@ public sealed class Seq2SeqTransformer : nn.Module<Tensor, Tensor>
 
     public void LoadWeights(string path)
     {
-        var file = Safetensors.File.Open(path);
+        var file = Safetensors.File.OpenSet(path);
         using var noGrad = no_grad();
         foreach (var (name, p) in named_parameters())
         {

@@ -23,6 +23,7 @@ public sealed class FillMaskPipeline : IPipeline
     {
         Model = model;
         _mlm = model.As<BertForMaskedLm>("fill-mask");
+        _mlm.RequireMaskedLmHead("fill-mask");
         int Special(string t) =>
             model.Tokenizer.SpecialTokenId(t)
             ?? throw new SharpLMException($"{model.Run.Tokenizer} has no {t} token; fill-mask needs a BERT (WordPiece) tokenizer.");

@@ -32,6 +32,62 @@ public static class TokenizerJson
                 $"{path} is not valid JSON ({e.Message.Split('.')[0]}); the file is corrupt or truncated, write or download it again."
             );
         }
+        return ParseFrom(root, path);
+    }
+
+    /// <summary>
+    /// GPT-2's tokenizer from the two files transformers' slow GPT2Tokenizer reads: vocab.json (token → id) and
+    /// merges.txt (a "#version" line, then one "left right" merge per line in rank order); byte-level pre-tokenizer and
+    /// decoder, no prefix space unless <paramref name="addPrefixSpace"/>, and &lt;|endoftext|&gt; as the special token when
+    /// the vocabulary has it.
+    /// </summary>
+    public static Tokenizer FromGpt2Files(string vocabJson, string mergesTxt, bool addPrefixSpace = false)
+    {
+        foreach (string f in new[] { vocabJson, mergesTxt })
+            if (!File.Exists(f))
+                throw new SharpLMException($"{f} does not exist; a GPT-2 tokenizer needs vocab.json and merges.txt side by side.");
+        JsonNode? vocab;
+        try
+        {
+            vocab = JsonNode.Parse(File.ReadAllText(vocabJson));
+        }
+        catch (JsonException e)
+        {
+            throw new SharpLMException($"{vocabJson} is not valid JSON ({e.Message.Split('.')[0]}); download it again.");
+        }
+        if (vocab is not JsonObject vocabObject)
+            throw new SharpLMException($"{vocabJson} is not a JSON object of token → id; download it again.");
+        var merges = new JsonArray();
+        foreach (string line in File.ReadLines(mergesTxt))
+            if (line.Length > 0 && !line.StartsWith("#version", StringComparison.Ordinal))
+                merges.Add(line.TrimEnd('\r'));
+        var added = new JsonArray();
+        if (vocabObject[Gpt2Tokenizer.EndOfText] is JsonNode eot)
+            added.Add(
+                new JsonObject
+                {
+                    ["id"] = eot.DeepClone(),
+                    ["content"] = Gpt2Tokenizer.EndOfText,
+                    ["special"] = true,
+                }
+            );
+        var root = new JsonObject
+        {
+            ["added_tokens"] = added,
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = addPrefixSpace },
+            ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE",
+                ["vocab"] = vocabObject.DeepClone(),
+                ["merges"] = merges,
+            },
+        };
+        return ParseFrom(root, $"{vocabJson} + {mergesTxt}");
+    }
+
+    static Tokenizer ParseFrom(JsonNode? root, string path)
+    {
         try
         {
             return Parse(root as JsonObject ?? throw Corrupt("the top level is not an object"));

@@ -18,6 +18,25 @@ public sealed class RunFolder(string path)
     public string Plot => System.IO.Path.Combine(Path, "loss.png");
     public string Metrics => System.IO.Path.Combine(Path, "metrics.json");
 
+    /// <summary>
+    /// Throws a one-line error unless the folder has model.safetensors or Hugging Face's sharded index of it. Pickled
+    /// PyTorch weights are refused by name: unpickling can run code the file carries.
+    /// </summary>
+    public void RequireWeights()
+    {
+        if (IO.Safetensors.File.Exists(Weights))
+            return;
+        string[] pickled = ["pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth"];
+        if (pickled.FirstOrDefault(f => File.Exists(System.IO.Path.Combine(Path, f))) is string found)
+            throw new SharpLMException(
+                $"{Path} has only {found}, a pickled PyTorch file, which SharpLM does not read (loading a pickle can run code it "
+                    + "carries); convert it to model.safetensors first (transformers: save_pretrained(safe_serialization=True))."
+            );
+        throw new SharpLMException(
+            $"{Path} has no model.safetensors; the run has not finished its first evaluation yet, or it is not a model folder."
+        );
+    }
+
     public bool HasCheckpoint => File.Exists(System.IO.Path.Combine(Checkpoint, CheckpointState.FileName));
 
     /// <summary>The data folder the run was trained on (recorded in data.txt), unless <paramref name="overrideDir"/> is given.</summary>

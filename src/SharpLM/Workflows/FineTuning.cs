@@ -96,7 +96,7 @@ public static class FineTuning
         {
             if (f.Tokenizer is not null)
                 throw new SharpLMException($"A tokenizer applies when training from scratch; {from} brings its own.");
-            return TokenizerJson.Load(new RunFolder(from).Tokenizer);
+            return ModelFolderTokenizer.Load(new RunFolder(from).Path);
         }
         return await TokenizerSource.LoadAsync(f.Tokenizer ?? kind.DefaultTokenizer, catalog);
     }

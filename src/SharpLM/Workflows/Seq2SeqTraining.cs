@@ -177,8 +177,9 @@ public static class Seq2SeqTraining
             throw new SharpLMException(
                 $"{from} holds a {kind.Description}; the encoder can start only from a BERT run (sharplm train --objective mlm)."
             );
-        if (!File.Exists(folder.Weights) || !File.Exists(folder.Tokenizer))
-            throw new SharpLMException($"{from} lacks model.safetensors or tokenizer.json; it did not finish training.");
+        folder.RequireWeights();
+        if (!ModelFolderTokenizer.Exists(folder.Path))
+            throw new SharpLMException($"{from} has no tokenizer (tokenizer.json or vocab.txt); it did not finish training.");
         return BertConfig.Load(folder.Config);
     }
 
@@ -188,7 +189,7 @@ public static class Seq2SeqTraining
         if (tokenizerSpec is not null)
             throw new SharpLMException($"A tokenizer applies when training from scratch; {from} brings its own.");
         var config = EncoderConfig(from);
-        var tokenizer = TokenizerJson.Load(new RunFolder(from).Tokenizer);
+        var tokenizer = ModelFolderTokenizer.Load(new RunFolder(from).Path);
         Seq2SeqTokens.Ids(tokenizer);
         return (config, tokenizer);
     }

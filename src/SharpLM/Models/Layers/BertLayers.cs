@@ -116,15 +116,17 @@ public sealed class BertAttention : nn.Module<Tensor, Tensor, Tensor>
 public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
 {
     readonly Linear dense;
+    readonly string _activation;
 
     public BertIntermediate(BertConfig c)
         : base(nameof(BertIntermediate))
     {
         dense = nn.Linear(c.HiddenSize, c.IntermediateSize);
+        _activation = c.HiddenAct;
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => F.gelu(dense.forward(x));
+    public override Tensor forward(Tensor x) => Activation.Apply(_activation, dense.forward(x));
 }
 
 public sealed class BertLayer : nn.Module<Tensor, Tensor, Tensor>
@@ -225,14 +227,16 @@ public sealed class BertPredictionTransform : nn.Module<Tensor, Tensor>
 {
     readonly Linear dense;
     readonly LayerNorm LayerNorm;
+    readonly string _activation;
 
     public BertPredictionTransform(BertConfig c)
         : base(nameof(BertPredictionTransform))
     {
         dense = nn.Linear(c.HiddenSize, c.HiddenSize);
         LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
+        _activation = c.HiddenAct;
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => LayerNorm.forward(F.gelu(dense.forward(x)));
+    public override Tensor forward(Tensor x) => LayerNorm.forward(Activation.Apply(_activation, dense.forward(x)));
 }

@@ -19,7 +19,7 @@ public sealed class GptBlock : nn.Module<Tensor, Tensor>
         ln_1 = nn.LayerNorm(c.NEmbd, c.LayerNormEpsilon);
         attn = new CausalSelfAttention(c.NEmbd, c.NHead, c.HeadDim, c.AttnPdrop, c.ResidPdrop);
         ln_2 = nn.LayerNorm(c.NEmbd, c.LayerNormEpsilon);
-        mlp = new GptMlp(c.NEmbd, c.InnerDim, c.ActivationFunction != "gelu", c.ResidPdrop);
+        mlp = new GptMlp(c.NEmbd, c.InnerDim, c.ActivationFunction, c.ResidPdrop);
         RegisterComponents();
     }
 

@@ -4,20 +4,20 @@ using static TorchSharp.torch;
 
 namespace SharpLM.Models.Layers;
 
-/// <summary>The transformer feed-forward block: c_fc → GELU → c_proj → dropout (GPT-2 names).</summary>
+/// <summary>The transformer feed-forward block: c_fc → activation (GELU) → c_proj → dropout (GPT-2 names).</summary>
 public sealed class GptMlp : nn.Module<Tensor, Tensor>
 {
     readonly Linear c_fc,
         c_proj;
-    readonly GELU act;
+    readonly string _activation;
     readonly Dropout dropout;
 
-    public GptMlp(int embd, int inner, bool tanhGelu, double dropoutP)
+    public GptMlp(int embd, int inner, string activation, double dropoutP)
         : base(nameof(GptMlp))
     {
         c_fc = nn.Linear(embd, inner);
         c_proj = nn.Linear(inner, embd);
-        act = tanhGelu ? nn.GELU(GELU.Approximate.tanh) : nn.GELU();
+        _activation = activation;
         dropout = nn.Dropout(dropoutP);
         RegisterComponents();
     }
@@ -28,5 +28,7 @@ public sealed class GptMlp : nn.Module<Tensor, Tensor>
     internal ScalarType Compute { get; set; } = ScalarType.Float32;
 
     public override Tensor forward(Tensor x) =>
-        MixedPrecision.Fp32(dropout.forward(MixedPrecision.Linear(c_proj, act.forward(MixedPrecision.Linear(c_fc, x, Compute)), Compute)));
+        MixedPrecision.Fp32(
+            dropout.forward(MixedPrecision.Linear(c_proj, Activation.Apply(_activation, MixedPrecision.Linear(c_fc, x, Compute)), Compute))
+        );
 }

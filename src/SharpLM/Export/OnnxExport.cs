@@ -1,0 +1,259 @@
+using System.Text.Json.Nodes;
+using Onnx;
+using SharpLM.IO;
+using SharpLM.Kinds;
+using SharpLM.Models;
+using static TorchSharp.torch;
+using DataType = Onnx.TensorProto.Types.DataType;
+
+namespace SharpLM.Export;
+
+/// <summary>
+/// Writes a run as an ONNX graph of standard operators (opset 17), built from the model's own weights: a GPT language
+/// model with a KV cache in onnxruntime-genai's names (inputs input_ids, attention_mask, position_ids,
+/// past_key_values.N.key/value; outputs logits, present.N.key/value) and its genai_config.json; a BERT masked-LM
+/// (logits), classifier (logits) or head-less encoder (last_hidden_state) with input_ids, attention_mask and
+/// token_type_ids. Written by hand over the ONNX protobuf messages because TorchSharp has no ONNX exporter.
+/// </summary>
+public static class OnnxExport
+{
+    public const string FileName = "model.onnx";
+
+    // Protobuf messages cannot exceed 2 GiB; larger models would need ONNX external data, which is not written.
+    const long MaxBytes = 2_000_000_000;
+
+    public static string Write(LoadedModel loaded, string dir)
+    {
+        var weights = loaded.Module.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+        long bytes = weights.Values.Sum(t => t.numel() * 4);
+        if (bytes > MaxBytes)
+            throw new SharpLMException(
+                $"{loaded.Run.Path} has {bytes / 1e9:F1} GB of weights; ONNX export writes one protobuf file, which holds at most 2 GB."
+            );
+        ModelProto model;
+        using (var scope = NewDisposeScope())
+            model = loaded.Module switch
+            {
+                Gpt gpt => Gpt(gpt, weights),
+                BertForMaskedLm m => Bert(m.Config, weights, m.HasMaskedLmHead ? BertHead.MaskedLm : BertHead.None),
+                BertClassifier c => Bert(c.Config, weights, BertHead.Classifier),
+                _ => throw ModelExport.CannotHold(loaded, "ONNX", "GPT language models and BERT models (masked-LM encoders, classifiers)"),
+            };
+        AtomicFile.Write(Path.Combine(dir, FileName), stream => Google.Protobuf.MessageExtensions.WriteTo(model, stream));
+        if (loaded.Module is Gpt g)
+            AtomicFile.WriteAllText(Path.Combine(dir, "genai_config.json"), GenAiConfig(g.Config).ToJsonString(Json.Indented));
+        loaded.Tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
+        return $"{model.Graph.Node.Count} nodes, opset {OnnxGraph.Opset}";
+    }
+
+    /// <summary>
+    /// GPT-2 with a KV cache: every step feeds the new tokens, their positions, the mask over past + new tokens, and
+    /// the previous step's present.N tensors as past_key_values.N (length 0 on the first step).
+    /// </summary>
+    static ModelProto Gpt(Gpt gpt, Dictionary<string, Tensor> w)
+    {
+        var c = gpt.Config;
+        var g = new OnnxGraph("sharplm-gpt2");
+        int heads = c.NHead,
+            headDim = c.HeadDim,
+            width = c.AttentionWidth;
+        g.Input("input_ids", DataType.Int64, "batch_size", "sequence_length");
+        g.Input("attention_mask", DataType.Int64, "batch_size", "total_sequence_length");
+        g.Input("position_ids", DataType.Int64, "batch_size", "sequence_length");
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            g.Input($"past_key_values.{i}.key", DataType.Float, "batch_size", heads, "past_sequence_length", headDim);
+            g.Input($"past_key_values.{i}.value", DataType.Float, "batch_size", heads, "past_sequence_length", headDim);
+        }
+        g.Output("logits", DataType.Float, "batch_size", "sequence_length", c.VocabSize);
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            g.Output($"present.{i}.key", DataType.Float, "batch_size", heads, "total_sequence_length", headDim);
+            g.Output($"present.{i}.value", DataType.Float, "batch_size", heads, "total_sequence_length", headDim);
+        }
+
+        string wte = g.Weight("wte.weight", w["wte.weight"]);
+        var x = g.Add(g.Gather(wte, "input_ids"), g.Gather(g.Weight("wpe.weight", w["wpe.weight"]), "position_ids"));
+
+        // Which keys each query may see: causal over absolute positions (past + new), and not padding.
+        string past = g.Gather(g.Shape("past_key_values.0.key"), g.ScalarInt64(2));
+        string total = g.Add(past, g.Gather(g.Shape("input_ids"), g.ScalarInt64(1)));
+        string queryPositions = g.Node("Range", [past, total, g.ScalarInt64(1)]);
+        string keyPositions = g.Node("Range", [g.ScalarInt64(0), total, g.ScalarInt64(1)]);
+        string causal = g.Node("LessOrEqual", [g.Unsqueeze(keyPositions, 0), g.Unsqueeze(queryPositions, 1)]);
+        string notPadding = g.Unsqueeze(g.Cast("attention_mask", DataType.Bool), 1, 2);
+        string allowed = g.Node("And", [g.Unsqueeze(causal, 0, 1), notPadding]);
+        string hidden = g.ScalarFloat(float.MinValue);
+        string scale = g.ScalarFloat((float)(1 / Math.Sqrt(headDim)));
+
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            string p = $"h.{i}.";
+            string Norm(string input, string name) =>
+                g.LayerNorm(
+                    input,
+                    g.Weight(p + name + ".weight", w[p + name + ".weight"]),
+                    g.Weight(p + name + ".bias", w[p + name + ".bias"]),
+                    c.LayerNormEpsilon
+                );
+            string Linear(string input, string name) => g.Linear(input, p + name, w[p + name + ".weight"], w[p + name + ".bias"]);
+            string SplitHeads(string t) => g.Transpose(g.Reshape(t, 0, 0, heads, headDim), 0, 2, 1, 3);
+
+            var qkv = Linear(Norm(x, "ln_1"), "attn.c_attn");
+            var q = SplitHeads(g.Node("Slice", [qkv, g.Int64s(0), g.Int64s(width), g.Int64s(2)]));
+            var k = SplitHeads(g.Node("Slice", [qkv, g.Int64s(width), g.Int64s(2 * width), g.Int64s(2)]));
+            var v = SplitHeads(g.Node("Slice", [qkv, g.Int64s(2 * width), g.Int64s(3 * width), g.Int64s(2)]));
+            var keys = g.Concat(2, $"present.{i}.key", $"past_key_values.{i}.key", k);
+            var values = g.Concat(2, $"present.{i}.value", $"past_key_values.{i}.value", v);
+            var scores = g.Mul(g.MatMul(q, g.Transpose(keys, 0, 1, 3, 2)), scale);
+            var probs = g.Softmax(g.Node("Where", [allowed, scores, hidden]));
+            var context = g.Reshape(g.Transpose(g.MatMul(probs, values), 0, 2, 1, 3), 0, 0, width);
+            x = g.Add(x, Linear(context, "attn.c_proj"));
+            var inner = g.Activation(c.ActivationFunction, Linear(Norm(x, "ln_2"), "mlp.c_fc"));
+            x = g.Add(x, Linear(inner, "mlp.c_proj"));
+        }
+        x = g.LayerNorm(x, g.Weight("ln_f.weight", w["ln_f.weight"]), g.Weight("ln_f.bias", w["ln_f.bias"]), c.LayerNormEpsilon);
+        // The LM head is the token embedding (tied): one stored matrix, transposed in the graph (constant-folded by onnxruntime).
+        g.Node("MatMul", [x, g.Transpose(wte, 1, 0)], "logits");
+        return g.Model(new Dictionary<string, string> { ["model_type"] = "gpt2", ["sharplm_kind"] = "gpt2-lm" });
+    }
+
+    enum BertHead
+    {
+        None,
+        MaskedLm,
+        Classifier,
+    }
+
+    /// <summary>BERT: embeddings, post-LayerNorm layers with a padding mask, and the head the run has.</summary>
+    static ModelProto Bert(BertConfig c, Dictionary<string, Tensor> w, BertHead head)
+    {
+        var g = new OnnxGraph("sharplm-bert");
+        int heads = c.NumAttentionHeads,
+            headDim = c.HeadDim,
+            hiddenSize = c.HiddenSize;
+        g.Input("input_ids", DataType.Int64, "batch_size", "sequence_length");
+        g.Input("attention_mask", DataType.Int64, "batch_size", "sequence_length");
+        g.Input("token_type_ids", DataType.Int64, "batch_size", "sequence_length");
+        const string b = "bert.";
+        string Norm(string input, string name) =>
+            g.LayerNorm(
+                input,
+                g.Weight(name + ".weight", w[name + ".weight"]),
+                g.Weight(name + ".bias", w[name + ".bias"]),
+                c.LayerNormEps
+            );
+        string Linear(string input, string name) => g.Linear(input, name, w[name + ".weight"], w[name + ".bias"]);
+
+        string words = g.Weight(b + "embeddings.word_embeddings.weight", w[b + "embeddings.word_embeddings.weight"]);
+        string positions = g.Node("Range", [g.ScalarInt64(0), g.Gather(g.Shape("input_ids"), g.ScalarInt64(1)), g.ScalarInt64(1)]);
+        var x = g.Add(
+            g.Add(
+                g.Gather(words, "input_ids"),
+                g.Gather(g.Weight(b + "embeddings.position_embeddings.weight", w[b + "embeddings.position_embeddings.weight"]), positions)
+            ),
+            g.Gather(
+                g.Weight(b + "embeddings.token_type_embeddings.weight", w[b + "embeddings.token_type_embeddings.weight"]),
+                "token_type_ids"
+            )
+        );
+        x = Norm(x, b + "embeddings.LayerNorm");
+        string allowed = g.Unsqueeze(g.Cast("attention_mask", DataType.Bool), 1, 2);
+        string hidden = g.ScalarFloat(float.MinValue);
+        string scale = g.ScalarFloat((float)(1 / Math.Sqrt(headDim)));
+        for (int i = 0; i < c.NumHiddenLayers; i++)
+        {
+            string p = $"{b}encoder.layer.{i}.";
+            string SplitHeads(string t) => g.Transpose(g.Reshape(t, 0, 0, heads, headDim), 0, 2, 1, 3);
+            var q = SplitHeads(Linear(x, p + "attention.self.query"));
+            var k = SplitHeads(Linear(x, p + "attention.self.key"));
+            var v = SplitHeads(Linear(x, p + "attention.self.value"));
+            var scores = g.Mul(g.MatMul(q, g.Transpose(k, 0, 1, 3, 2)), scale);
+            var probs = g.Softmax(g.Node("Where", [allowed, scores, hidden]));
+            var context = g.Reshape(g.Transpose(g.MatMul(probs, v), 0, 2, 1, 3), 0, 0, hiddenSize);
+            x = Norm(g.Add(Linear(context, p + "attention.output.dense"), x), p + "attention.output.LayerNorm");
+            var inner = g.Activation(c.HiddenAct, Linear(x, p + "intermediate.dense"));
+            x = Norm(g.Add(Linear(inner, p + "output.dense"), x), p + "output.LayerNorm");
+        }
+        switch (head)
+        {
+            case BertHead.None:
+                g.Node("Identity", [x], "last_hidden_state");
+                g.Output("last_hidden_state", DataType.Float, "batch_size", "sequence_length", hiddenSize);
+                break;
+            case BertHead.MaskedLm:
+            {
+                const string t = "cls.predictions.transform.";
+                var transformed = Norm(g.Activation(c.HiddenAct, Linear(x, t + "dense")), t + "LayerNorm");
+                g.Node(
+                    "Add",
+                    [g.MatMul(transformed, g.Transpose(words, 1, 0)), g.Weight("cls.predictions.bias", w["cls.predictions.bias"])],
+                    "logits"
+                );
+                g.Output("logits", DataType.Float, "batch_size", "sequence_length", c.VocabSize);
+                break;
+            }
+            case BertHead.Classifier:
+            {
+                var pooled = g.Node("Tanh", [Linear(g.Gather(x, g.ScalarInt64(0), axis: 1), b + "pooler.dense")]);
+                var logits = Linear(pooled, "classifier");
+                g.Node("Identity", [logits], "logits");
+                g.Output("logits", DataType.Float, "batch_size", c.Labels!.Length);
+                break;
+            }
+        }
+        return g.Model(new Dictionary<string, string> { ["model_type"] = "bert" });
+    }
+
+    /// <summary>onnxruntime-genai's description of the decoder: file, names, sizes and default search options.</summary>
+    static JsonObject GenAiConfig(GptConfig c) =>
+        new()
+        {
+            ["model"] = new JsonObject
+            {
+                ["type"] = "gpt2",
+                ["bos_token_id"] = c.BosTokenId ?? 0,
+                ["eos_token_id"] = c.EosTokenId ?? 0,
+                ["pad_token_id"] = c.EosTokenId ?? 0,
+                ["context_length"] = c.NPositions,
+                ["vocab_size"] = c.VocabSize,
+                ["decoder"] = new JsonObject
+                {
+                    ["filename"] = FileName,
+                    ["head_size"] = c.HeadDim,
+                    ["hidden_size"] = c.NEmbd,
+                    ["num_attention_heads"] = c.NHead,
+                    ["num_key_value_heads"] = c.NHead,
+                    ["num_hidden_layers"] = c.NLayer,
+                    ["session_options"] = new JsonObject { ["log_id"] = "onnxruntime-genai", ["provider_options"] = new JsonArray() },
+                    ["inputs"] = new JsonObject
+                    {
+                        ["input_ids"] = "input_ids",
+                        ["attention_mask"] = "attention_mask",
+                        ["position_ids"] = "position_ids",
+                        ["past_key_names"] = "past_key_values.%d.key",
+                        ["past_value_names"] = "past_key_values.%d.value",
+                    },
+                    ["outputs"] = new JsonObject
+                    {
+                        ["logits"] = "logits",
+                        ["present_key_names"] = "present.%d.key",
+                        ["present_value_names"] = "present.%d.value",
+                    },
+                },
+            },
+            ["search"] = new JsonObject
+            {
+                ["do_sample"] = false,
+                ["max_length"] = c.NPositions,
+                ["min_length"] = 0,
+                ["num_beams"] = 1,
+                ["num_return_sequences"] = 1,
+                ["past_present_share_buffer"] = false,
+                ["repetition_penalty"] = 1.0,
+                ["temperature"] = 1.0,
+                ["top_k"] = 1,
+                ["top_p"] = 1.0,
+            },
+        };
+}
