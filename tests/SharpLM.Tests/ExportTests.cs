@@ -134,6 +134,48 @@ public class ExportTests
     }
 
     [Fact]
+    public async Task OnnxRuntimeGenAiGeneratesFromTheExportAsSharpLMDoes()
+    {
+        string run = await ServingModels.TrainedGpt();
+        string dir = await Export(run, "onnx");
+        using var loaded = ModelRegistry.Load(run);
+        int[] prompt = loaded.Tokenizer.Encode("User: Call me");
+        var generated = await Cli.Run(
+            "generate",
+            "--model",
+            run,
+            "--prompt",
+            "User: Call me",
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "30",
+            "--json"
+        );
+        var ours = JsonNode.Parse(generated.Out)!["results"]![0]!["tokenIds"]!.AsArray().Select(n => (int)n!).ToList();
+
+        // onnxruntime-genai reads genai_config.json, feeds the KV cache itself and searches greedily.
+        using var model = new Microsoft.ML.OnnxRuntimeGenAI.Model(dir);
+        using var options = new Microsoft.ML.OnnxRuntimeGenAI.GeneratorParams(model);
+        options.SetSearchOption("max_length", prompt.Length + 30);
+        using var generator = new Microsoft.ML.OnnxRuntimeGenAI.Generator(model, options);
+        generator.AppendTokens(prompt);
+        var theirs = new List<int>();
+        while (!generator.IsDone())
+        {
+            generator.GenerateNextToken();
+            theirs.Add(generator.GetNextTokens()[0]);
+        }
+        // A char-level run has no end token, so the export declares the newline one (genai_config.json's eos_token_id):
+        // genai stops after it, SharpLM goes on.
+        int end = (int)JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "genai_config.json")))!["model"]!["eos_token_id"]!;
+        Assert.Equal(new[] { end }, loaded.Tokenizer.Encode("\n"));
+        int cut = ours.IndexOf(end) is int i and >= 0 ? i + 1 : ours.Count;
+        Assert.True(cut >= 5, "the continuation has a few tokens before the first newline");
+        Assert.Equal(ours.Take(cut), theirs);
+    }
+
+    [Fact]
     public async Task OnnxRuntimeComputesBertClassifierAndMaskedLmLogits()
     {
         foreach (string run in new[] { await ServingModels.TrainedClassifier(), await ServingModels.TrainedMlm() })

@@ -413,6 +413,56 @@ public class HuggingFaceImportTests
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
     }
 
+    [Fact]
+    public void AGpt2SequenceClassifierFolderClassifiesAsItsWeightsSay()
+    {
+        // transformers' GPT2ForSequenceClassification: transformer.* and score.weight, labels only in id2label.
+        string dir = Path.Combine(TestData.TempDir(), "hf-gpt2-classifier");
+        Directory.CreateDirectory(dir);
+        var tokenizer = CharTokenizer.FromTexts(["abcdefgh "]);
+        var config = new GptConfig
+        {
+            VocabSize = tokenizer.VocabSize,
+            NPositions = 32,
+            NEmbd = 32,
+            NLayer = 2,
+            NHead = 2,
+            Labels = ["ham", "spam", "eggs"],
+            Architectures = ["GPT2ForSequenceClassification"],
+        };
+        manual_seed(3);
+        using var original = new GptClassifier(config);
+        original.SaveWeights(Path.Combine(dir, "model.safetensors"));
+        tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
+        var json = Gpt2Config(config);
+        json["architectures"] = new JsonArray("GPT2ForSequenceClassification");
+        json["id2label"] = new JsonObject
+        {
+            ["0"] = "ham",
+            ["1"] = "spam",
+            ["2"] = "eggs",
+        };
+        json["label2id"] = new JsonObject
+        {
+            ["ham"] = 0,
+            ["spam"] = 1,
+            ["eggs"] = 2,
+        };
+        json["pad_token_id"] = 0;
+        File.WriteAllText(Path.Combine(dir, "config.json"), json.ToJsonString());
+
+        using var loaded = ModelRegistry.Load(dir);
+        Assert.Equal("gpt2-classifier", loaded.Kind.Name);
+        Assert.Equal(new[] { "ham", "spam", "eggs" }, loaded.Config!.Labels!);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        original.eval();
+        var ids = tensor(new long[] { 1, 2, 3, 4, 5 }).unsqueeze(0);
+        var attend = ones_like(ids, ScalarType.Bool);
+        var expected = original.Logits(ids, attend).data<float>().ToArray();
+        Assert.Equal(expected, loaded.As<ISequenceClassifier>("test").Logits(ids, attend).data<float>().ToArray());
+    }
+
     [Theory]
     [InlineData("position_embedding_type", "\"relative_key\"", "position_embedding_type")]
     [InlineData("hidden_act", "\"mish\"", "hidden_act 'mish'")]

@@ -69,10 +69,8 @@ public static class GgufExport
         gguf.Add("tokenizer.ggml.tokens", tokens);
         gguf.Add("tokenizer.ggml.token_type", tokenTypes);
         gguf.Add("tokenizer.ggml.merges", merges);
-        // llama.cpp needs end and start tokens (without them it takes id 11, a real token, or fails on a smaller
-        // vocabulary). A run without an end-of-text token declares its newline (else id 0) the end: llama.cpp's tools
-        // then stop at the end of a line.
-        int end = c.EosTokenId ?? loaded.Tokenizer.SpecialTokenId(Gpt2Tokenizer.EndOfText) ?? NewlineOrZero(loaded.Tokenizer);
+        // llama.cpp needs end and start tokens (without them it takes id 11, a real token, or fails on a smaller vocabulary)
+        int end = ModelExport.EndToken(c, loaded.Tokenizer);
         gguf.Add("tokenizer.ggml.bos_token_id", (uint)(c.BosTokenId ?? end));
         gguf.Add("tokenizer.ggml.eos_token_id", (uint)end);
         // SharpLM never prepends a BOS token to a prompt; llama.cpp must not either.
@@ -113,18 +111,6 @@ public static class GgufExport
         Put("output.weight", "wte.weight", true);
         AtomicFile.Write(Path.Combine(dir, FileName), gguf.WriteTo);
         return $"{type}, {tokens.Count} tokens, {merges.Count} merges";
-    }
-
-    static int NewlineOrZero(Tokenizer tokenizer)
-    {
-        try
-        {
-            return tokenizer.Encode("\n") is [int id] ? id : 0;
-        }
-        catch (SharpLMException)
-        {
-            return 0; // a character vocabulary without the newline
-        }
     }
 
     /// <summary>

@@ -97,6 +97,25 @@ public static class ModelExport
         }
     }
 
+    /// <summary>
+    /// The end-of-text id an export declares for a GPT: its own, else the tokenizer's &lt;|endoftext|&gt;; a run without
+    /// one (a char-level run) declares its newline (else id 0), so runtimes that stop at the end token stop at the end of
+    /// a line.
+    /// </summary>
+    internal static int EndToken(Models.GptConfig config, Tokenization.Tokenizer tokenizer)
+    {
+        if ((config.EosTokenId ?? tokenizer.SpecialTokenId(Tokenization.Gpt2Tokenizer.EndOfText)) is int id)
+            return id;
+        try
+        {
+            return tokenizer.Encode("\n") is [int newline] ? newline : 0;
+        }
+        catch (SharpLMException)
+        {
+            return 0; // a character vocabulary without the newline
+        }
+    }
+
     /// <summary>A one-line refusal: <paramref name="format"/> cannot hold this kind of model.</summary>
     internal static SharpLMException CannotHold(LoadedModel loaded, string format, string holds) =>
         new($"{loaded.Run.Path} holds a {loaded.Kind.Description}; {format} export holds {holds}.");

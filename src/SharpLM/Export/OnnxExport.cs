@@ -41,7 +41,10 @@ public static class OnnxExport
             };
         AtomicFile.Write(Path.Combine(dir, FileName), stream => Google.Protobuf.MessageExtensions.WriteTo(model, stream));
         if (loaded.Module is Gpt g)
-            AtomicFile.WriteAllText(Path.Combine(dir, "genai_config.json"), GenAiConfig(g.Config).ToJsonString(Json.Indented));
+            AtomicFile.WriteAllText(
+                Path.Combine(dir, "genai_config.json"),
+                GenAiConfig(g.Config, ModelExport.EndToken(g.Config, loaded.Tokenizer)).ToJsonString(Json.Indented)
+            );
         loaded.Tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
         return $"{model.Graph.Node.Count} nodes, opset {OnnxGraph.Opset}";
     }
@@ -206,15 +209,18 @@ public static class OnnxExport
     }
 
     /// <summary>onnxruntime-genai's description of the decoder: file, names, sizes and default search options.</summary>
-    static JsonObject GenAiConfig(GptConfig c) =>
+    static JsonObject GenAiConfig(GptConfig c, int end) =>
         new()
         {
             ["model"] = new JsonObject
             {
-                ["type"] = "gpt2",
-                ["bos_token_id"] = c.BosTokenId ?? 0,
-                ["eos_token_id"] = c.EosTokenId ?? 0,
-                ["pad_token_id"] = c.EosTokenId ?? 0,
+                // The type tells onnxruntime-genai how to drive the graph, not what it computes: its "gpt2" means the
+                // older layout with one combined past_N tensor per layer; a graph with separate past_key_values.N.key
+                // and .value is what it calls a decoder-only model (llama, phi, qwen2 …), whatever the maths inside.
+                ["type"] = "llama",
+                ["bos_token_id"] = c.BosTokenId ?? end,
+                ["eos_token_id"] = end,
+                ["pad_token_id"] = end,
                 ["context_length"] = c.NPositions,
                 ["vocab_size"] = c.VocabSize,
                 ["decoder"] = new JsonObject
