@@ -1,9 +1,4 @@
 using System.Diagnostics;
-using LLama;
-using LLama.Common;
-using LLama.Native;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using SharpLM.Export;
 using SharpLM.Generation;
 using SharpLM.Kinds;
@@ -37,13 +32,12 @@ public static class ExportBenchmark
         {
             using var loaded = ModelRegistry.Load(run);
             var gpt = loaded.As<Gpt>("the export benchmark");
-            long[] prompt = Enumerable
-                .Range(0, Math.Min(16, gpt.Config.NPositions / 4))
-                .Select(i => (long)(i * 7 % gpt.Config.VocabSize))
-                .ToArray();
-            int steps = Math.Min(newTokens, gpt.Config.NPositions - prompt.Length);
-            string text = loaded.Tokenizer.Decode(prompt.Select(i => (int)i).ToArray());
-            prompt = loaded.Tokenizer.Encode(text).Select(i => (long)i).ToArray(); // ids every runtime's tokenizer agrees on
+            var c = gpt.Config;
+            long[] seed = Enumerable.Range(0, Math.Min(16, c.NPositions / 4)).Select(i => (long)(i * 7 % c.VocabSize)).ToArray();
+            string text = loaded.Tokenizer.Decode(seed.Select(i => (int)i).ToArray());
+            int[] prompt = loaded.Tokenizer.Encode(text); // ids every runtime's tokenizer agrees on
+            long[] promptIds = prompt.Select(i => (long)i).ToArray();
+            int steps = Math.Min(newTokens, c.NPositions - prompt.Length);
 
             status?.Report("SharpLM (TorchSharp)");
             var generator = new TextGenerator(gpt, loaded.Tokenizer);
@@ -71,31 +65,14 @@ public static class ExportBenchmark
                     Format = ExportFormat.Onnx,
                 }
             );
-            using (
-                var session = new InferenceSession(
-                    Path.Combine(onnx, OnnxExport.FileName),
-                    new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 }
-                )
-            )
+            using (var session = new OnnxGptSession(Path.Combine(onnx, OnnxExport.FileName), threads))
             {
                 int[] ids = [];
-                double tps = Median(
-                    repeats,
-                    () => ids = OrtGreedy(session, gpt.Config, prompt, steps),
-                    () => OrtGreedy(session, gpt.Config, prompt, 8)
-                );
-                rows.Add(
-                    new(
-                        "onnxruntime " + typeof(InferenceSession).Assembly.GetName().Version,
-                        "fp32",
-                        tps,
-                        tps / torchTps,
-                        Agreement(reference, ids)
-                    )
-                );
+                double tps = Median(repeats, () => ids = session.Greedy(promptIds, steps), () => session.Greedy(promptIds, 8));
+                string version = typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version!.ToString(3);
+                rows.Add(new("onnxruntime " + version, "fp32", tps, tps / torchTps, Agreement(reference, ids)));
             }
 
-            NativeLibraryConfig.All.WithLogCallback((_, _) => { });
             foreach (string type in new[] { "f32", "q8_0" })
             {
                 status?.Report($"llama.cpp {type}");
@@ -109,18 +86,18 @@ public static class ExportBenchmark
                         GgufType = type,
                     }
                 );
-                var parameters = new ModelParams(Path.Combine(gguf, GgufExport.FileName))
+                var (weights, context) = ExportRuntimes.OpenLlama(Path.Combine(gguf, GgufExport.FileName), (uint)c.NPositions, threads);
+                using (weights)
+                using (context)
                 {
-                    ContextSize = (uint)gpt.Config.NPositions,
-                    GpuLayerCount = 0,
-                    Threads = threads,
-                    BatchThreads = threads,
-                };
-                using var weights = LLamaWeights.LoadFromFile(parameters);
-                using var context = weights.CreateContext(parameters);
-                int[] ids = [];
-                double tps = Median(repeats, () => ids = LlamaGreedy(context, prompt, steps), () => LlamaGreedy(context, prompt, 8));
-                rows.Add(new("llama.cpp (LLamaSharp 0.30.0)", type, tps, tps / torchTps, Agreement(reference, ids)));
+                    int[] ids = [];
+                    double tps = Median(
+                        repeats,
+                        () => ids = ExportRuntimes.LlamaGreedy(context, prompt, steps),
+                        () => ExportRuntimes.LlamaGreedy(context, prompt, 8)
+                    );
+                    rows.Add(new("llama.cpp (LLamaSharp 0.30.0)", type, tps, tps / torchTps, Agreement(reference, ids)));
+                }
             }
             return new ExportBenchmarkResult(run, loaded.Parameters, threads, prompt.Length, steps, rows);
         }
@@ -147,69 +124,4 @@ public static class ExportBenchmark
 
     static double Agreement(int[] reference, int[] ids) =>
         reference.Length == 0 ? 0 : reference.Zip(ids).Count(p => p.First == p.Second) / (double)reference.Length;
-
-    static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int i = 1; i < row.Length; i++)
-            if (row[i] > row[best])
-                best = i;
-        return best;
-    }
-
-    /// <summary>Greedy decoding on the ONNX graph, feeding each step's present.N back as past_key_values.N.</summary>
-    static int[] OrtGreedy(InferenceSession session, GptConfig c, long[] prompt, int steps)
-    {
-        var past = new Dictionary<string, DenseTensor<float>>();
-        for (int i = 0; i < c.NLayer; i++)
-            foreach (var part in new[] { "key", "value" })
-                past[$"past_key_values.{i}.{part}"] = new DenseTensor<float>([1, c.NHead, 0, c.HeadDim]);
-        long[] feed = prompt;
-        int length = 0;
-        var output = new int[steps];
-        for (int s = 0; s < steps; s++)
-        {
-            int n = feed.Length;
-            var inputs = new List<NamedOnnxValue>
-            {
-                NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(feed, [1, n])),
-                NamedOnnxValue.CreateFromTensor(
-                    "position_ids",
-                    new DenseTensor<long>(Enumerable.Range(length, n).Select(p => (long)p).ToArray(), [1, n])
-                ),
-                NamedOnnxValue.CreateFromTensor(
-                    "attention_mask",
-                    new DenseTensor<long>(Enumerable.Repeat(1L, length + n).ToArray(), [1, length + n])
-                ),
-            };
-            inputs.AddRange(past.Select(p => NamedOnnxValue.CreateFromTensor(p.Key, p.Value)));
-            using var results = session.Run(inputs);
-            var logits = (DenseTensor<float>)results.First(r => r.Name == "logits").AsTensor<float>();
-            output[s] = ArgMax(logits.Buffer.Span.Slice((n - 1) * c.VocabSize, c.VocabSize));
-            foreach (var r in results.Where(r => r.Name.StartsWith("present.", StringComparison.Ordinal)))
-                past["past_key_values." + r.Name["present.".Length..]] = (DenseTensor<float>)r.AsTensor<float>().Clone();
-            length += n;
-            feed = [output[s]];
-        }
-        return output;
-    }
-
-    /// <summary>Greedy decoding in llama.cpp: the prompt in one batch, then one token per decode; the cache cleared first.</summary>
-    static int[] LlamaGreedy(LLamaContext context, long[] prompt, int steps)
-    {
-        context.NativeHandle.MemoryClear(true);
-        var batch = new LLamaBatch();
-        for (int i = 0; i < prompt.Length; i++)
-            batch.Add((int)prompt[i], i, LLamaSeqId.Zero, i == prompt.Length - 1);
-        var output = new int[steps];
-        int position = prompt.Length;
-        for (int s = 0; s < steps; s++)
-        {
-            context.Decode(batch);
-            output[s] = ArgMax(context.NativeHandle.GetLogitsIth(batch.TokenCount - 1));
-            batch.Clear();
-            batch.Add(output[s], position++, LLamaSeqId.Zero, true);
-        }
-        return output;
-    }
 }

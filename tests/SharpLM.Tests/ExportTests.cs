@@ -1,7 +1,4 @@
 using System.Text.Json.Nodes;
-using LLama;
-using LLama.Common;
-using LLama.Native;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using SharpLM.Models;
@@ -32,57 +29,7 @@ public class ExportTests
         return loaded.As<Gpt>("test").forward(tensor(ids).unsqueeze(0)).flatten().data<float>().ToArray();
     }
 
-    /// <summary>One onnxruntime step of the exported GPT: new ids after <paramref name="past"/> cached positions.</summary>
-    sealed class OrtGpt(string path) : IDisposable
-    {
-        readonly InferenceSession _session = new(path, new SessionOptions { IntraOpNumThreads = 2 });
-        public int Layers => _session.InputMetadata.Keys.Count(k => k.StartsWith("past_key_values.", StringComparison.Ordinal)) / 2;
-        int Heads => _session.InputMetadata["past_key_values.0.key"].Dimensions[1];
-        int HeadDim => _session.InputMetadata["past_key_values.0.key"].Dimensions[3];
-        Dictionary<string, DenseTensor<float>> _past = [];
-        int _length;
-
-        public void Reset()
-        {
-            _length = 0;
-            _past = [];
-            for (int i = 0; i < Layers; i++)
-                foreach (var part in new[] { "key", "value" })
-                    _past[$"past_key_values.{i}.{part}"] = new DenseTensor<float>([1, Heads, 0, HeadDim]);
-        }
-
-        /// <summary>Logits [n, V] of the fed ids; the cache grows by them.</summary>
-        public float[][] Step(long[] ids)
-        {
-            if (_past.Count == 0)
-                Reset();
-            int n = ids.Length;
-            var inputs = new List<NamedOnnxValue>
-            {
-                NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids, [1, n])),
-                NamedOnnxValue.CreateFromTensor(
-                    "position_ids",
-                    new DenseTensor<long>(Enumerable.Range(_length, n).Select(p => (long)p).ToArray(), [1, n])
-                ),
-                NamedOnnxValue.CreateFromTensor(
-                    "attention_mask",
-                    new DenseTensor<long>(Enumerable.Repeat(1L, _length + n).ToArray(), [1, _length + n])
-                ),
-            };
-            inputs.AddRange(_past.Select(p => NamedOnnxValue.CreateFromTensor(p.Key, p.Value)));
-            using var results = _session.Run(inputs);
-            var logits = results.First(r => r.Name == "logits").AsTensor<float>();
-            int vocabulary = logits.Dimensions[2];
-            foreach (var r in results.Where(r => r.Name.StartsWith("present.", StringComparison.Ordinal)))
-                _past["past_key_values." + r.Name["present.".Length..]] = (DenseTensor<float>)r.AsTensor<float>().Clone();
-            _length += n;
-            return Enumerable.Range(0, n).Select(t => Enumerable.Range(0, vocabulary).Select(v => logits[0, t, v]).ToArray()).ToArray();
-        }
-
-        public void Dispose() => _session.Dispose();
-    }
-
-    static int ArgMax(float[] row) => Array.IndexOf(row, row.Max());
+    static int ArgMax(float[] row) => Bench.ExportRuntimes.ArgMax(row);
 
     [Fact]
     public async Task OnnxRuntimeComputesTheGptsLogitsAndGreedyTokensWithAndWithoutTheCache()
@@ -95,7 +42,7 @@ public class ExportTests
 
         using var loaded = ModelRegistry.Load(run);
         long[] prompt = loaded.Tokenizer.Encode("User: Call me").Select(i => (long)i).ToArray();
-        using var ort = new OrtGpt(Path.Combine(dir, "model.onnx"));
+        using var ort = new Bench.OnnxGptSession(Path.Combine(dir, "model.onnx"));
         var ortLogits = ort.Step(prompt).SelectMany(r => r).ToArray();
         var torchLogits = TorchLogits(run, prompt);
         Assert.Equal(torchLogits.Length, ortLogits.Length);
@@ -117,20 +64,7 @@ public class ExportTests
             uncached.Add(ArgMax(ort.Step([.. prompt, .. uncached])[^1]));
         }
         Assert.Equal(cached, uncached);
-        var generated = await Cli.Run(
-            "generate",
-            "--model",
-            run,
-            "--prompt",
-            "User: Call me",
-            "--temperature",
-            "0",
-            "--max-new-tokens",
-            "24",
-            "--json"
-        );
-        var ids = JsonNode.Parse(generated.Out)!["results"]![0]!["tokenIds"]!.AsArray().Select(n => (long)n!).ToList();
-        Assert.Equal(ids, cached);
+        Assert.Equal((await GreedyIds(run, "User: Call me", 24)).Select(i => (long)i), cached);
     }
 
     [Fact]
@@ -140,19 +74,7 @@ public class ExportTests
         string dir = await Export(run, "onnx");
         using var loaded = ModelRegistry.Load(run);
         int[] prompt = loaded.Tokenizer.Encode("User: Call me");
-        var generated = await Cli.Run(
-            "generate",
-            "--model",
-            run,
-            "--prompt",
-            "User: Call me",
-            "--temperature",
-            "0",
-            "--max-new-tokens",
-            "30",
-            "--json"
-        );
-        var ours = JsonNode.Parse(generated.Out)!["results"]![0]!["tokenIds"]!.AsArray().Select(n => (int)n!).ToList();
+        var ours = await GreedyIds(run, "User: Call me", 30);
 
         // onnxruntime-genai reads genai_config.json, feeds the KV cache itself and searches greedily.
         using var model = new Microsoft.ML.OnnxRuntimeGenAI.Model(dir);
@@ -212,56 +134,22 @@ public class ExportTests
         }
     }
 
-    static readonly object LlamaLog = new();
-    static bool _llamaConfigured;
-
-    static void QuietLlama()
-    {
-        lock (LlamaLog)
-        {
-            if (_llamaConfigured)
-                return;
-            NativeLibraryConfig.All.WithLogCallback((level, message) => { });
-            _llamaConfigured = true;
-        }
-    }
-
-    /// <summary>llama.cpp's greedy continuation of <paramref name="prompt"/> and its tokenization of it.</summary>
+    /// <summary>llama.cpp's tokenization of <paramref name="prompt"/> and its greedy continuation.</summary>
     static (List<int> Prompt, List<int> Tokens) LlamaGreedy(string gguf, string prompt, int count)
     {
-        QuietLlama();
-        var parameters = new ModelParams(gguf)
+        var (weights, context) = Bench.ExportRuntimes.OpenLlama(gguf, 128);
+        using (weights)
+        using (context)
         {
-            ContextSize = 128,
-            GpuLayerCount = 0,
-            Threads = 2,
-        };
-        using var weights = LLamaWeights.LoadFromFile(parameters);
-        using var context = weights.CreateContext(parameters);
-        var promptTokens = context.Tokenize(prompt, false, false).ToList();
-        var batch = new LLamaBatch();
-        for (int i = 0; i < promptTokens.Count; i++)
-            batch.Add(promptTokens[i], i, LLamaSeqId.Zero, i == promptTokens.Count - 1);
-        var tokens = new List<int>();
-        int position = promptTokens.Count;
-        for (int step = 0; step < count; step++)
-        {
-            context.Decode(batch);
-            var logits = context.NativeHandle.GetLogitsIth(batch.TokenCount - 1).ToArray();
-            int best = ArgMax(logits);
-            tokens.Add(best);
-            batch.Clear();
-            batch.Add(best, position++, LLamaSeqId.Zero, true);
+            var promptTokens = context.Tokenize(prompt, false, false).Select(t => (int)t).ToList();
+            return (promptTokens, [.. Bench.ExportRuntimes.LlamaGreedy(context, promptTokens, count)]);
         }
-        return (promptTokens.Select(t => (int)t).ToList(), tokens);
     }
 
-    [Fact]
-    public async Task LlamaCppRunsTheGgufFileAsSharpLMGenerates()
+    /// <summary>`sharplm generate --temperature 0`'s token ids.</summary>
+    static async Task<List<int>> GreedyIds(string run, string prompt, int count)
     {
-        string run = await ServingModels.TrainedGpt();
-        const string prompt = "User: Call me Ishmael.\nAssistant:";
-        var generated = await Cli.Run(
+        var r = await Cli.Run(
             "generate",
             "--model",
             run,
@@ -270,10 +158,19 @@ public class ExportTests
             "--temperature",
             "0",
             "--max-new-tokens",
-            "40",
+            $"{count}",
             "--json"
         );
-        var ours = JsonNode.Parse(generated.Out)!["results"]![0]!["tokenIds"]!.AsArray().Select(n => (int)n!).ToList();
+        Assert.True(r.Code == 0, r.Err);
+        return JsonNode.Parse(r.Out)!["results"]![0]!["tokenIds"]!.AsArray().Select(n => (int)n!).ToList();
+    }
+
+    [Fact]
+    public async Task LlamaCppRunsTheGgufFileAsSharpLMGenerates()
+    {
+        string run = await ServingModels.TrainedGpt();
+        const string prompt = "User: Call me Ishmael.\nAssistant:";
+        var ours = await GreedyIds(run, prompt, 40);
         using (var loaded = ModelRegistry.Load(run))
         {
             var (promptTokens, tokens) = LlamaGreedy(Path.Combine(await Export(run, "gguf"), "model.gguf"), prompt, 40);

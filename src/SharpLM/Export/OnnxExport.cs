@@ -86,36 +86,21 @@ public static class OnnxExport
         string causal = g.Node("LessOrEqual", [g.Unsqueeze(keyPositions, 0), g.Unsqueeze(queryPositions, 1)]);
         string notPadding = g.Unsqueeze(g.Cast("attention_mask", DataType.Bool), 1, 2);
         string allowed = g.Node("And", [g.Unsqueeze(causal, 0, 1), notPadding]);
-        string hidden = g.ScalarFloat(float.MinValue);
-        string scale = g.ScalarFloat((float)(1 / Math.Sqrt(headDim)));
+        var attention = new OnnxGraph.Attention(g, allowed, heads, headDim);
 
         for (int i = 0; i < c.NLayer; i++)
         {
             string p = $"h.{i}.";
-            string Norm(string input, string name) =>
-                g.LayerNorm(
-                    input,
-                    g.Weight(p + name + ".weight", w[p + name + ".weight"]),
-                    g.Weight(p + name + ".bias", w[p + name + ".bias"]),
-                    c.LayerNormEpsilon
-                );
-            string Linear(string input, string name) => g.Linear(input, p + name, w[p + name + ".weight"], w[p + name + ".bias"]);
-            string SplitHeads(string t) => g.Transpose(g.Reshape(t, 0, 0, heads, headDim), 0, 2, 1, 3);
-
-            var qkv = Linear(Norm(x, "ln_1"), "attn.c_attn");
-            var q = SplitHeads(g.Node("Slice", [qkv, g.Int64s(0), g.Int64s(width), g.Int64s(2)]));
-            var k = SplitHeads(g.Node("Slice", [qkv, g.Int64s(width), g.Int64s(2 * width), g.Int64s(2)]));
-            var v = SplitHeads(g.Node("Slice", [qkv, g.Int64s(2 * width), g.Int64s(3 * width), g.Int64s(2)]));
-            var keys = g.Concat(2, $"present.{i}.key", $"past_key_values.{i}.key", k);
-            var values = g.Concat(2, $"present.{i}.value", $"past_key_values.{i}.value", v);
-            var scores = g.Mul(g.MatMul(q, g.Transpose(keys, 0, 1, 3, 2)), scale);
-            var probs = g.Softmax(g.Node("Where", [allowed, scores, hidden]));
-            var context = g.Reshape(g.Transpose(g.MatMul(probs, values), 0, 2, 1, 3), 0, 0, width);
-            x = g.Add(x, Linear(context, "attn.c_proj"));
-            var inner = g.Activation(c.ActivationFunction, Linear(Norm(x, "ln_2"), "mlp.c_fc"));
-            x = g.Add(x, Linear(inner, "mlp.c_proj"));
+            var qkv = g.Linear(g.LayerNorm(x, p + "ln_1", w, c.LayerNormEpsilon), p + "attn.c_attn", w);
+            string Part(int n) => attention.SplitHeads(g.Node("Slice", [qkv, g.Int64s(n * width), g.Int64s((n + 1) * width), g.Int64s(2)]));
+            var keys = g.Concat(2, $"present.{i}.key", $"past_key_values.{i}.key", Part(1));
+            var values = g.Concat(2, $"present.{i}.value", $"past_key_values.{i}.value", Part(2));
+            x = g.Add(x, g.Linear(attention.Context(Part(0), keys, values), p + "attn.c_proj", w));
+            var normed = g.LayerNorm(x, p + "ln_2", w, c.LayerNormEpsilon);
+            var inner = g.Activation(c.ActivationFunction, g.Linear(normed, p + "mlp.c_fc", w));
+            x = g.Add(x, g.Linear(inner, p + "mlp.c_proj", w));
         }
-        x = g.LayerNorm(x, g.Weight("ln_f.weight", w["ln_f.weight"]), g.Weight("ln_f.bias", w["ln_f.bias"]), c.LayerNormEpsilon);
+        x = g.LayerNorm(x, "ln_f", w, c.LayerNormEpsilon);
         // The LM head is the token embedding (tied): one stored matrix, transposed in the graph (constant-folded by onnxruntime).
         g.Node("MatMul", [x, g.Transpose(wte, 1, 0)], "logits");
         return g.Model(new Dictionary<string, string> { ["model_type"] = "gpt2", ["sharplm_kind"] = "gpt2-lm" });
@@ -139,14 +124,8 @@ public static class OnnxExport
         g.Input("attention_mask", DataType.Int64, "batch_size", "sequence_length");
         g.Input("token_type_ids", DataType.Int64, "batch_size", "sequence_length");
         const string b = "bert.";
-        string Norm(string input, string name) =>
-            g.LayerNorm(
-                input,
-                g.Weight(name + ".weight", w[name + ".weight"]),
-                g.Weight(name + ".bias", w[name + ".bias"]),
-                c.LayerNormEps
-            );
-        string Linear(string input, string name) => g.Linear(input, name, w[name + ".weight"], w[name + ".bias"]);
+        string Norm(string input, string name) => g.LayerNorm(input, name, w, c.LayerNormEps);
+        string Linear(string input, string name) => g.Linear(input, name, w);
 
         string words = g.Weight(b + "embeddings.word_embeddings.weight", w[b + "embeddings.word_embeddings.weight"]);
         string positions = g.Node("Range", [g.ScalarInt64(0), g.Gather(g.Shape("input_ids"), g.ScalarInt64(1)), g.ScalarInt64(1)]);
@@ -162,18 +141,12 @@ public static class OnnxExport
         );
         x = Norm(x, b + "embeddings.LayerNorm");
         string allowed = g.Unsqueeze(g.Cast("attention_mask", DataType.Bool), 1, 2);
-        string hidden = g.ScalarFloat(float.MinValue);
-        string scale = g.ScalarFloat((float)(1 / Math.Sqrt(headDim)));
+        var attention = new OnnxGraph.Attention(g, allowed, heads, headDim);
         for (int i = 0; i < c.NumHiddenLayers; i++)
         {
             string p = $"{b}encoder.layer.{i}.";
-            string SplitHeads(string t) => g.Transpose(g.Reshape(t, 0, 0, heads, headDim), 0, 2, 1, 3);
-            var q = SplitHeads(Linear(x, p + "attention.self.query"));
-            var k = SplitHeads(Linear(x, p + "attention.self.key"));
-            var v = SplitHeads(Linear(x, p + "attention.self.value"));
-            var scores = g.Mul(g.MatMul(q, g.Transpose(k, 0, 1, 3, 2)), scale);
-            var probs = g.Softmax(g.Node("Where", [allowed, scores, hidden]));
-            var context = g.Reshape(g.Transpose(g.MatMul(probs, v), 0, 2, 1, 3), 0, 0, hiddenSize);
+            string Heads(string name) => attention.SplitHeads(Linear(x, p + "attention.self." + name));
+            var context = attention.Context(Heads("query"), Heads("key"), Heads("value"));
             x = Norm(g.Add(Linear(context, p + "attention.output.dense"), x), p + "attention.output.LayerNorm");
             var inner = g.Activation(c.HiddenAct, Linear(x, p + "intermediate.dense"));
             x = Norm(g.Add(Linear(inner, p + "output.dense"), x), p + "output.LayerNorm");

@@ -160,6 +160,35 @@ internal sealed class OnnxGraph
         return bias is null ? y : Add(y, Weight(name + ".bias", bias));
     }
 
+    /// <summary>LayerNorm with the weights named <paramref name="name"/>.weight and .bias.</summary>
+    public string LayerNorm(string x, string name, IReadOnlyDictionary<string, Tensor> w, double epsilon) =>
+        LayerNorm(x, Weight(name + ".weight", w[name + ".weight"]), Weight(name + ".bias", w[name + ".bias"]), epsilon);
+
+    /// <summary>The Linear whose weight and bias are named <paramref name="name"/>.weight and .bias.</summary>
+    public string Linear(string x, string name, IReadOnlyDictionary<string, Tensor> w) =>
+        Linear(x, name, w[name + ".weight"], w[name + ".bias"]);
+
+    /// <summary>
+    /// Scaled dot-product attention over heads: softmax(q·kᵀ/√d) with disallowed keys at the lowest float (so a row
+    /// with every key disallowed is uniform, not NaN), then the heads merged back into one width.
+    /// </summary>
+    public sealed class Attention(OnnxGraph g, string allowed, int heads, int headDim)
+    {
+        readonly string _lowest = g.ScalarFloat(float.MinValue);
+        readonly string _scale = g.ScalarFloat((float)(1 / Math.Sqrt(headDim)));
+
+        /// <summary>[B, S, heads·d] → [B, heads, S, d].</summary>
+        public string SplitHeads(string t) => g.Transpose(g.Reshape(t, 0, 0, heads, headDim), 0, 2, 1, 3);
+
+        /// <summary>Queries [B, H, S, d] over keys and values [B, H, T, d] → context [B, S, H·d].</summary>
+        public string Context(string q, string k, string v)
+        {
+            var scores = g.Mul(g.MatMul(q, g.Transpose(k, 0, 1, 3, 2)), _scale);
+            var probs = g.Softmax(g.Node("Where", [allowed, scores, _lowest]));
+            return g.Reshape(g.Transpose(g.MatMul(probs, v), 0, 2, 1, 3), 0, 0, heads * headDim);
+        }
+    }
+
     /// <summary>The activations of <see cref="Models.Layers.Activation"/>, written with opset-17 operators.</summary>
     public string Activation(string name, string x) =>
         name switch
