@@ -86,6 +86,55 @@ public static class CliApp
     public static Models.Layers.Precision? ReadPrecision(ParseResult p, Option<string?> option) =>
         p.GetValue(option) is string name ? Models.Layers.MixedPrecision.Parse(name, "--precision") : null;
 
+    /// <summary>--distributed none|mpi, --deterministic-reduce and --collective-timeout (train and finetune).</summary>
+    public sealed class DistributedOptions
+    {
+        public readonly Option<string> Mode = new("--distributed")
+        {
+            Description =
+                "mpi: data-parallel over the processes mpiexec starts (mpiexec -n N sharplm ...); each takes --batch-size rows of "
+                + "every global batch of N × --batch-size, gradients are averaged. Needs MPICH.",
+            DefaultValueFactory = _ => "none",
+        };
+        public readonly Option<bool> Deterministic = new("--deterministic-reduce")
+        {
+            Description = "Sum gradients in rank order on every rank: bit-reproducible runs at a given number of processes.",
+        };
+        public readonly Option<double> Timeout = new("--collective-timeout")
+        {
+            Description = "Seconds a rank waits for the others in a collective before failing (a rank died or hung).",
+            DefaultValueFactory = _ => 300,
+        };
+
+        public DistributedOptions() => Mode.AcceptOnlyFromAmong("none", "mpi");
+
+        public IEnumerable<Option> All => [Mode, Deterministic, Timeout];
+
+        /// <summary>
+        /// Joins the MPI world for --distributed mpi (null for none). Unless --threads or SHARPLM_THREADS says otherwise,
+        /// each rank takes its share of this machine's cores (MPICH's MPI_LOCALNRANKS), so ranks do not oversubscribe them.
+        /// </summary>
+        public Distributed.DataParallel? Read(ParseResult p)
+        {
+            if (p.GetValue(Mode) != "mpi")
+            {
+                if (p.GetValue(Deterministic))
+                    throw new SharpLMException("--deterministic-reduce applies to --distributed mpi.");
+                return null;
+            }
+            if (!(p.GetValue(Timeout) > 0))
+                throw new SharpLMException("--collective-timeout must be a positive number of seconds.");
+            var world = Distributed.MpiCommunicator.World;
+            world.Timeout = TimeSpan.FromSeconds(p.GetValue(Timeout));
+            bool threadsGiven =
+                p.GetValue(ThreadsOption) is not null
+                || Environment.GetEnvironmentVariable(Runtime.TorchRuntime.ThreadsVariable) is not null;
+            if (!threadsGiven && int.TryParse(Environment.GetEnvironmentVariable("MPI_LOCALNRANKS"), out int local) && local > 1)
+                Runtime.TorchRuntime.ConfigureThreads(Math.Max(1, Environment.ProcessorCount / local));
+            return new Distributed.DataParallel(world, p.GetValue(Deterministic));
+        }
+    }
+
     public static readonly Option<string?> DataDirOption = new("--data-dir")
     {
         Description = $"Data catalogue cache folder (default ${DataCatalogClient.CacheEnvironmentVariable} or ~/.cache/sharplm/data).",
@@ -187,7 +236,7 @@ public static class CliApp
             catch (SharpLMException e)
             {
                 ctx.Err.WriteLine($"error: {InFlags(e.Message, parse)}");
-                return ExitCodes.UserError;
+                return EndWorld(ExitCodes.UserError);
             }
             catch (OperationCanceledException)
             {
@@ -210,9 +259,23 @@ public static class CliApp
                     $"internal error ({e.GetType().Name}): {e.Message.Split('\n')[0]}. This is a bug in SharpLM; set SHARPLM_DEBUG=1 "
                         + "for the stack trace and report it."
                 );
-                return ExitCodes.InternalError;
+                return EndWorld(ExitCodes.InternalError);
             }
         };
+
+    /// <summary>
+    /// A rank that fails in a data-parallel run ends the others too (they would wait for it in the next collective),
+    /// after its own message is out.
+    /// </summary>
+    static int EndWorld(int code)
+    {
+        if (Distributed.MpiCommunicator.IsDistributed)
+        {
+            Console.Error.Flush();
+            Distributed.MpiCommunicator.World.Abort(code);
+        }
+        return code;
+    }
 
     static string? LibTorchError()
     {

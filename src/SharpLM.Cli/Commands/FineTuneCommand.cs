@@ -176,6 +176,8 @@ public static class FineTuneCommand
         return (options, Parse);
     }
 
+    static readonly CliApp.DistributedOptions DistributedFlags = new();
+
     public static Command Build(CliContext ctx)
     {
         var (options, parse) = RequestOptions("");
@@ -184,7 +186,7 @@ public static class FineTuneCommand
             "Fine-tune a text classifier on labelled data (--task classify: accuracy, P/R/F1, confusion matrix on the test split) or "
                 + "train an encoder-decoder on text pairs (--task seq2seq: BLEU, chrF and error rates on the test split)."
         );
-        foreach (var o in options.Append(CliApp.JsonOption).Concat(Seq2SeqCommands.FineTuneOptions))
+        foreach (var o in options.Append(CliApp.JsonOption).Concat(Seq2SeqCommands.FineTuneOptions).Concat(DistributedFlags.All))
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
@@ -197,7 +199,14 @@ public static class FineTuneCommand
                         if (p.GetResult(o) is { Implicit: false })
                             throw new SharpLMException($"{o.Name} applies to --task seq2seq; drop it with --task classify.");
                     var request = parse(p);
+                    var parallel = DistributedFlags.Read(p);
+                    request = request with { Training = request.Training with { Parallel = parallel } };
                     var training = request.Training;
+                    if (parallel is { Rank: > 0 })
+                    {
+                        await FineTuning.RunAsync(request, CliApp.Catalog(p), null, ct);
+                        return 0; // rank 0 reports for the run
+                    }
                     var result = await Train(ctx, request, CliApp.Catalog(p), ct);
                     if (p.GetValue(CliApp.JsonOption))
                         ctx.WriteJson(result);

@@ -55,6 +55,7 @@ public static class TrainCommand
     static readonly Option<int?> Accum = new("--grad-accumulation") { Description = "Micro-batches per optimiser step." };
     static readonly Option<int?> Steps = new("--max-steps") { Description = "Optimiser steps." };
     static readonly Option<string?> Optimizer = new("--optimizer") { Description = "adamw, adam or sgd." };
+    static readonly CliApp.DistributedOptions DistributedFlags = new();
     static readonly Option<string?> PrecisionFlag = CliApp.PrecisionOption(
         "fp32 (default) or bf16: mixed precision, bf16 matrix products with fp32 weights, optimizer state and loss (GPT)."
     );
@@ -142,6 +143,8 @@ public static class TrainCommand
             }
         )
             cmd.Options.Add(o);
+        foreach (var o in DistributedFlags.All)
+            cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
                 ctx,
@@ -149,6 +152,7 @@ public static class TrainCommand
                 {
                     var run = new RunFolder(p.GetValue(Output)!);
                     bool resume = p.GetValue(Resume);
+                    var parallel = DistributedFlags.Read(p);
                     if (resume && p.GetValue(Overwrite))
                         throw new SharpLMException("--overwrite starts the run over and --resume continues it; give one of them.");
                     TrainingResult result;
@@ -162,7 +166,7 @@ public static class TrainCommand
                                 $"{run.Path} holds a {kind.Description}; classifiers are trained with 'sharplm finetune --task "
                                     + "classify' (which starts over; it has no --resume), not 'sharplm train'."
                             );
-                        var options = TrainOptions.Load(run.Training);
+                        var options = TrainOptions.Load(run.Training) with { Parallel = parallel };
                         if (p.GetValue(Steps) is int s)
                             options = options with { MaxSteps = s };
                         if (CliApp.ReadPrecision(p, PrecisionFlag) is { } asked && asked != options.Precision)
@@ -184,7 +188,7 @@ public static class TrainCommand
                     {
                         var preset = TrainingPreset.Get(p.GetValue(PresetOption)!);
                         var shape = ShapeOverrides(p, preset.Shape);
-                        var options = Overrides(p, preset.Training);
+                        var options = Overrides(p, preset.Training) with { Parallel = parallel };
                         var kind = ModelRegistry.ForObjective(p.GetValue(Objective) ?? "lm", p.GetValue(ModelOption));
                         string data =
                             p.GetValue(Data) ?? throw new SharpLMException("Pass --data DIR (a folder written by 'sharplm prepare').");
@@ -197,6 +201,14 @@ public static class TrainCommand
                             ct
                         );
                     }
+                    if (parallel is { Rank: > 0 })
+                    {
+                        // rank 0 reports for the run; each rank says that its replica matches
+                        ctx.Err.WriteLine($"rank {parallel.Rank} of {parallel.Size}: weights digest {result.WeightsDigest}");
+                        return Task.FromResult(0);
+                    }
+                    if (parallel is not null)
+                        ctx.Err.WriteLine($"rank 0 of {parallel.Size}: weights digest {result.WeightsDigest}");
                     if (p.GetValue(CliApp.JsonOption))
                         ctx.WriteJson(result);
                     else
@@ -295,6 +307,11 @@ public static class TrainCommand
         CancellationToken ct
     )
     {
+        using var task = createTask();
+        var parallel = task.Options.Parallel;
+        if (parallel is { Rank: > 0 })
+            // Rank 0 claims, clears and checks the folder and reports progress; the trainer keeps the ranks in step.
+            return Trainer.Train(task, run, resume, null, ct);
         using var locked = run.Lock("training");
         if (overwrite)
             run.Clear();
@@ -302,8 +319,8 @@ public static class TrainCommand
             throw new SharpLMException(
                 $"{run.Path} already holds a run; continue it with --resume, start over with --overwrite, or choose another --output."
             );
-        using var task = createTask();
-        ctx.Err.WriteLine($"model: {ModelSummary(task)}; {TorchSharp.torch.get_num_threads()} CPU threads");
+        string ranks = parallel is null ? "" : $" × {parallel.Size} data-parallel processes";
+        ctx.Err.WriteLine($"model: {ModelSummary(task)}{ranks}; {TorchSharp.torch.get_num_threads()} CPU threads");
         return TrainingView.Run(ctx, task.Options.LogInterval, progress => Trainer.Train(task, run, resume, progress, ct));
     }
 

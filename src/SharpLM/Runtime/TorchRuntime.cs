@@ -24,7 +24,7 @@ public static class TorchRuntime
             using var probe = torch.ones(1);
             int? threads =
                 _threads
-                ?? (int.TryParse(Environment.GetEnvironmentVariable("SHARPLM_THREADS"), out int fromEnv) && fromEnv > 0 ? fromEnv : null);
+                ?? (int.TryParse(Environment.GetEnvironmentVariable(ThreadsVariable), out int fromEnv) && fromEnv > 0 ? fromEnv : null);
             if (threads is int n)
                 torch.set_num_threads(n);
             return null;
@@ -42,6 +42,9 @@ public static class TorchRuntime
     }
 
     static int? _threads;
+
+    /// <summary>The environment variable that sets libtorch's thread count when --threads is not given.</summary>
+    public const string ThreadsVariable = "SHARPLM_THREADS";
 
     /// <summary>
     /// Sets libtorch's intra-op thread count, now if libtorch is loaded, else when it loads (so commands that never touch

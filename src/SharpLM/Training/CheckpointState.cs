@@ -39,6 +39,10 @@ public sealed record CheckpointState
     [JsonPropertyName("seconds")]
     public double Seconds { get; init; }
 
+    /// <summary>How many data-parallel processes trained the run (1: one process); a resume must use as many.</summary>
+    [JsonPropertyName("world_size")]
+    public int WorldSize { get; init; } = 1;
+
     /// <summary>Steps skipped so far because their loss or gradient norm was not finite.</summary>
     [JsonPropertyName("skipped_steps")]
     public int SkippedSteps { get; init; }

@@ -111,6 +111,8 @@ public sealed class ClassificationTask : ITrainingTask
         );
     }
 
+    public bool SupportsDataParallel => true;
+
     public EvalResult Evaluate(CancellationToken ct)
     {
         var (probabilities, predicted) = ClassifierEvaluator.Predict(Classifier, _valIds, Options.BatchSize, ct);

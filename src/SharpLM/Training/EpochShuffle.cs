@@ -29,7 +29,10 @@ public sealed class EpochShuffle(int count, int seed, ulong salt)
     /// <summary>The example indices of micro-batch <paramref name="micro"/> of <paramref name="step"/>.</summary>
     public int[] Batch(int step, int micro, TrainOptions options)
     {
-        long first = ((long)step * options.GradAccumulation + micro) * options.BatchSize;
+        // Data-parallel: the global micro-batch has batch_size × ranks examples, and this rank takes its consecutive part.
+        int ranks = options.Parallel?.Size ?? 1,
+            rank = options.Parallel?.Rank ?? 0;
+        long first = ((long)step * options.GradAccumulation + micro) * options.BatchSize * ranks + (long)rank * options.BatchSize;
         return Enumerable
             .Range(0, options.BatchSize)
             .Select(k =>

@@ -31,4 +31,10 @@ public interface ITrainingTask : IDisposable
 
     /// <summary>Writes config.json, tokenizer.json and anything else the run folder needs to be usable.</summary>
     void WriteRunFiles(RunFolder run);
+
+    /// <summary>
+    /// Whether the task's batches honour <see cref="TrainOptions.Parallel"/>: rank r of N takes rows r·B … (r+1)·B − 1
+    /// of each global micro-batch of N·B rows, so that N ranks see exactly what one process with batch N·B sees.
+    /// </summary>
+    bool SupportsDataParallel => false;
 }

@@ -42,8 +42,10 @@ public sealed class LanguageModelTask : ITrainingTask
             _tokenBytes = Evaluation.LanguageModelMetrics.TokenBytes(Tokenizer, config.VocabSize);
             torch.manual_seed(options.Seed);
             Gpt = new Gpt(config);
-            // The same validation windows at every evaluation, so successive figures are comparable.
-            _evalStarts = _val.RandomStarts(options.EvalBatches * options.BatchSize, block, SplitMix64.Mix((ulong)options.Seed, 0xE7A1));
+            // The same validation windows at every evaluation, so successive figures are comparable; data-parallel ranks
+            // all evaluate the global batch's worth, as one process with the whole batch would.
+            int windows = options.EvalBatches * options.BatchSize * (options.Parallel?.Size ?? 1);
+            _evalStarts = _val.RandomStarts(windows, block, SplitMix64.Mix((ulong)options.Seed, 0xE7A1));
         }
         catch
         {
@@ -55,13 +57,19 @@ public sealed class LanguageModelTask : ITrainingTask
 
     public MicroBatch MicroBatchLoss(int step, int micro)
     {
-        var (x, y) = _train.RandomBatch(
-            Options.BatchSize,
+        // The global micro-batch is batch_size × ranks windows drawn from one seeded stream; this rank takes its rows.
+        int ranks = Options.Parallel?.Size ?? 1,
+            rank = Options.Parallel?.Rank ?? 0;
+        var starts = _train.RandomStarts(
+            Options.BatchSize * ranks,
             Gpt.Config.NPositions,
             SplitMix64.Mix((ulong)Options.Seed, (ulong)step, (ulong)micro)
         );
+        var (x, y) = _train.Windows(new ArraySegment<long>(starts, rank * Options.BatchSize, Options.BatchSize), Gpt.Config.NPositions);
         return new MicroBatch(Gpt.Loss(Gpt.forward(x), y), y.numel());
     }
+
+    public bool SupportsDataParallel => true;
 
     public EvalResult Evaluate(CancellationToken ct)
     {

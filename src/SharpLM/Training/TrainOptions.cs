@@ -119,6 +119,14 @@ public sealed record TrainOptions
     [JsonPropertyName("max_nonfinite_skips")]
     public int MaxNonFiniteSkips { get; init; } = 10;
 
+    /// <summary>
+    /// Data-parallel training over several processes (null: this process alone): each rank trains on its own part of
+    /// every global batch of batch_size × ranks rows, and gradients are averaged over the ranks. Not saved with the
+    /// options: a resumed run is launched on its ranks again.
+    /// </summary>
+    [JsonIgnore]
+    public Distributed.DataParallel? Parallel { get; init; }
+
     /// <summary>fp32, or bf16 mixed precision (fp32 master weights and optimizer state; models that support it).</summary>
     [JsonPropertyName("precision")]
     public Models.Layers.Precision Precision { get; init; } = Models.Layers.Precision.Fp32;

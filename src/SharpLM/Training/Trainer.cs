@@ -16,7 +16,9 @@ public sealed record TrainingResult(
     long Tokens,
     double Seconds,
     double TokensPerSecond,
-    int SkippedSteps = 0
+    int SkippedSteps = 0,
+    string? WeightsDigest = null,
+    double? AllreduceSeconds = null
 );
 
 /// <summary>
@@ -57,18 +59,36 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
     /// </summary>
     public TrainingResult Run(bool resume, CancellationToken ct = default)
     {
-        using var locked = run.HeldLock is null ? run.Lock("training") : null;
-        run.RecoverInterruptedCheckpointSwap();
-        IO.OutputFolder.RemoveTemporaryLeftovers(run.Path);
+        // Data-parallel: every rank trains; rank 0 alone writes the run folder (lock, files, checkpoints, logs).
+        var parallel = _o.Parallel;
+        bool lead = parallel is null || parallel.Rank == 0;
+        if (parallel is not null && !task.SupportsDataParallel)
+            throw new SharpLMException(
+                "distributed training runs GPT language-model pretraining and classification fine-tuning; this task trains in one "
+                    + "process."
+            );
+        var callbacks = lead ? _callbacks : _callbacks.Where(c => c is IEveryRankCallback).ToList();
+        using var locked = lead && run.HeldLock is null ? run.Lock("training") : null;
+        if (lead)
+        {
+            run.RecoverInterruptedCheckpointSwap();
+            IO.OutputFolder.RemoveTemporaryLeftovers(run.Path);
+        }
+        parallel?.Communicator.Barrier();
         var context = new TrainingContext(run, _o);
-        context.MessageSink = (step, message) => Message(context, step, message);
+        context.MessageSink = (step, message) => Message(callbacks, context, step, message);
         var model = task.Model;
         Models.Layers.MixedPrecision.Apply(model, _o.Precision);
         using var optimizer = new TrainingOptimizer(model, _o);
         if (resume && !run.HasCheckpoint && File.Exists(run.Training))
         {
             // Killed before its first checkpoint: nothing is lost by starting the same run again.
-            Message(context, 0, $"{run.Path} has no checkpoint yet (the run stopped before its first one); starting it from step 0.");
+            Message(
+                callbacks,
+                context,
+                0,
+                $"{run.Path} has no checkpoint yet (the run stopped before its first one); starting it from step 0."
+            );
             resume = false;
         }
         if (resume)
@@ -76,21 +96,31 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
             if (!run.HasCheckpoint)
                 throw new SharpLMException($"{run.Path} has no checkpoint to resume from; start a new run instead.");
             context.State = LoadCheckpoint(optimizer);
+            if (context.State.WorldSize != (parallel?.Size ?? 1))
+                throw new SharpLMException(
+                    $"{run.Path} was trained by {context.State.WorldSize} data-parallel process(es); resume it with as many "
+                        + $"(mpiexec -n {context.State.WorldSize}), not {parallel?.Size ?? 1}, so that it continues exactly."
+                );
             if (context.State.Step >= _o.MaxSteps)
                 throw new SharpLMException(
                     $"The run already finished {context.State.Step} steps (max_steps {_o.MaxSteps}); give a larger max_steps to "
                         + "continue it."
                 );
-            Message(context, context.State.Step, $"resuming from step {context.State.Step}");
+            Message(callbacks, context, context.State.Step, $"resuming from step {context.State.Step}");
         }
-        else
+        else if (run.HasCheckpoint)
+            throw new SharpLMException($"{run.Path} already holds a run; resume it or choose another output folder.");
+        // Every rank has checked the folder before rank 0 writes to it, and starts from rank 0's weights.
+        parallel?.Communicator.Barrier();
+        parallel?.Broadcast(model.parameters());
+        context.State = context.State with { WorldSize = parallel?.Size ?? 1 };
+        if (lead)
         {
-            if (run.HasCheckpoint)
-                throw new SharpLMException($"{run.Path} already holds a run; resume it or choose another output folder.");
-            task.WriteRunFiles(run);
+            if (!resume)
+                task.WriteRunFiles(run);
+            _o.Save(run.Training);
         }
-        _o.Save(run.Training);
-        foreach (var c in _callbacks)
+        foreach (var c in callbacks)
             c.OnTrainingStart(context);
 
         EvalResult? lastEval = null;
@@ -107,8 +137,9 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
 
         if (!resume)
         {
-            lastEval = Evaluate(context, 0, double.NaN, ct);
-            SaveCheckpoint(optimizer, context.State with { Step = 0, Seconds = 0 });
+            lastEval = Evaluate(callbacks, lead, context, 0, double.NaN, ct);
+            if (lead)
+                SaveCheckpoint(optimizer, context.State with { Step = 0, Seconds = 0 });
         }
 
         model.train();
@@ -123,7 +154,7 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
             var (loss, norm, stepTokens) = TakeStep(optimizer, step, lr);
             bool skipped = !(double.IsFinite(loss) && double.IsFinite(norm));
             if (skipped)
-                Skip(context, step, loss, norm, lr);
+                Skip(callbacks, context, step, loss, norm, lr);
             else
                 context.State = context.State with { ConsecutiveSkips = 0 };
             step++;
@@ -150,20 +181,21 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
                 TimeSpan.FromSeconds((_o.MaxSteps - step) * secondsPerStep),
                 skipped
             );
-            foreach (var c in _callbacks)
+            foreach (var c in callbacks)
                 c.OnStep(context, report);
             if (log)
-                foreach (var c in _callbacks)
+                foreach (var c in callbacks)
                     c.OnLog(context, report);
 
             if (step % _o.EvalInterval == 0 || step == _o.MaxSteps)
             {
-                lastEval = Evaluate(context, step, loss, ct);
+                lastEval = Evaluate(callbacks, lead, context, step, loss, ct);
                 window.Restart(); // keep evaluation time out of the throughput figure
                 windowTokens = 0;
                 windowSteps = 0;
                 context.State = context.State with { Step = step, Tokens = tokens, Seconds = secondsBefore + clock.Elapsed.TotalSeconds };
-                SaveCheckpoint(optimizer, context.State);
+                if (lead)
+                    SaveCheckpoint(optimizer, context.State);
             }
             if (context.StopReason is string reason)
             {
@@ -180,10 +212,13 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
                 Tokens = tokens,
                 Seconds = secondsBefore + clock.Elapsed.TotalSeconds,
             };
-            SaveCheckpoint(optimizer, context.State);
+            if (lead)
+                SaveCheckpoint(optimizer, context.State);
         }
         var s = context.State;
         double seconds = secondsBefore + clock.Elapsed.TotalSeconds;
+        // Data-parallel replicas must end identical; every rank checks every other's digest.
+        string? digest = parallel?.VerifyIdentical(model.parameters());
         var result = new TrainingResult(
             run.Path,
             step,
@@ -194,16 +229,18 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
             tokens,
             seconds,
             tokens / Math.Max(1e-9, seconds),
-            s.SkippedSteps
+            s.SkippedSteps,
+            digest,
+            parallel?.ReduceSeconds
         );
-        foreach (var c in _callbacks)
+        foreach (var c in callbacks)
             c.OnTrainingEnd(context, result);
         return result;
     }
 
-    void Message(TrainingContext context, int step, string message)
+    static void Message(List<ITrainingCallback> callbacks, TrainingContext context, int step, string message)
     {
-        foreach (var c in _callbacks)
+        foreach (var c in callbacks)
             c.OnMessage(context, step, message);
     }
 
@@ -229,6 +266,13 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
             objective.div(s[(long)_o.GradAccumulation]).backward();
         }
         double loss = sum / _o.GradAccumulation;
+        if (_o.Parallel is { } parallel)
+        {
+            // Averaged before clipping, so every rank clips, checks and steps with the same gradient.
+            parallel.AverageGradients(optimizer.Parameters);
+            loss = parallel.Average(loss);
+            tokens = parallel.Sum(tokens);
+        }
         double norm = _o.GradClip > 0 ? nn.utils.clip_grad_norm_(optimizer.Parameters, _o.GradClip) : GradientNorm(optimizer.Parameters);
         // A skipped step takes no optimizer step, so neither the weights nor the optimizer's moments or step count change.
         if (double.IsFinite(loss) && double.IsFinite(norm))
@@ -236,7 +280,7 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
         return (loss, norm, tokens);
     }
 
-    void Skip(TrainingContext context, int step, double loss, double norm, double lr)
+    void Skip(List<ITrainingCallback> callbacks, TrainingContext context, int step, double loss, double norm, double lr)
     {
         string what = double.IsFinite(loss) ? $"gradient norm {norm}" : $"loss {loss}";
         if (_o.OnNonFinite == NonFiniteAction.Stop)
@@ -250,6 +294,7 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
             ConsecutiveSkips = context.State.ConsecutiveSkips + 1,
         };
         Message(
+            callbacks,
             context,
             step,
             $"warning: step {step} skipped: non-finite {what} ({s.SkippedSteps} skipped so far, {s.ConsecutiveSkips} in a row)"
@@ -285,7 +330,14 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
         return total;
     }
 
-    EvalResult Evaluate(TrainingContext context, int step, double trainLoss, CancellationToken ct)
+    EvalResult Evaluate(
+        List<ITrainingCallback> callbacks,
+        bool lead,
+        TrainingContext context,
+        int step,
+        double trainLoss,
+        CancellationToken ct
+    )
     {
         var eval = task.Evaluate(ct);
         double lr = LearningRateSchedule.At(_o, Math.Max(0, step - 1));
@@ -295,12 +347,13 @@ public sealed class Trainer(ITrainingTask task, RunFolder run, IEnumerable<ITrai
         bool improved = finite && (s.BestValLoss is not double best || eval.Loss < best - _o.EarlyStoppingMinDelta);
         if (improved)
         {
-            task.SaveWeights(run.Weights);
+            if (lead)
+                task.SaveWeights(run.Weights);
             context.State = s with { BestValLoss = eval.Loss, BestStep = step, EvalsWithoutImprovement = 0 };
         }
         else
             context.State = s with { EvalsWithoutImprovement = s.EvalsWithoutImprovement + 1 };
-        foreach (var c in _callbacks)
+        foreach (var c in callbacks)
             c.OnEvaluation(context, step, eval);
         return eval;
     }

@@ -165,7 +165,11 @@ public static class FineTuning
         CancellationToken ct = default
     )
     {
-        OutputFolder.Inspect(r.Output, FolderKind.Run); // refuse a folder of the user's before any work
+        // Data-parallel: rank 0 alone claims and writes the run folder; every rank trains and scores.
+        var parallel = r.Training.Parallel;
+        bool lead = parallel is null || parallel.Rank == 0;
+        if (lead)
+            OutputFolder.Inspect(r.Output, FolderKind.Run); // refuse a folder of the user's before any work
         var kind = KindOf(r.FineTune);
         var (data, dataPath) = await LabelledDataSource.LoadAsync(r.Data, r.TextColumn, r.LabelColumn, catalog, ct);
         var (trainIdx, valIdx, testIdx) = Parts(data, r);
@@ -181,17 +185,21 @@ public static class FineTuning
         if (r.StepsFromEpochs)
             o = o with
             {
-                MaxSteps = Math.Max(1, (int)Math.Ceiling(r.Epochs * train.Examples.Count / (double)(o.BatchSize * o.GradAccumulation))),
+                MaxSteps = Math.Max(
+                    1,
+                    (int)Math.Ceiling(r.Epochs * train.Examples.Count / (double)(o.BatchSize * o.GradAccumulation * (parallel?.Size ?? 1)))
+                ),
             };
         o.Validate();
         var run = new RunFolder(r.Output);
-        using var locked = run.Lock("fine-tuning");
-        if (r.Overwrite)
+        using var locked = lead ? run.Lock("fine-tuning") : null;
+        if (lead && r.Overwrite)
             run.Clear();
         TrainingResult trained;
         var classifier = CreateClassifier(kind, r.FineTune, r.Shape, tokenizer, [.. train.Labels], o.Seed);
         using (var task = new ClassificationTask(train, val, tokenizer, classifier, o, r.FineTune))
             trained = Trainer.Train(task, run, resume: false, progress, ct);
+        parallel?.Communicator.Barrier(); // rank 0 has written the best weights
 
         using var loaded = kind.Load(run);
         var model = loaded.As<ISequenceClassifier>("classification");
@@ -204,6 +212,8 @@ public static class FineTuning
             ct
         );
         var result = new FineTuneResult(run.Path, model.Labels, trainIdx.Length, valIdx.Length, testIdx.Length, trained, report);
+        if (!lead)
+            return result;
         AtomicFile.WriteAllText(Path.Combine(run.Path, "test_report.json"), JsonSerializer.Serialize(result, Json.Indented));
         new SplitRecord(
             Path.GetFullPath(dataPath),

@@ -67,3 +67,9 @@ public interface ITrainingCallback
     /// <summary>Once, after the last step (also when stopped early or cancelled).</summary>
     void OnTrainingEnd(TrainingContext context, TrainingResult result) { }
 }
+
+/// <summary>
+/// A callback that decides rather than writes (early stopping): in data-parallel training it runs on every rank, so that
+/// every rank stops at the same step. Other callbacks run on rank 0 only.
+/// </summary>
+public interface IEveryRankCallback : ITrainingCallback { }
