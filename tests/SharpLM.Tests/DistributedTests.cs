@@ -245,41 +245,7 @@ public class DistributedTests
     {
         var (dir, csv, tok) = await FineTuningCliTests.ToyCsvFiles();
         string output = Path.Combine(dir, "dp-classifier");
-        var r = await Run(
-            2,
-            "finetune",
-            "--data",
-            csv,
-            "--text-column",
-            "review",
-            "--label-column",
-            "sentiment",
-            "--output",
-            output,
-            "--tokenizer",
-            tok,
-            "--architecture",
-            "bert",
-            "--n-layer",
-            "2",
-            "--n-head",
-            "2",
-            "--n-embd",
-            "32",
-            "--block-size",
-            "16",
-            "--batch-size",
-            "8",
-            "--lr",
-            "2e-3",
-            "--dropout",
-            "0",
-            "--epochs",
-            "6",
-            "--distributed",
-            "mpi",
-            "--json"
-        );
+        var r = await Run(2, FineTuningCliTests.ToyFineTune(csv, output, "--tokenizer", tok, "--batch-size", "8", "--distributed", "mpi"));
         Assert.True(r.Code == 0, r.Err);
         var report = JsonNode.Parse(r.Out)!;
         Assert.True((double)report["test"]!["accuracy"]! > 0.9, r.Out);

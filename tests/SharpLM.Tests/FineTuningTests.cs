@@ -308,7 +308,14 @@ public class FineTuningCliTests
     {
         var (dir, csv, tok) = await ToyCsv();
         string run = Path.Combine(dir, "reviews");
-        var ft = await Run(
+        var ft = await Run(ToyFineTune(csv, run, "--tokenizer", tok, "--eval-interval", "40"));
+        Assert.True(ft.Code == 0, ft.Err);
+        return run;
+    });
+
+    /// <summary>`finetune` on the toy reviews with a 2-layer, 32-wide BERT that learns them in 6 epochs; plus <paramref name="extra"/>.</summary>
+    public static string[] ToyFineTune(string csv, string output, params string[] extra) =>
+        [
             "finetune",
             "--data",
             csv,
@@ -317,9 +324,7 @@ public class FineTuningCliTests
             "--label-column",
             "sentiment",
             "--output",
-            run,
-            "--tokenizer",
-            tok,
+            output,
             "--n-layer",
             "2",
             "--n-head",
@@ -334,13 +339,9 @@ public class FineTuningCliTests
             "6",
             "--dropout",
             "0",
-            "--eval-interval",
-            "40",
-            "--json"
-        );
-        Assert.True(ft.Code == 0, ft.Err);
-        return run;
-    });
+            "--json",
+            .. extra,
+        ];
 
     /// <summary>A BERT classifier fine-tuned on the toy reviews (pos/neg), made once per test run.</summary>
     public static Task<string> TrainedToyClassifier() => ToyClassifier.Value;

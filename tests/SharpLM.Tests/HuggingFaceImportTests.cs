@@ -389,26 +389,8 @@ public class HuggingFaceImportTests
         string encoder = HfBertFolder(await ServingModels.TrainedMlm(), "BertModel", keepPrefix: false, keepHead: false, keepPooler: false);
         var (_, csv, _) = await FineTuningCliTests.ToyCsvFiles();
         string output = Path.Combine(TestData.TempDir(), "ft");
-        var r = await Cli.Run(
-            "finetune",
-            "--task",
-            "classify",
-            "--data",
-            csv,
-            "--text-column",
-            "review",
-            "--label-column",
-            "sentiment",
-            "--from",
-            encoder,
-            "--output",
-            output,
-            "--epochs",
-            "1",
-            "--block-size",
-            "16",
-            "--json"
-        );
+        string[] args = ["finetune", "--data", csv, "--text-column", "review", "--label-column", "sentiment", "--from", encoder];
+        var r = await Cli.Run([.. args, "--output", output, "--epochs", "1", "--block-size", "16", "--json"]);
         Assert.True(r.Code == 0, r.Err);
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
     }
