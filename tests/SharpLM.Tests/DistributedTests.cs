@@ -197,6 +197,12 @@ public class DistributedTests
             Assert.Contains("waited 3 s for the other ranks", running.Err);
             Assert.Contains("--resume", running.Err);
             Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), $"ended after {waited.Elapsed}");
+            // mpiexec has signalled the stopped rank to end; once it runs again, it does.
+            using (var resume = Process.Start("kill", ["-CONT", hung.ToString()]))
+                await resume.WaitForExitAsync();
+            var gone = Stopwatch.StartNew();
+            while (RankProcesses(run).Count > 0 && gone.Elapsed < TimeSpan.FromSeconds(20))
+                await Task.Delay(100);
             Assert.Empty(RankProcesses(run));
         }
         finally

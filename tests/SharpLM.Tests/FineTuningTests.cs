@@ -313,7 +313,7 @@ public class FineTuningCliTests
         return run;
     });
 
-    /// <summary>`finetune` on the toy reviews with a 2-layer, 32-wide BERT that learns them in 6 epochs; plus <paramref name="extra"/>.</summary>
+    /// <summary>`finetune` on the toy reviews with a 2-layer, 32-wide BERT that learns them in 6 epochs, plus extra flags.</summary>
     public static string[] ToyFineTune(string csv, string output, params string[] extra) =>
         [
             "finetune",
