@@ -10,14 +10,38 @@ public static class ScoreCommand
 {
     public static Command Build(CliContext ctx)
     {
-        var metric = new Option<string>("--metric") { Description = "bleu, chrf or rouge.", Required = true };
-        metric.AcceptOnlyFromAmong("bleu", "chrf", "rouge");
-        var hyp = new Option<string>("--hyp") { Description = "System output: one segment per line.", Required = true };
+        var metric = new Option<string>("--metric") { Description = "bleu, chrf, rouge, seqeval or squad.", Required = true };
+        metric.AcceptOnlyFromAmong("bleu", "chrf", "rouge", "seqeval", "squad");
+        var hyp = new Option<string?>("--hyp")
+        {
+            Description = "System output: one segment per line (seqeval: one sentence's space-separated tags per line).",
+        };
         var refs = new Option<string[]>("--ref")
         {
-            Description = "Reference file, as many lines as --hyp; repeat for several references.",
-            Required = true,
+            Description = "Reference file, as many lines as --hyp; repeat for several references (seqeval: one).",
             AllowMultipleArgumentsPerToken = false,
+        };
+        var mode = new Option<string>("--mode")
+        {
+            Description = "seqeval: default (conlleval's lenient chunks) or strict (a tagging scheme's well-formed entities only).",
+            DefaultValueFactory = _ => "default",
+        };
+        mode.AcceptOnlyFromAmong("default", "strict");
+        var scheme = new Option<string?>("--scheme")
+        {
+            Description = "seqeval strict mode: IOB2, IOE2, IOBES or BILOU (default: detected).",
+        };
+        var digits = new Option<int>("--digits") { Description = "seqeval: digits in the printed report.", DefaultValueFactory = _ => 2 };
+        var pred = new Option<string?>("--pred") { Description = "squad: predictions, a JSON object of question id → answer text." };
+        var data = new Option<string?>("--data") { Description = "squad: the SQuAD 1.1 or 2.0 JSON file the predictions answer." };
+        var naProb = new Option<string?>("--na-prob")
+        {
+            Description = "squad 2.0: question id → probability of no answer (best thresholds).",
+        };
+        var naThresh = new Option<double>("--na-prob-thresh")
+        {
+            Description = "squad 2.0: answer \"\" where the no-answer probability exceeds this.",
+            DefaultValueFactory = _ => 1.0,
         };
         var tokenize = new Option<string?>("--tokenize")
         {
@@ -48,7 +72,11 @@ public static class ScoreCommand
             Description = "ROUGE: a string that separates sentences within a line (e.g. <n>); rougeLsum splits there.",
         };
         var perLine = new Option<bool>("--per-line") { Description = "Also each line's score (sentence BLEU with effective order)." };
-        var cmd = new Command("score", "BLEU and chrF as sacrebleu computes them, ROUGE as rouge-score does, over files of lines.");
+        var cmd = new Command(
+            "score",
+            "BLEU and chrF as sacrebleu computes them, ROUGE as rouge-score does, entity F1 as seqeval does, and SQuAD exact match and F1 "
+                + "as the official script does."
+        );
         foreach (
             var o in new Option[]
             {
@@ -64,6 +92,13 @@ public static class ScoreCommand
                 types,
                 separator,
                 perLine,
+                mode,
+                scheme,
+                digits,
+                pred,
+                data,
+                naProb,
+                naThresh,
                 CliApp.JsonOption,
             }
         )
@@ -89,6 +124,49 @@ public static class ScoreCommand
                         Only(tokenize, "bleu");
                     if (which == "rouge")
                         Only(lowercase, "bleu");
+                    Only(mode, "seqeval");
+                    Only(scheme, "seqeval");
+                    Only(digits, "seqeval");
+                    Only(pred, "squad");
+                    Only(data, "squad");
+                    Only(naProb, "squad");
+                    Only(naThresh, "squad");
+                    bool json = p.GetValue(CliApp.JsonOption);
+                    if (which == "squad")
+                    {
+                        foreach (var o in new Option[] { hyp, refs, perLine, tokenize, lowercase })
+                            if (p.GetResult(o) is { Implicit: false })
+                                throw new SharpLMException($"{o.Name} does not apply to --metric squad; give --pred and --data.");
+                        Squad(
+                            ctx,
+                            p.GetValue(pred) ?? throw new SharpLMException("--metric squad needs --pred PREDICTIONS.json."),
+                            p.GetValue(data) ?? throw new SharpLMException("--metric squad needs --data SQUAD.json."),
+                            p.GetValue(naProb),
+                            p.GetValue(naThresh),
+                            json
+                        );
+                        return Task.FromResult(0);
+                    }
+                    if (p.GetValue(hyp) is null || p.GetValue(refs) is not { Length: > 0 })
+                        throw new SharpLMException($"--metric {which} needs --hyp and --ref.");
+                    if (which == "seqeval")
+                    {
+                        foreach (var o in new Option[] { perLine, tokenize, lowercase })
+                            if (p.GetResult(o) is { Implicit: false })
+                                throw new SharpLMException($"{o.Name} does not apply to --metric seqeval.");
+                        if (p.GetValue(refs)!.Length != 1)
+                            throw new SharpLMException("--metric seqeval takes one --ref file of reference tags.");
+                        Seqeval(
+                            ctx,
+                            p.GetValue(hyp)!,
+                            p.GetValue(refs)![0],
+                            p.GetValue(mode)!,
+                            p.GetValue(scheme),
+                            p.GetValue(digits),
+                            json
+                        );
+                        return Task.FromResult(0);
+                    }
 
                     var hypotheses = TextLines.Read(p.GetValue(hyp)!, "--hyp");
                     var references = p.GetValue(refs)!.Select(r => (IReadOnlyList<string>)TextLines.Read(r, "--ref")).ToList();
@@ -98,7 +176,6 @@ public static class ScoreCommand
                                 $"--ref '{p.GetValue(refs)![k]}' has {references[k].Count} lines but --hyp has {hypotheses.Count}; "
                                     + "each hypothesis line needs one reference line."
                             );
-                    bool json = p.GetValue(CliApp.JsonOption);
                     switch (which)
                     {
                         case "bleu":
@@ -146,6 +223,40 @@ public static class ScoreCommand
     }
 
     static string F(double x, string format) => x.ToString(format, CultureInfo.InvariantCulture);
+
+    /// <summary>Entity scores per type and averaged, printed as seqeval's classification_report.</summary>
+    static void Seqeval(CliContext ctx, string hypPath, string refPath, string mode, string? scheme, int digits, bool json)
+    {
+        static List<IReadOnlyList<string>> Tags(string path, string flag) =>
+            TextLines.Read(path, flag).Select(l => (IReadOnlyList<string>)SharpLM.Evaluation.TextMetrics.PythonText.Split(l)).ToList();
+        var report = SharpLM.Evaluation.TaskMetrics.Seqeval.Report(Tags(refPath, "--ref"), Tags(hypPath, "--hyp"), mode, scheme);
+        if (json)
+            ctx.WriteJson(
+                new
+                {
+                    metric = "seqeval",
+                    report.Mode,
+                    report.Scheme,
+                    report.Types,
+                    report.Micro,
+                    report.Macro,
+                    report.Weighted,
+                }
+            );
+        else
+            ctx.Out.WriteLine(report.Format(digits));
+    }
+
+    /// <summary>The official SQuAD script's numbers.</summary>
+    static void Squad(CliContext ctx, string predPath, string dataPath, string? naProbPath, double threshold, bool json)
+    {
+        var result = SharpLM.Evaluation.TaskMetrics.SquadEvaluation.Evaluate(dataPath, predPath, naProbPath, threshold);
+        if (json)
+            ctx.WriteJson(result);
+        else
+            foreach (var (k, v) in result)
+                ctx.Out.WriteLine($"{k}: {(v is double d ? F(d, "F4") : v)}");
+    }
 
     static void Bleu(
         CliContext ctx,

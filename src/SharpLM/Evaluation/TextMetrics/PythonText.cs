@@ -111,4 +111,39 @@ public static class PythonText
                 or UnicodeCategory.ModifierLetter
                 or UnicodeCategory.ModifierSymbol
         || r.Value is '\'' or '.' or ':' or '^' or '`' or 0xB7 or 0x2019;
+
+    /// <summary>
+    /// format(value, '.Nf'): .NET's fixed-point formatting rounds the exact binary value too, except at an exact tie
+    /// (a value like 0.125), which Python rounds to even and .NET away from zero; ties are detected exactly.
+    /// </summary>
+    public static string FixedPoint(double value, int digits)
+    {
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        if (!double.IsFinite(value))
+            return double.IsNaN(value) ? "nan"
+                : value > 0 ? "inf"
+                : "-inf";
+        long bits = BitConverter.DoubleToInt64Bits(Math.Abs(value));
+        int exponent = (int)((bits >> 52) & 0x7FF);
+        long mantissa = bits & 0xFFFFFFFFFFFFFL;
+        if (exponent == 0)
+            exponent++;
+        else
+            mantissa |= 1L << 52;
+        exponent -= 1075; // |value| = mantissa · 2^exponent
+        if (exponent < 0 && exponent > -1100)
+        {
+            var scaled = new System.Numerics.BigInteger(mantissa) * System.Numerics.BigInteger.Pow(10, digits);
+            var denominator = System.Numerics.BigInteger.One << -exponent;
+            var quotient = System.Numerics.BigInteger.DivRem(scaled, denominator, out var remainder);
+            if (remainder * 2 == denominator)
+            {
+                var even = quotient.IsEven ? quotient : quotient + 1;
+                string text = even.ToString(culture).PadLeft(digits + 1, '0');
+                string number = digits == 0 ? text : text[..^digits] + "." + text[^digits..];
+                return (value < 0 ? "-" : "") + number;
+            }
+        }
+        return value.ToString("F" + digits, culture);
+    }
 }
