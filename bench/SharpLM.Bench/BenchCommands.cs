@@ -85,6 +85,7 @@ public static class BenchCommands
         bench.Subcommands.Add(CompressionBenchCommands.Quantize(ctx));
         bench.Subcommands.Add(CompressionBenchCommands.Prune(ctx));
         bench.Subcommands.Add(CompressionBenchCommands.Export(ctx));
+        bench.Subcommands.Add(CompressionBenchCommands.Search(ctx));
         return bench;
     }
 

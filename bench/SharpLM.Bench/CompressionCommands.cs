@@ -206,4 +206,50 @@ public static class CompressionBenchCommands
         );
         return cmd;
     }
+
+    public static Command Search(CliContext ctx)
+    {
+        var model = new Option<string>("--model") { Description = "A run whose encoder embeds passages and queries.", Required = true };
+        var input = new Option<string[]>("--input")
+        {
+            Description = "Corpus files, folders or catalogue names (default: sotu).",
+            DefaultValueFactory = _ => ["sotu"],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var queries = new Option<int>("--queries") { Description = "Paragraphs sampled as queries.", DefaultValueFactory = _ => 500 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the sample.", DefaultValueFactory = _ => 1 };
+        var cmd = new Command(
+            "search",
+            "Recall@1/@10 and MRR of semantic search (a paragraph's first sentence finds its paragraph), and queries/s."
+        );
+        foreach (var o in new Option[] { model, input, queries, seed, CliApp.JsonOption })
+            cmd.Options.Add(o);
+        cmd.SetAction(
+            CliApp.Guard(
+                ctx,
+                (p, _) =>
+                {
+                    Runtime.TorchRuntime.EnsureLoaded();
+                    var r = SearchBenchmark.Run(
+                        p.GetValue(model)!,
+                        p.GetValue(input)!,
+                        p.GetValue(queries),
+                        p.GetValue(seed),
+                        new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"))
+                    );
+                    if (p.GetValue(CliApp.JsonOption))
+                        ctx.WriteJson(r);
+                    else
+                        ctx.Out.WriteLine(
+                            $"{r.Passages:N0} passages × {r.Dimensions} (indexed at {r.IndexPassagesPerSecond:N0}/s); {r.Queries} queries: "
+                                + $"recall@1 {r.RecallAt1:P1}, recall@10 {r.RecallAt10:P1} (chance {r.ChanceRecallAt10:P2}), "
+                                + $"MRR {r.MeanReciprocalRank:F3}; {r.QueriesPerSecond:N0} queries/s "
+                                + $"({r.SearchOnlyQueriesPerSecond:N0}/s for the exact search alone)"
+                        );
+                    return Task.FromResult(0);
+                }
+            )
+        );
+        return cmd;
+    }
 }

@@ -174,6 +174,8 @@ public static class CliApp
         root.Subcommands.Add(CompressionCommands.Quantize(ctx));
         root.Subcommands.Add(CompressionCommands.Prune(ctx));
         root.Subcommands.Add(ExportCommand.Create(ctx));
+        root.Subcommands.Add(SearchCommands.Index(ctx));
+        root.Subcommands.Add(SearchCommands.Search(ctx));
         root.Subcommands.Add(ServeCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
         return root;

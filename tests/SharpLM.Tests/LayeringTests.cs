@@ -57,6 +57,7 @@ public class LayeringTests
         ["Compression"] = UpToKinds,
         ["Export"] = UpToKinds,
         ["Pipelines"] = UpToKinds,
+        ["Retrieval"] = [.. UpToKinds, "Pipelines"],
         ["Serving"] = [.. UpToKinds, "Workflows", "Pipelines"],
     };
 

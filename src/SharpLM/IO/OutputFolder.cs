@@ -65,6 +65,14 @@ public sealed record FolderKind(string Name, string Description, string[] Entrie
         ]
     );
 
+    /// <summary>Written by 'index': passage vectors for semantic search.</summary>
+    public static readonly FolderKind SearchIndex = new(
+        "index",
+        "search index folder",
+        ["index.json", "vectors.safetensors", "passages.jsonl"],
+        "index.json"
+    );
+
     /// <summary>Written by 'data split'.</summary>
     public static readonly FolderKind LabelledSplit = new(
         "split",
