@@ -176,6 +176,7 @@ public static class CliApp
         root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(SearchCommands.Index(ctx));
         root.Subcommands.Add(SearchCommands.Search(ctx));
+        root.Subcommands.Add(EmbeddingsCommands.Build(ctx));
         root.Subcommands.Add(ServeCommand.Build(ctx));
         root.Subcommands.Add(QuickstartCommand.Build(ctx));
         return root;

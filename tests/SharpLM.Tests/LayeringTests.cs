@@ -58,6 +58,7 @@ public class LayeringTests
         ["Export"] = UpToKinds,
         ["Pipelines"] = UpToKinds,
         ["Retrieval"] = [.. UpToKinds, "Pipelines"],
+        ["Embeddings"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources", "Data"],
         ["Serving"] = [.. UpToKinds, "Workflows", "Pipelines"],
     };
 

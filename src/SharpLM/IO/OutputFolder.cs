@@ -73,6 +73,9 @@ public sealed record FolderKind(string Name, string Description, string[] Entrie
         "index.json"
     );
 
+    /// <summary>Written by 'embeddings train'.</summary>
+    public static readonly FolderKind WordVectors = new("word-vectors", "word vectors folder", ["vectors.txt"]);
+
     /// <summary>Written by 'data split'.</summary>
     public static readonly FolderKind LabelledSplit = new(
         "split",
