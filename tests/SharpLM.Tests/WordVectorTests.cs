@@ -84,6 +84,9 @@ public class WordVectorTests
         File.WriteAllLines(path, ["king 1 0 0", "queen 1 1 0", "man 0 0 1", "woman 0 1 1", "apple 5 -1 0"]);
         var glove = WordVectors.Load(path);
         Assert.Equal("queen", glove.Analogy("man", "woman", "king")[0].Word);
+        string questions = Path.Combine(TestData.TempDir(), "questions.txt");
+        File.WriteAllLines(questions, [": gender", "man woman king queen", "Man Woman King Apple", "man woman king prince"]);
+        Assert.Equal((1, 2, 1), glove.AnalogyAccuracy(questions)); // right, wrong, and one with a word outside the vocabulary
         File.WriteAllLines(path, ["3 2", "a 1 0", "b 0 1 2", "c 1 1"]);
         var e = Assert.Throws<SharpLMException>(() => WordVectors.Load(path));
         Assert.Contains("line 3 has 3 numbers but the vectors have 2 dimensions", e.Message);

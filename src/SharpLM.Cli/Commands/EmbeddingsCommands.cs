@@ -133,19 +133,45 @@ public static class EmbeddingsCommands
         var words = new Option<string[]>("--words")
         {
             Description = "a b c for a : b :: c : ? (answered by b − a + c).",
-            Required = true,
             AllowMultipleArgumentsPerToken = true,
+        };
+        var file = new Option<string?>("--file")
+        {
+            Description = "Score a questions file instead ('a b c d' per line, ': section' headers).",
         };
         var top = new Option<int>("--top") { Description = "How many answers.", DefaultValueFactory = _ => 5 };
         var cmd = new Command("analogy", "a : b :: c : ? by the words nearest to b − a + c.");
-        foreach (var o in new Option[] { vectors, words, top, CliApp.JsonOption })
+        foreach (var o in new Option[] { vectors, words, file, top, CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
                 ctx,
                 (p, _) =>
                 {
-                    var w = p.GetValue(words)!.Select(x => x.ToLowerInvariant()).ToArray();
+                    if (p.GetValue(file) is string questions)
+                    {
+                        if (p.GetValue(words) is { Length: > 0 })
+                            throw new SharpLMException("Give --words or --file, not both.");
+                        var (correct, answered, skipped) = Open(p.GetValue(vectors)!).AnalogyAccuracy(questions);
+                        double accuracy = answered == 0 ? 0 : (double)correct / answered;
+                        if (p.GetValue(CliApp.JsonOption))
+                            ctx.WriteJson(
+                                new
+                                {
+                                    questions,
+                                    correct,
+                                    answered,
+                                    skipped,
+                                    accuracy,
+                                }
+                            );
+                        else
+                            ctx.Out.WriteLine(
+                                $"{correct}/{answered} correct ({accuracy:P1}); {skipped} skipped (a word outside the vocabulary)"
+                            );
+                        return Task.FromResult(0);
+                    }
+                    var w = (p.GetValue(words) ?? []).Select(x => x.ToLowerInvariant()).ToArray();
                     if (w.Length != 3)
                         throw new SharpLMException("--words takes three words: a b c, for a : b :: c : ?.");
                     Print(ctx, p.GetValue(CliApp.JsonOption), w, Open(p.GetValue(vectors)!).Analogy(w[0], w[1], w[2], p.GetValue(top)));

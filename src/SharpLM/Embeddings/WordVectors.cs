@@ -57,6 +57,39 @@ public sealed class WordVectors
         return Nearest(query, top, [a, b, c]);
     }
 
+    /// <summary>
+    /// Accuracy on an analogy file in word2vec's questions-words.txt format ("a b c d" per line, ": section" lines
+    /// between sections, compared lower-cased): a question counts when d is the nearest word to b − a + c; questions with a
+    /// word outside the vocabulary are skipped, as word2vec's compute-accuracy skips them.
+    /// </summary>
+    public (int Correct, int Answered, int Skipped) AnalogyAccuracy(string path)
+    {
+        if (!File.Exists(path))
+            throw new SharpLMException($"Analogy file {path} does not exist.");
+        int correct = 0,
+            answered = 0,
+            skipped = 0,
+            lineNo = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNo++;
+            var words = line.ToLowerInvariant().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (words.Length == 0 || words[0].StartsWith(':'))
+                continue;
+            if (words.Length != 4)
+                throw new SharpLMException($"{path} line {lineNo} has {words.Length} words; an analogy line is 'a b c d'.");
+            if (!words.All(Contains))
+            {
+                skipped++;
+                continue;
+            }
+            answered++;
+            if (Analogy(words[0], words[1], words[2], 1)[0].Word == words[3])
+                correct++;
+        }
+        return (correct, answered, skipped);
+    }
+
     ReadOnlySpan<float> Unit(string word) =>
         _index.TryGetValue(word, out int i)
             ? _unit.AsSpan(i * Dimensions, Dimensions)
