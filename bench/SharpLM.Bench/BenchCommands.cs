@@ -84,8 +84,8 @@ public static class BenchCommands
         bench.Subcommands.Add(BuildLstm(ctx));
         bench.Subcommands.Add(CompressionBenchCommands.Quantize(ctx));
         bench.Subcommands.Add(CompressionBenchCommands.Prune(ctx));
-        bench.Subcommands.Add(CompressionBenchCommands.Export(ctx));
-        bench.Subcommands.Add(CompressionBenchCommands.Search(ctx));
+        bench.Subcommands.Add(InteropBenchCommands.Export(ctx));
+        bench.Subcommands.Add(InteropBenchCommands.Search(ctx));
         return bench;
     }
 

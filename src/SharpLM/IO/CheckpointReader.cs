@@ -40,9 +40,13 @@ public static class CheckpointReader
     /// <paramref name="module"/>. Every missing or unknown tensor and every shape is checked from the headers before
     /// anything is copied; problems become one line naming the tensors. Returns the parameters that were absent and allowed to be.
     /// </summary>
-    public static IReadOnlyList<string> Load(nn.Module module, string path, CheckpointRules rules)
+    public static IReadOnlyList<string> Load(nn.Module module, string path, CheckpointRules rules) =>
+        Load(module, Safetensors.File.OpenSet(path), rules);
+
+    /// <summary>As <see cref="Load(nn.Module, string, CheckpointRules)"/>, from a file (or shard set) already opened.</summary>
+    public static IReadOnlyList<string> Load(nn.Module module, Safetensors.File file, CheckpointRules rules)
     {
-        var file = Safetensors.File.OpenSet(path);
+        string path = file.Path;
         var plan = new List<(Tensor Parameter, string Key, bool Transpose)>();
         var missing = new List<string>();
         var allowedMissing = new List<string>();

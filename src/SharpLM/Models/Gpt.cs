@@ -209,8 +209,9 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates, IMixedPrecis
     /// <summary>As <see cref="LoadWeights(string)"/>; a body load (a classifier's) leaves other stored tensors alone.</summary>
     public void LoadWeights(string path, bool rejectUnknown)
     {
-        CheckpointReader.Load(this, path, Checkpoint(rejectUnknown));
-        RequireTiedHead(path);
+        var file = Safetensors.File.OpenSet(path); // headers parsed once for the load and the tied-head check
+        CheckpointReader.Load(this, file, Checkpoint(rejectUnknown));
+        RequireTiedHead(file);
     }
 
     /// <summary>How GPT-2 checkpoints name and orient this model's parameters.</summary>
@@ -230,16 +231,15 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>, IHiddenStates, IMixedPrecis
         || stored == "lm_head.weight";
 
     /// <summary>A stored lm_head that is not the token embedding would be silently replaced by it: refuse instead.</summary>
-    void RequireTiedHead(string path)
+    void RequireTiedHead(Safetensors.File file)
     {
-        var file = Safetensors.File.OpenSet(path);
         if (!file.Entries.ContainsKey("lm_head.weight"))
             return;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         if (!file.Read("lm_head.weight").to(wte.weight!.dtype).eq(wte.weight!).all().item<bool>())
             throw new SharpLMException(
-                $"{path}: lm_head.weight differs from the token embedding, but SharpLM's GPT ties them (tie_word_embeddings); this "
+                $"{file.Path}: lm_head.weight differs from the token embedding, but SharpLM's GPT ties them (tie_word_embeddings); this "
                     + "model cannot be loaded."
             );
     }
