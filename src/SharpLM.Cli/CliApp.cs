@@ -239,7 +239,7 @@ public static class CliApp
             catch (SharpLMException e)
             {
                 ctx.Err.WriteLine($"error: {InFlags(e.Message, parse)}");
-                return EndWorld(ExitCodes.UserError);
+                return EndWorld(ctx, ExitCodes.UserError);
             }
             catch (OperationCanceledException)
             {
@@ -262,7 +262,7 @@ public static class CliApp
                     $"internal error ({e.GetType().Name}): {e.Message.Split('\n')[0]}. This is a bug in SharpLM; set SHARPLM_DEBUG=1 "
                         + "for the stack trace and report it."
                 );
-                return EndWorld(ExitCodes.InternalError);
+                return EndWorld(ctx, ExitCodes.InternalError);
             }
         };
 
@@ -270,11 +270,16 @@ public static class CliApp
     /// A rank that fails in a data-parallel run ends the others too (they would wait for it in the next collective),
     /// after its own message is out.
     /// </summary>
-    static int EndWorld(int code)
+    static int EndWorld(CliContext ctx, int code)
     {
         if (Distributed.MpiCommunicator.IsDistributed)
         {
+            // MPI_Abort ends this process at once, and mpiexec tears down the output forwarding with it: the message must
+            // be out of every buffer and given a moment to reach mpiexec (ranks that fail alike exit by themselves meanwhile).
+            ctx.Err.Flush();
+            ctx.Out.Flush();
             Console.Error.Flush();
+            Thread.Sleep(TimeSpan.FromSeconds(1));
             Distributed.MpiCommunicator.World.Abort(code);
         }
         return code;
