@@ -168,6 +168,8 @@ public static class CliApp
         root.Subcommands.Add(FillMaskCommand.Build(ctx));
         root.Subcommands.Add(FineTuneCommand.Build(ctx));
         root.Subcommands.Add(ClassifyCommand.Build(ctx));
+        root.Subcommands.Add(TaskHeadCommands.Ner(ctx));
+        root.Subcommands.Add(TaskHeadCommands.Qa(ctx));
         root.Subcommands.Add(TuneCommand.Build(ctx));
         root.Subcommands.Add(ScoreCommand.Build(ctx));
         root.Subcommands.Add(Seq2SeqCommands.Translate(ctx));

@@ -101,6 +101,56 @@ public static class DataCommands
         data.Subcommands.Add(list);
         data.Subcommands.Add(get);
         data.Subcommands.Add(SplitCommand.Build(ctx));
+        data.Subcommands.Add(Silver(ctx));
         return data;
+    }
+
+    /// <summary>data silver: gazetteer-labelled NER sentences or cloze SQuAD questions from the sotu speeches.</summary>
+    static Command Silver(CliContext ctx)
+    {
+        var task = new Option<string>("--task")
+        {
+            Description = "ner (CoNLL-style JSONL), qa (SQuAD 1.1) or qa2 (SQuAD 2.0).",
+            Required = true,
+        };
+        task.AcceptOnlyFromAmong("ner", "qa", "qa2");
+        var output = new Option<string>("--output") { Description = "Folder for train.* and test.* and a README.", Required = true };
+        var seed = new Option<int>("--seed")
+        {
+            Description = "Seed of the sentences without entities (ner).",
+            DefaultValueFactory = _ => 1337,
+        };
+        var cmd = new Command(
+            "silver",
+            "Make silver-labelled NER or QA data from the State of the Union speeches with first-name and US-state lists "
+                + "(rules in its README)."
+        );
+        foreach (var o in new Option[] { task, output, seed, CliApp.JsonOption })
+            cmd.Options.Add(o);
+        cmd.SetAction(
+            CliApp.Guard(
+                ctx,
+                async (p, ct) =>
+                {
+                    var summary = await Data.SilverLabels.WriteAsync(
+                        p.GetValue(task)!,
+                        p.GetValue(output)!,
+                        CliApp.Catalog(p),
+                        p.GetValue(seed),
+                        ct
+                    );
+                    if (p.GetValue(CliApp.JsonOption))
+                        ctx.WriteJson(summary);
+                    else
+                        ctx.Out.WriteLine(
+                            $"{summary.Output}: {summary.TrainItems} training and {summary.TestItems} test "
+                                + $"{(summary.Task == "ner" ? "sentences" : "questions")}; "
+                                + string.Join(", ", summary.Entities.Select(e => $"{e.Key} {e.Value}"))
+                        );
+                    return 0;
+                }
+            )
+        );
+        return cmd;
     }
 }

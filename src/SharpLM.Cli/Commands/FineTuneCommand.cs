@@ -14,7 +14,7 @@ public static class FineTuneCommand
     public static (Option[] Options, Func<ParseResult, FineTuneRequest> Parse) RequestOptions(string defaultOutput)
     {
         var taskOption = new Option<string>("--task") { Description = "Fine-tuning task.", DefaultValueFactory = _ => "classify" };
-        taskOption.AcceptOnlyFromAmong("classify", "seq2seq");
+        taskOption.AcceptOnlyFromAmong("classify", "seq2seq", "ner", "qa");
         var data = ClassifierOptions.Data();
         var textColumn = ClassifierOptions.TextColumn();
         var labelColumn = ClassifierOptions.LabelColumn();
@@ -183,21 +183,47 @@ public static class FineTuneCommand
         var (options, parse) = RequestOptions("");
         var cmd = new Command(
             "finetune",
-            "Fine-tune a text classifier on labelled data (--task classify: accuracy, P/R/F1, confusion matrix on the test split) or "
-                + "train an encoder-decoder on text pairs (--task seq2seq: BLEU, chrF and error rates on the test split)."
+            "Fine-tune a text classifier on labelled data (--task classify: accuracy, P/R/F1, confusion matrix on the test split), "
+                + "train an encoder-decoder on text pairs (--task seq2seq: BLEU, chrF and error rates), a named-entity tagger on CoNLL or "
+                + "JSONL sentences (--task ner: seqeval entity F1) or an extractive question-answering model on a SQuAD file (--task qa: "
+                + "exact match and F1)."
         );
-        foreach (var o in options.Append(CliApp.JsonOption).Concat(Seq2SeqCommands.FineTuneOptions).Concat(DistributedFlags.All))
+        foreach (
+            var o in options
+                .Append(CliApp.JsonOption)
+                .Concat(Seq2SeqCommands.FineTuneOptions)
+                .Concat(TaskHeadCommands.FineTuneOptions)
+                .Concat(DistributedFlags.All)
+        )
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
                 ctx,
                 async (p, ct) =>
                 {
-                    if (p.GetValue<string>("--task") == "seq2seq")
+                    string task = p.GetValue<string>("--task")!;
+                    foreach (var o in TaskHeadCommands.FineTuneOptions)
+                        if (task is "classify" or "seq2seq" && p.GetResult(o) is { Implicit: false })
+                            throw new SharpLMException($"{o.Name} applies to --task ner or qa; drop it with --task {task}.");
+                    if (task == "seq2seq")
                         return await Seq2SeqCommands.FineTune(ctx, p, ct);
                     foreach (var o in Seq2SeqCommands.FineTuneOptions)
                         if (p.GetResult(o) is { Implicit: false })
-                            throw new SharpLMException($"{o.Name} applies to --task seq2seq; drop it with --task classify.");
+                            throw new SharpLMException($"{o.Name} applies to --task seq2seq; drop it with --task {task}.");
+                    if (task is "ner" or "qa")
+                    {
+                        var shared = parse(p);
+                        return await TaskHeadCommands.FineTune(
+                            ctx,
+                            p,
+                            shared with
+                            {
+                                Training = shared.Training with { Parallel = DistributedFlags.Read(p) },
+                            },
+                            task,
+                            ct
+                        );
+                    }
                     var request = parse(p);
                     var parallel = DistributedFlags.Read(p);
                     request = request with { Training = request.Training with { Parallel = parallel } };

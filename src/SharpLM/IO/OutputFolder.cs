@@ -83,6 +83,9 @@ public sealed record FolderKind(string Name, string Description, string[] Entrie
         ["train.jsonl", "val.jsonl", "test.jsonl"]
     );
 
+    /// <summary>Written by 'data silver': silver-labelled NER sentences or SQuAD questions, and how they were made.</summary>
+    public static readonly FolderKind SilverData = new("silver", "silver-labelled data folder", ["train.*", "test.*", "README.md"]);
+
     /// <summary>Written by 'tokenizer train'.</summary>
     public static readonly FolderKind Tokenizer = new("tokenizer", "tokenizer folder", ["tokenizer.json"]);
 

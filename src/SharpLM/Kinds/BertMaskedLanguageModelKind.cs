@@ -15,7 +15,7 @@ public sealed class BertMaskedLanguageModelKind : ModelKind
     public override string Objective => "mlm";
     public override ClassifierKind Classifier => new BertClassifierKind();
 
-    public override bool Recognises(ModelConfigFile.Summary c) => c.ModelType == "bert" && !c.HasLabels;
+    public override bool Recognises(ModelConfigFile.Summary c) => c.ModelType == "bert" && !c.HasLabels && !c.Has("ForQuestionAnswering");
 
     public override ITrainingTask CreatePretrainingTask(string? dataDir, ModelShape? shape, RunFolder? existing, TrainOptions options)
     {

@@ -19,6 +19,9 @@ public static class ModelRegistry
         new MlpClassifierKind(),
         new BiLstmClassifierKind(),
         new LstmLanguageModelKind(),
+        new BertTokenClassifierKind(),
+        new GptTokenClassifierKind(),
+        new BertQuestionAnsweringKind(),
     ];
 
     public static IReadOnlyList<ModelKind> Kinds
@@ -93,6 +96,21 @@ public static class ModelRegistry
             $"Unknown architecture '{architecture}'; use one of "
                 + $"{string.Join(", ", Kinds.OfType<ClassifierKind>().Select(k => k.Architecture))}."
         );
+
+    /// <summary>
+    /// The kind with a per-token head of <paramref name="task"/> ("token-classification", "question-answering") on a body.
+    /// </summary>
+    public static TaskHeadKind TaskHeadFor(string task, string architecture)
+    {
+        var kinds = Kinds.OfType<TaskHeadKind>().Where(k => k.Task == task).ToList();
+        return kinds.FirstOrDefault(k =>
+                string.Equals(k.Architecture, architecture, StringComparison.OrdinalIgnoreCase)
+                || (architecture == "gpt" && k.Architecture == "gpt2")
+            )
+            ?? throw new SharpLMException(
+                $"{task} is built on {string.Join(" or ", kinds.Select(k => k.Architecture))}, not '{architecture}'."
+            );
+    }
 
     /// <summary>Loads the model in a run folder (best weights, eval mode) with its tokenizer.</summary>
     public static LoadedModel Load(string path)

@@ -108,7 +108,7 @@ public sealed class BertClassifierKind : SequenceClassifierKind
     public override string Architecture => "bert";
     public override string DefaultTokenizer => TokenizerSource.BertBaseUncased;
 
-    public override bool Recognises(ModelConfigFile.Summary c) => c.ModelType == "bert" && c.HasLabels;
+    public override bool Recognises(ModelConfigFile.Summary c) => c.ModelType == "bert" && c.HasLabels && !c.Has("ForTokenClassification");
 
     protected override ISequenceClassifier FromConfig(string path, int? legacyMaxInput, out int vocabulary)
     {
@@ -168,7 +168,7 @@ public sealed class GptClassifierKind : SequenceClassifierKind
     public override IReadOnlyList<string> Aliases => ["gpt"];
     public override string DefaultTokenizer => TokenizerSource.Gpt2;
 
-    public override bool Recognises(ModelConfigFile.Summary c) => c.ModelType == "gpt2" && c.HasLabels;
+    public override bool Recognises(ModelConfigFile.Summary c) => c.ModelType == "gpt2" && c.HasLabels && !c.Has("ForTokenClassification");
 
     protected override ISequenceClassifier FromConfig(string path, int? legacyMaxInput, out int vocabulary)
     {

@@ -13,7 +13,7 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
 {
     readonly BertEmbeddings embeddings;
     readonly BertEncoder encoder;
-    readonly BertPooler pooler;
+    readonly BertPooler? pooler;
 
     public BertConfig Config { get; }
 
@@ -32,7 +32,24 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
         || stored is "cls.predictions.decoder.weight" or "cls.predictions.decoder.bias"
         || stored.StartsWith("cls.seq_relationship.", StringComparison.Ordinal);
 
-    public Bert(BertConfig config)
+    /// <summary>
+    /// A new encoder; <paramref name="addPoolingLayer"/> false leaves out the [CLS] pooler, as transformers does for the
+    /// heads that read every position (token classification, question answering).
+    /// </summary>
+    /// <summary>
+    /// How a task model takes only the encoder from a pretrained file (masked LM, classifier or Hugging Face BERT): the
+    /// pooler may be missing (masked-LM files have none; a new head's model may have none), other heads are left alone.
+    /// </summary>
+    public static IO.CheckpointRules BodyRules =>
+        new()
+        {
+            BodyPrefix = HuggingFacePrefix,
+            Include = name => name.StartsWith(HuggingFacePrefix, StringComparison.Ordinal),
+            MayBeMissing = IsPooler,
+            RejectUnknown = false,
+        };
+
+    public Bert(BertConfig config, bool addPoolingLayer = true)
         : base(nameof(Bert))
     {
         // library callers get the same runtime set-up (heap policy, threads, a clear load error) as the CLI
@@ -40,7 +57,7 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
         Config = config.Validate();
         embeddings = new BertEmbeddings(config);
         encoder = new BertEncoder(config);
-        pooler = new BertPooler(config);
+        pooler = addPoolingLayer ? new BertPooler(config) : null;
         RegisterComponents();
     }
 
@@ -74,7 +91,8 @@ public sealed class Bert : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>The pooled [CLS] representation [B, H].</summary>
-    public Tensor Pool(Tensor hidden) => pooler.forward(hidden);
+    public Tensor Pool(Tensor hidden) =>
+        (pooler ?? throw new InvalidOperationException("This encoder was built without a pooler.")).forward(hidden);
 
     /// <summary>BERT initialisation: normal(0, initializer_range) weights, zero biases, unit LayerNorm, zero padding row.</summary>
     public static void Initialise(nn.Module module, BertConfig config)

@@ -76,16 +76,5 @@ public sealed class BertClassifier : nn.Module<Tensor, Tensor, Tensor>, ISequenc
     /// Only the encoder, from a masked-LM run or a Hugging Face BERT (a masked-LM file has no pooler: it keeps its
     /// initialisation, as in transformers).
     /// </summary>
-    public void LoadPretrainedBody(string path) =>
-        CheckpointReader.Load(
-            this,
-            path,
-            new CheckpointRules
-            {
-                BodyPrefix = Bert.HuggingFacePrefix,
-                Include = name => name.StartsWith(Bert.HuggingFacePrefix, StringComparison.Ordinal),
-                MayBeMissing = Bert.IsPooler,
-                RejectUnknown = false,
-            }
-        );
+    public void LoadPretrainedBody(string path) => CheckpointReader.Load(this, path, Bert.BodyRules);
 }

@@ -59,6 +59,11 @@ public sealed record BertConfig : IModelConfig
     [JsonPropertyName("max_input_tokens")]
     public int? MaxInputTokens { get; init; }
 
+    /// <summary>A question-answering run's windows and answer length, as fine-tuning used them (SharpLM's; others ignore it).</summary>
+    [JsonPropertyName("qa_windows")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public QaWindowConfig? QaWindows { get; init; }
+
     /// <summary>Hugging Face's: only "absolute" learned positions are computed; relative_key(_query) is refused.</summary>
     [JsonPropertyName("position_embedding_type")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -86,8 +91,13 @@ public sealed record BertConfig : IModelConfig
     public int Context => MaxPositionEmbeddings;
 
     public string Describe() =>
-        $"BERT{(Labels is null ? " (masked LM)" : $" classifier ({Labels.Length} labels)")}, {NumHiddenLayers} layers, "
-        + $"{NumAttentionHeads} heads, {HiddenSize} wide, context {MaxPositionEmbeddings}";
+        $"BERT{Head()}, {NumHiddenLayers} layers, " + $"{NumAttentionHeads} heads, {HiddenSize} wide, context {MaxPositionEmbeddings}";
+
+    string Head() =>
+        ModelConfigFile.HasHead(Architectures, "ForQuestionAnswering") ? " span extractor (question answering)"
+        : Labels is null ? " (masked LM)"
+        : ModelConfigFile.HasHead(Architectures, "ForTokenClassification") ? $" token classifier ({Labels.Length} tags)"
+        : $" classifier ({Labels.Length} labels)";
 
     public BertConfig Validate()
     {
@@ -178,3 +188,10 @@ public sealed record BertConfig : IModelConfig
 
     public BertConfig WithDropout(double p) => this with { HiddenDropoutProb = p, AttentionProbsDropoutProb = p };
 }
+
+/// <summary>How a question-answering model cuts contexts and reads answers (see Data.QaWindows).</summary>
+public sealed record QaWindowConfig(
+    [property: JsonPropertyName("doc_stride")] int DocStride,
+    [property: JsonPropertyName("max_question_tokens")] int MaxQuestionTokens,
+    [property: JsonPropertyName("max_answer_tokens")] int MaxAnswerTokens
+);

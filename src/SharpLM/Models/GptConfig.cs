@@ -116,14 +116,17 @@ public sealed record GptConfig : IModelConfig
     [JsonIgnore]
     public int Context => NPositions;
 
-    public string Describe() =>
-        $"GPT{(Labels is null ? "" : $" classifier ({Labels.Length} labels)")}, {NLayer} layers, {NHead} heads, {NEmbd} wide, context "
-        + $"{NPositions}";
+    public string Describe() => $"GPT{Head()}, {NLayer} layers, {NHead} heads, {NEmbd} wide, context " + $"{NPositions}";
 
     [JsonIgnore]
     public int InnerDim => NInner ?? 4 * NEmbd;
 
     /// <summary>Sets every dropout probability at once.</summary>
+    string Head() =>
+        Labels is null ? ""
+        : ModelConfigFile.HasHead(Architectures, "ForTokenClassification") ? $" token classifier ({Labels.Length} tags)"
+        : $" classifier ({Labels.Length} labels)";
+
     public GptConfig WithDropout(double p) => this with { EmbdPdrop = p, AttnPdrop = p, ResidPdrop = p };
 
     /// <summary>Throws a <see cref="SharpLMException"/> naming the first bad field and what would be valid.</summary>

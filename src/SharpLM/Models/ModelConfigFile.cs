@@ -46,13 +46,14 @@ public static class ModelConfigFile
         where T : IModelConfig => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(config, Json.Indented));
 
     /// <summary>
-    /// A classifier's label names: SharpLM's <c>labels</c>, else, for a Hugging Face *ForSequenceClassification config,
+    /// A classifier's label names: SharpLM's <c>labels</c>, else, for a Hugging Face *ForSequenceClassification or
+    /// *ForTokenClassification config,
     /// its <c>id2label</c> in id order (ids must be 0…n−1). Other configs carry a default id2label that names no task, so
     /// it is not read for them.
     /// </summary>
     public static string[]? LabelsOf(string[]? labels, Dictionary<string, string>? id2Label, string[]? architectures, string config)
     {
-        if (labels is not null || id2Label is null || !IsSequenceClassifier(architectures))
+        if (labels is not null || id2Label is null || !IsLabelledHead(architectures))
             return labels;
         var byId = new SortedDictionary<int, string>();
         foreach (var (id, name) in id2Label)
@@ -63,11 +64,22 @@ public static class ModelConfigFile
         return [.. byId.Values];
     }
 
-    static bool IsSequenceClassifier(string[]? architectures) =>
-        architectures?.Any(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) == true;
+    static bool IsLabelledHead(string[]? architectures) =>
+        architectures?.Any(a =>
+            a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)
+            || a.EndsWith("ForTokenClassification", StringComparison.Ordinal)
+        ) == true;
+
+    /// <summary>Whether a config's architectures name a head ending in <paramref name="suffix"/> ("ForTokenClassification").</summary>
+    public static bool HasHead(string[]? architectures, string suffix) =>
+        architectures?.Any(a => a.EndsWith(suffix, StringComparison.Ordinal)) == true;
 
     /// <summary>The fields a registry needs to tell which kind of model a config.json describes, without knowing the kind.</summary>
-    public sealed record Summary(string ModelType, string[] Architectures, bool HasLabels);
+    public sealed record Summary(string ModelType, string[] Architectures, bool HasLabels)
+    {
+        /// <summary>Whether the architectures name a head ending in <paramref name="suffix"/>.</summary>
+        public bool Has(string suffix) => HasHead(Architectures, suffix);
+    }
 
     public static Summary ReadSummary(string path)
     {
@@ -88,9 +100,7 @@ public static class ModelConfigFile
                     : [];
             bool labels =
                 (root.TryGetProperty("labels", out var l) && l.ValueKind == JsonValueKind.Array)
-                || (
-                    IsSequenceClassifier(architectures) && root.TryGetProperty("id2label", out var i) && i.ValueKind == JsonValueKind.Object
-                );
+                || (IsLabelledHead(architectures) && root.TryGetProperty("id2label", out var i) && i.ValueKind == JsonValueKind.Object);
             return new Summary(type, architectures, labels);
         }
         catch (JsonException e)

@@ -8,7 +8,10 @@ namespace SharpLM.Pipelines;
 /// </summary>
 public interface IPipeline : IDisposable
 {
-    /// <summary>"text-generation", "fill-mask", "text-classification", "feature-extraction", "translation".</summary>
+    /// <summary>
+    /// "text-generation", "fill-mask", "text-classification", "feature-extraction", "translation", "token-classification",
+    /// "question-answering".
+    /// </summary>
     string Task { get; }
     LoadedModel Model { get; }
 }
@@ -22,6 +25,8 @@ public static class Pipeline
         ["text-classification"] = m => new TextClassificationPipeline(m),
         ["feature-extraction"] = m => new FeatureExtractionPipeline(m),
         ["translation"] = m => new TranslationPipeline(m),
+        ["token-classification"] = m => new TokenClassificationPipeline(m),
+        ["question-answering"] = m => new QuestionAnsweringPipeline(m),
     };
 
     /// <summary>Adds the pipeline for a new task (a kind whose <see cref="ModelKind.Task"/> names it).</summary>

@@ -136,32 +136,8 @@ public sealed class VectorIndex
             yield return string.Join(' ', string.Join(' ', current).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
     }
 
-    /// <summary>
-    /// A paragraph cut into consecutive runs of whole sentences (a sentence ends at . ! or ? before a space), each at most
-    /// <paramref name="maxChars"/> long unless one sentence alone is longer; a short paragraph is one run.
-    /// </summary>
-    public static IEnumerable<string> SentenceRuns(string paragraph, int maxChars)
-    {
-        if (maxChars < 1)
-            throw new SharpLMException($"max_chars must be at least 1 (got {maxChars}).");
-        int runStart = 0,
-            lastEnd = -1;
-        for (int i = 0; i <= paragraph.Length; i++)
-        {
-            bool sentenceEnd = i == paragraph.Length || (i > 0 && paragraph[i] == ' ' && paragraph[i - 1] is '.' or '!' or '?');
-            if (!sentenceEnd)
-                continue;
-            // Cut before this sentence when it would make the run too long (a single long sentence stays whole).
-            if (i - runStart > maxChars && lastEnd > runStart)
-            {
-                yield return paragraph[runStart..lastEnd];
-                runStart = lastEnd + 1;
-            }
-            lastEnd = i;
-        }
-        if (runStart < paragraph.Length)
-            yield return paragraph[runStart..];
-    }
+    /// <summary>A paragraph cut into consecutive runs of whole sentences, each at most <paramref name="maxChars"/> long.</summary>
+    public static IEnumerable<string> SentenceRuns(string paragraph, int maxChars) => Data.Sentences.Runs(paragraph, maxChars);
 
     /// <summary>Scales <paramref name="v"/> to unit length in place (a zero vector stays zero).</summary>
     public static float[] Normalize(float[] v)

@@ -28,6 +28,16 @@ public sealed record FineTuneOptions
 
     /// <summary>Weight each class by n / (classes · n_class) in the loss, for imbalanced data.</summary>
     public bool BalancedClassWeights { get; init; }
+
+    /// <summary>Stops gradients in the embeddings and the first <see cref="FreezeLayers"/> layers of <paramref name="model"/>.</summary>
+    public void Freeze(ITaskModel model)
+    {
+        if (FreezeLayers < 0 || FreezeLayers > model.LayerCount)
+            throw new SharpLMException($"freeze_layers must be between 0 and the model's {model.LayerCount} layers (got {FreezeLayers}).");
+        foreach (var (name, p) in model.Module.named_parameters())
+            if ((FreezeEmbeddings && model.IsEmbedding(name)) || model.LayerOf(name) < FreezeLayers)
+                p.requires_grad = false;
+    }
 }
 
 /// <summary>
@@ -82,13 +92,7 @@ public sealed class ClassificationTask : ITrainingTask
                 _classWeights = tensor(counts.Select(c => (float)_trainLabels.Length / (Labels.Count * c)).ToArray())
                     .MoveToOuterDisposeScope();
             }
-            if (f.FreezeLayers < 0 || f.FreezeLayers > Classifier.LayerCount)
-                throw new SharpLMException(
-                    $"freeze_layers must be between 0 and the model's {Classifier.LayerCount} layers (got {f.FreezeLayers})."
-                );
-            foreach (var (name, p) in Classifier.Module.named_parameters())
-                if ((f.FreezeEmbeddings && Classifier.IsEmbedding(name)) || Classifier.LayerOf(name) < f.FreezeLayers)
-                    p.requires_grad = false;
+            f.Freeze(Classifier);
             _trainIds = ClassifierEvaluator.Encode(Classifier, tokenizer, train.Examples.Select(e => e.Text).ToArray());
             _shuffle = new EpochShuffle(_trainIds.Length, Options.Seed, 0xE90C);
             _valIds = ClassifierEvaluator.Encode(Classifier, tokenizer, val.Examples.Select(e => e.Text).ToArray());

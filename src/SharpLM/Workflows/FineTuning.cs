@@ -47,6 +47,15 @@ public sealed record FineTuneRequest
 
     /// <summary>Replace an earlier run in <see cref="Output"/> (only a run folder SharpLM wrote) instead of refusing it.</summary>
     public bool Overwrite { get; init; }
+
+    /// <summary>
+    /// Token classification and question answering: a separate test file (then <see cref="Data"/> is split into training
+    /// and validation only, and <see cref="TestFraction"/> must be 0).
+    /// </summary>
+    public string? TestData { get; init; }
+
+    /// <summary>Question answering: windows and answer length.</summary>
+    public Evaluation.QaSettings Qa { get; init; } = new();
 }
 
 public sealed record FineTuneResult(

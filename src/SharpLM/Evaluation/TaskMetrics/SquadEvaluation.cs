@@ -52,6 +52,22 @@ public static class SquadEvaluation
         return 2 * precision * recall / (precision + recall);
     }
 
+    /// <summary>
+    /// One question's exact match and F1 (0 or 1, and 0…1): the best over its gold answers. Version 2.0 drops answers that
+    /// normalise to nothing and scores an unanswerable question (no gold left) against the empty string.
+    /// </summary>
+    public static (double Exact, double F1) QuestionScores(string prediction, IReadOnlyList<string> answers, bool version2)
+    {
+        if (!version2)
+            return answers.Count == 0
+                ? (0, 0)
+                : (answers.Any(a => ExactMatch(prediction, a)) ? 1 : 0, answers.Max(a => F1(prediction, a, false)));
+        var gold = answers.Where(a => Normalize(a).Length > 0).ToArray();
+        if (gold.Length == 0)
+            gold = [""];
+        return (gold.Any(a => Normalize(a) == Normalize(prediction)) ? 1 : 0, gold.Max(a => F1(prediction, a, version2: true)));
+    }
+
     sealed record Question(string Id, string[] Answers, bool HasAnswer);
 
     /// <summary>The questions of a SQuAD file (data → paragraphs → qas), in file order, and whether it is version 2.0.</summary>
@@ -138,8 +154,8 @@ public static class SquadEvaluation
             foreach (var q in questions)
                 if (predictions.TryGetValue(q.Id, out var prediction) && q.Answers.Length > 0)
                 {
-                    exact += q.Answers.Any(a => ExactMatch(prediction, a)) ? 1 : 0;
-                    f1 += q.Answers.Max(a => F1(prediction, a, version2: false));
+                    var (e, f) = QuestionScores(prediction, q.Answers, version2: false);
+                    (exact, f1) = (exact + e, f1 + f);
                 }
             if (questions.Count == 0)
                 throw new SharpLMException($"{datasetPath} has no questions.");
@@ -157,13 +173,9 @@ public static class SquadEvaluation
         foreach (var q in questions)
         {
             hasAnswer[q.Id] = q.HasAnswer;
-            var gold = q.Answers.Where(a => Normalize(a).Length > 0).ToArray();
-            if (gold.Length == 0)
-                gold = [""];
             if (!predictions.TryGetValue(q.Id, out var prediction))
                 continue; // the official 2.0 script leaves a question without a prediction out
-            exactRaw[q.Id] = gold.Any(a => Normalize(a) == Normalize(prediction)) ? 1 : 0;
-            f1Raw[q.Id] = gold.Max(a => F1(prediction, a, version2: true));
+            (exactRaw[q.Id], f1Raw[q.Id]) = QuestionScores(prediction, q.Answers, version2: true);
         }
         if (exactRaw.Count == 0)
             throw new SharpLMException($"{predictionsPath} answers none of the questions in {datasetPath}.");
