@@ -368,4 +368,22 @@ public static class CliApp
     {
         public void Report(T value) => report(value);
     }
+
+    /// <summary>
+    /// The texts of --text (each) and --input (one per non-blank line), or a one-line error naming what they are for
+    /// (<paramref name="what"/>: "translate", "tag").
+    /// </summary>
+    public static List<string> Texts(ParseResult p, Option<string[]> text, Option<string?> input, string what, string unit)
+    {
+        var texts = p.GetValue(text)!.ToList();
+        if (p.GetValue(input) is string file)
+        {
+            if (!File.Exists(file))
+                throw new SharpLMException($"--input '{file}' does not exist; give a text file with one {unit} per line.");
+            texts.AddRange(File.ReadAllLines(file).Where(l => l.Trim().Length > 0));
+        }
+        if (texts.Count == 0)
+            throw new SharpLMException($"Nothing to {what}; give --text or an --input file with at least one line.");
+        return texts;
+    }
 }

@@ -53,7 +53,7 @@ public class LayeringTests
             "Training",
             "Generation",
         ],
-        ["Workflows"] = UpToKinds,
+        ["Workflows"] = [.. UpToKinds, "Embeddings"],
         ["Compression"] = UpToKinds,
         ["Export"] = UpToKinds,
         ["Pipelines"] = UpToKinds,

@@ -255,6 +255,16 @@ public class TaskHeadTests
         Assert.Equal((2, 15), (entities[0].Start, entities[0].End));
         Assert.Equal((24, 28), (entities[1].Start, entities[1].End));
         Assert.All(entities, e => Assert.Equal(e.Text, text[e.Start..e.End]));
+
+        // Exported as a transformers folder (id2label, no SharpLM files), it loads again and tags alike.
+        string hf = Path.Combine(dir, "hf");
+        var (code, _, err) = await Cli.Run("export", "--model", run, "--format", "hf", "--output", hf);
+        Assert.True(code == 0, err);
+        Assert.False(File.Exists(Path.Combine(hf, "training.json")));
+        using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(hf, "config.json"))))
+            Assert.Equal("B-PER", config.RootElement.GetProperty("id2label").GetProperty("2").GetString());
+        using var again = TokenClassificationPipeline.Load(hf);
+        Assert.Equal(entities, again.Entities(text));
     }
 
     // ---- toy QA ----

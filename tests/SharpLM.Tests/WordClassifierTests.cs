@@ -116,4 +116,99 @@ public class WordClassifierTests
         Assert.Equal(1, code);
         Assert.Contains("learns its embeddings from scratch", err);
     }
+
+    [Theory]
+    [InlineData("mlp", true)]
+    [InlineData("bilstm", false)]
+    public async Task WordVectorsStartTheEmbeddingsAndFreezingKeepsThem(string architecture, bool freeze)
+    {
+        var (dir, csv, _) = await FineTuningCliTests.ToyCsvFiles();
+        // Hand-made 8-dimensional vectors: the sentiment words on one axis, the filler words on others.
+        string[] good = ["great", "lovely", "superb"],
+            bad = ["awful", "terrible", "grim"],
+            filler = ["the", "food", "was", "room", "very"];
+        float[] Vector(string w, int k)
+        {
+            var v = new float[8];
+            v[0] =
+                good.Contains(w) ? 1
+                : bad.Contains(w) ? -1
+                : 0;
+            v[1 + k % 7] = 0.5f;
+            return v;
+        }
+        var words = good.Concat(bad).Concat(filler).ToArray();
+        string vectors = Path.Combine(dir, $"vectors-{architecture}.txt");
+        File.WriteAllLines(
+            vectors,
+            [$"{words.Length} 8", .. words.Select((w, k) => w + " " + string.Join(' ', Vector(w, k).Select(x => x.ToString("R"))))]
+        );
+        string run = Path.Combine(dir, $"wv-{architecture}");
+        string[] args =
+        [
+            "finetune",
+            "--architecture",
+            architecture,
+            "--data",
+            csv,
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--output",
+            run,
+            "--word-vectors",
+            vectors,
+            "--n-layer",
+            "1",
+            "--block-size",
+            "16",
+            "--lr",
+            "5e-3",
+            "--epochs",
+            "4",
+            "--eval-interval",
+            "20",
+            "--json",
+        ];
+        var (code, output, err) = await Cli.Run(freeze ? [.. args, "--freeze-embeddings"] : args);
+        Assert.True(code == 0, err);
+        using (var result = JsonDocument.Parse(output))
+            Assert.True(result.RootElement.GetProperty("test").GetProperty("accuracy").GetDouble() >= 0.95, output);
+
+        // The vocabulary is the vectors' words; each embedding row started as its word's vector and, frozen, stayed it.
+        using var loaded = SharpLM.Kinds.ModelRegistry.Load(run);
+        var tokenizer = loaded.Tokenizer;
+        Assert.Equal(5 + words.Length, tokenizer.VocabSize);
+        Assert.Equal([tokenizer.Encode("superb")[0], tokenizer.SpecialTokenId("[UNK]")!.Value], tokenizer.Encode("Superb unheard"));
+        var classifier = loaded.As<WordClassifier>("a test");
+        var embedding = classifier.named_parameters().First(p => classifier.IsEmbedding(p.name)).parameter;
+        Assert.Equal(8, embedding.shape[1]);
+        for (int k = 0; k < words.Length; k++)
+        {
+            var row = embedding[tokenizer.Encode(words[k])[0]].data<float>().ToArray();
+            if (freeze)
+                Assert.Equal(Vector(words[k], k), row);
+            else
+                Assert.NotEqual(Vector(words[k], k), row);
+        }
+
+        (code, _, err) = await Cli.Run(
+            "finetune",
+            "--architecture",
+            "bert",
+            "--data",
+            csv,
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--output",
+            Path.Combine(dir, "wv-bert"),
+            "--word-vectors",
+            vectors
+        );
+        Assert.Equal(1, code);
+        Assert.Contains("--word-vectors start the embeddings of the mlp and bilstm classifiers", err);
+    }
 }

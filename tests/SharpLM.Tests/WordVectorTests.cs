@@ -61,6 +61,46 @@ public class WordVectorTests
     }
 
     [Fact]
+    public void GloVeFitsTheCountsAndPutsCoOccurringWordsNearest()
+    {
+        var costs = new List<double>();
+        var options = new GloVeOptions
+        {
+            Dimensions = 16,
+            Window = 3,
+            MinCount = 1,
+            Epochs = 30,
+        };
+        var vectors = GloVe.Train(Corpus(), options, new Progress(costs));
+        Assert.Equal(10, vectors.Words.Count);
+        Assert.Equal(30, costs.Count);
+        Assert.True(costs[^1] < costs[0] / 10, $"weighted least-squares cost {costs[0]} → {costs[^1]}");
+        foreach (
+            var (word, topic) in new[]
+            {
+                ("whale", new[] { "harpoon", "ocean", "ship", "sail" }),
+                ("bread", new[] { "butter", "oven", "flour", "knife" }),
+            }
+        )
+            Assert.All(vectors.Neighbours(word, 4), n => Assert.Contains(n.Word, topic));
+        Assert.Equal(vectors["whale"].ToArray(), GloVe.Train(Corpus(), options)["whale"].ToArray());
+
+        // GloVe's own file format: the same rows without the header, read back identically.
+        string path = Path.Combine(TestData.TempDir(), "glove.txt");
+        vectors.Save(path, header: false);
+        Assert.StartsWith(vectors.Words[0] + " ", File.ReadAllText(path));
+        var loaded = WordVectors.Load(path);
+        Assert.Equal(vectors.Words, loaded.Words);
+        Assert.All(vectors.Words, w => Assert.Equal(vectors[w].ToArray(), loaded[w].ToArray()));
+    }
+
+    /// <summary>Collects reported costs synchronously (Progress&lt;T&gt; would post them later).</summary>
+    sealed class Progress(List<double> costs) : IProgress<(int Epoch, double Loss)>
+    {
+        public void Report((int Epoch, double Loss) value) => costs.Add(value.Loss);
+    }
+
+    [Fact]
     public void WrittenVectorsReloadIdenticallyAndBadRowsAreOneLine()
     {
         var vectors = Word2Vec.Train(

@@ -20,10 +20,10 @@ public static class EmbeddingsCommands
     {
         var method = new Option<string>("--method")
         {
-            Description = "word2vec (skip-gram) or cbow.",
+            Description = "word2vec (skip-gram), cbow or glove.",
             DefaultValueFactory = _ => "word2vec",
         };
-        method.AcceptOnlyFromAmong("word2vec", "cbow");
+        method.AcceptOnlyFromAmong("word2vec", "cbow", "glove");
         var input = new Option<string[]>("--input")
         {
             Description = "Files, folders or catalogue names.",
@@ -31,40 +31,95 @@ public static class EmbeddingsCommands
             AllowMultipleArgumentsPerToken = true,
         };
         var dim = new Option<int>("--dim") { Description = "Vector dimensions.", DefaultValueFactory = _ => 100 };
-        var window = new Option<int>("--window") { Description = "Largest distance to a context word.", DefaultValueFactory = _ => 5 };
+        var window = new Option<int?>("--window") { Description = "Largest distance to a context word (default 5; GloVe 10)." };
         var minCount = new Option<int>("--min-count") { Description = "Rarer words are dropped.", DefaultValueFactory = _ => 5 };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the text.", DefaultValueFactory = _ => 5 };
-        var negative = new Option<int>("--negative") { Description = "Noise words per pair.", DefaultValueFactory = _ => 5 };
+        var epochs = new Option<int?>("--epochs") { Description = "Passes over the text (default 5; GloVe: over the counts, 25)." };
+        var negative = new Option<int>("--negative") { Description = "word2vec: noise words per pair.", DefaultValueFactory = _ => 5 };
+        var xMax = new Option<double>("--x-max") { Description = "GloVe: counts above this weigh 1.", DefaultValueFactory = _ => 100 };
+        var alpha = new Option<double>("--alpha") { Description = "GloVe: the weighting's power.", DefaultValueFactory = _ => 0.75 };
+        var lr = new Option<double?>("--lr") { Description = "Learning rate (word2vec 0.025, CBOW 0.05; GloVe's AdaGrad 0.05)." };
+        var format = new Option<string>("--format")
+        {
+            Description = "word2vec (with a header line) or glove (without).",
+            DefaultValueFactory = _ => "word2vec",
+        };
+        format.AcceptOnlyFromAmong("word2vec", "glove");
         var seed = new Option<int>("--seed") { Description = "Seed (the same seed gives the same vectors).", DefaultValueFactory = _ => 1 };
-        var output = new Option<string>("--output") { Description = "Folder for vectors.txt (word2vec text format).", Required = true };
-        var cmd = new Command("train", "Train word2vec (skip-gram or CBOW, negative sampling, subsampling); writes DIR/vectors.txt.");
-        foreach (var o in new Option[] { method, input, dim, window, minCount, epochs, negative, seed, output, CliApp.JsonOption })
+        var output = new Option<string>("--output") { Description = "Folder for vectors.txt.", Required = true };
+        var cmd = new Command(
+            "train",
+            "Train word2vec (skip-gram or CBOW, negative sampling, subsampling) or GloVe (co-occurrence counts, weighted least "
+                + "squares, AdaGrad); writes DIR/vectors.txt."
+        );
+        foreach (
+            var o in new Option[]
+            {
+                method,
+                input,
+                dim,
+                window,
+                minCount,
+                epochs,
+                negative,
+                xMax,
+                alpha,
+                lr,
+                format,
+                seed,
+                output,
+                CliApp.JsonOption,
+            }
+        )
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
                 ctx,
                 async (p, ct) =>
                 {
+                    bool glove = p.GetValue(method) == "glove";
+                    foreach (var (option, applies) in new (Option, bool)[] { (negative, !glove), (xMax, glove), (alpha, glove) })
+                        if (!applies && p.GetResult(option) is { Implicit: false })
+                            throw new SharpLMException($"{option.Name} does not apply to --method {p.GetValue(method)}; drop it.");
                     string dir = IO.OutputFolder.Claim(p.GetValue(output)!, IO.FolderKind.WordVectors);
                     var source = new Data.DocumentSource(CliApp.Catalog(p));
                     var files = await source.ResolveAsync(p.GetValue(input)!);
                     var texts = source.Read(files).Select(d => d.Text);
-                    var vectors = Word2Vec.Train(
-                        texts,
-                        new Word2VecOptions
-                        {
-                            SkipGram = p.GetValue(method) == "word2vec",
-                            Dimensions = p.GetValue(dim),
-                            Window = p.GetValue(window),
-                            MinCount = p.GetValue(minCount),
-                            Epochs = p.GetValue(epochs),
-                            Negative = p.GetValue(negative),
-                            Seed = p.GetValue(seed),
-                        },
-                        new CliApp.SyncProgress<(int Epoch, double Loss)>(x => ctx.Err.WriteLine($"epoch {x.Epoch}: loss {x.Loss:F4}"))
+                    var progress = new CliApp.SyncProgress<(int Epoch, double Loss)>(x =>
+                        ctx.Err.WriteLine($"epoch {x.Epoch}: loss {x.Loss:F4}")
                     );
+                    var vectors = glove
+                        ? GloVe.Train(
+                            texts,
+                            new GloVeOptions
+                            {
+                                Dimensions = p.GetValue(dim),
+                                Window = p.GetValue(window) ?? 10,
+                                MinCount = p.GetValue(minCount),
+                                Epochs = p.GetValue(epochs) ?? 25,
+                                LearningRate = p.GetValue(lr) ?? 0.05,
+                                XMax = p.GetValue(xMax),
+                                Alpha = p.GetValue(alpha),
+                                Seed = p.GetValue(seed),
+                            },
+                            progress
+                        )
+                        : Word2Vec.Train(
+                            texts,
+                            new Word2VecOptions
+                            {
+                                SkipGram = p.GetValue(method) == "word2vec",
+                                Dimensions = p.GetValue(dim),
+                                Window = p.GetValue(window) ?? 5,
+                                MinCount = p.GetValue(minCount),
+                                Epochs = p.GetValue(epochs) ?? 5,
+                                Negative = p.GetValue(negative),
+                                LearningRate = p.GetValue(lr),
+                                Seed = p.GetValue(seed),
+                            },
+                            progress
+                        );
                     string path = Path.Combine(dir, "vectors.txt");
-                    vectors.Save(path);
+                    vectors.Save(path, header: p.GetValue(format) == "word2vec");
                     if (p.GetValue(CliApp.JsonOption))
                         ctx.WriteJson(
                             new
@@ -90,7 +145,7 @@ public static class EmbeddingsCommands
             Required = true,
         };
 
-    static WordVectors Open(string path) => WordVectors.Load(Directory.Exists(path) ? Path.Combine(path, "vectors.txt") : path);
+    static WordVectors Open(string path) => WordVectors.Load(WordVectors.FilePath(path));
 
     static void Print(CliContext ctx, bool json, object query, IReadOnlyList<(string Word, double Cosine)> hits)
     {

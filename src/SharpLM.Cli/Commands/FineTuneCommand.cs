@@ -41,6 +41,12 @@ public static class FineTuneCommand
         var heads = ClassifierOptions.Heads();
         var width = ClassifierOptions.Width();
         var freezeEmbeddings = new Option<bool>("--freeze-embeddings") { Description = "Keep the embeddings fixed." };
+        var wordVectors = new Option<string?>("--word-vectors")
+        {
+            Description =
+                "mlp / bilstm: a word2vec or GloVe text file (or a folder with vectors.txt) whose vectors start the embeddings; "
+                + "without --tokenizer its words are the vocabulary, and the width is the vectors' dimension.",
+        };
         var freezeLayers = new Option<int>("--freeze-layers")
         {
             Description = "Keep the first k layers fixed.",
@@ -107,6 +113,7 @@ public static class FineTuneCommand
             heads,
             width,
             freezeEmbeddings,
+            wordVectors,
             freezeLayers,
             weights,
             val,
@@ -168,6 +175,7 @@ public static class FineTuneCommand
                     Architecture = p.GetValue(architecture),
                     Tokenizer = p.GetValue(tokenizer),
                     FreezeEmbeddings = p.GetValue(freezeEmbeddings),
+                    WordVectors = p.GetValue(wordVectors) is string v ? Embeddings.WordVectors.FilePath(v) : null,
                     FreezeLayers = p.GetValue(freezeLayers),
                     BalancedClassWeights = p.GetValue(weights) == "balanced",
                 },

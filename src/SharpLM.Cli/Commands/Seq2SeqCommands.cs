@@ -58,6 +58,7 @@ public static class Seq2SeqCommands
         "--freeze-layers",
         "--class-weights",
         "--train-fraction",
+        "--word-vectors",
     ];
 
     static T Value<T>(ParseResult p, string name) => p.GetValue<T>(name)!;
@@ -187,15 +188,7 @@ public static class Seq2SeqCommands
                 ctx,
                 (p, ct) =>
                 {
-                    var texts = p.GetValue(text)!.ToList();
-                    if (p.GetValue(input) is string file)
-                    {
-                        if (!File.Exists(file))
-                            throw new SharpLMException($"--input '{file}' does not exist; give a text file with one source per line.");
-                        texts.AddRange(File.ReadAllLines(file).Where(l => l.Trim().Length > 0));
-                    }
-                    if (texts.Count == 0)
-                        throw new SharpLMException("Nothing to translate; give --text or an --input file with at least one line.");
+                    var texts = CliApp.Texts(p, text, input, "translate", "source");
                     var beams = beam.Read(p);
                     using var pipeline = TranslationPipeline.Load(p.GetValue(model)!);
                     var outputs = pipeline.Translate(texts, p.GetValue(maxNew), beams, ct);

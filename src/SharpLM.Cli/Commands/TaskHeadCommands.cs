@@ -36,7 +36,7 @@ public static class TaskHeadCommands
     static readonly string[] QaOnly = ["--doc-stride", "--max-question-tokens", "--max-answer-tokens"];
 
     /// <summary>Classification's options that mean nothing for a per-token head.</summary>
-    static readonly string[] ClassifyOnly = ["--text-column", "--label-column", "--class-weights"];
+    static readonly string[] ClassifyOnly = ["--text-column", "--label-column", "--class-weights", "--word-vectors"];
 
     static bool Given(ParseResult p, Option o) => p.GetResult(o) is { Implicit: false };
 
@@ -70,13 +70,16 @@ public static class TaskHeadCommands
                 throw new SharpLMException("--test-data replaces the test part of the split; drop --test-fraction.");
             request = request with { TestFraction = 0 };
         }
+        if (request.Training.Parallel is { Rank: > 0 })
+        {
+            await TaskHeadFineTuning.RunAsync(task, request, CliApp.Catalog(p), null, ct);
+            return 0; // rank 0 reports for the run
+        }
         var result = await TrainingView.RunAsync(
             ctx,
             request.Training.LogInterval,
             progress => TaskHeadFineTuning.RunAsync(task, request, CliApp.Catalog(p), progress, ct)
         );
-        if (request.Training.Parallel is { Rank: > 0 })
-            return 0;
         if (p.GetValue(CliApp.JsonOption))
         {
             ctx.WriteJson(result);
@@ -113,15 +116,7 @@ public static class TaskHeadCommands
                 ctx,
                 (p, ct) =>
                 {
-                    var texts = p.GetValue(text)!.ToList();
-                    if (p.GetValue(input) is string file)
-                    {
-                        if (!File.Exists(file))
-                            throw new SharpLMException($"--input '{file}' does not exist; give a text file with one text per line.");
-                        texts.AddRange(File.ReadAllLines(file).Where(l => l.Trim().Length > 0));
-                    }
-                    if (texts.Count == 0)
-                        throw new SharpLMException("Nothing to tag; give --text or an --input file with at least one line.");
+                    var texts = CliApp.Texts(p, text, input, "tag", "text");
                     using var pipeline = TokenClassificationPipeline.Load(p.GetValue(model)!);
                     var tagged = pipeline.Tag(texts, ct: ct);
                     if (p.GetValue(CliApp.JsonOption))

@@ -48,6 +48,32 @@ public static class Word2Vec
     /// <summary>Lower-cased words: runs of letters and digits (an apostrophe inside a word kept).</summary>
     public static IEnumerable<string> Words(string text) => WordPattern.Matches(text.ToLowerInvariant()).Select(m => m.Value);
 
+    /// <summary>Each text as its lower-cased words (texts without words left out).</summary>
+    internal static List<string[]> Corpus(IEnumerable<string> texts) =>
+        texts.Select(t => Words(t).ToArray()).Where(s => s.Length > 0).ToList();
+
+    /// <summary>
+    /// The words seen at least <paramref name="minCount"/> times with their counts, most frequent first (ties in ordinal
+    /// order), and each word's index.
+    /// </summary>
+    internal static (List<KeyValuePair<string, long>> Words, Dictionary<string, int> Index) Vocabulary(List<string[]> corpus, int minCount)
+    {
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var sentence in corpus)
+        foreach (var w in sentence)
+            counts[w] = counts.GetValueOrDefault(w) + 1;
+        var vocabulary = counts
+            .Where(c => c.Value >= minCount)
+            .OrderByDescending(c => c.Value)
+            .ThenBy(c => c.Key, StringComparer.Ordinal)
+            .ToList();
+        if (vocabulary.Count < 2)
+            throw new SharpLMException(
+                $"Fewer than two words occur at least min_count ({minCount}) times; give more text or a lower min_count."
+            );
+        return (vocabulary, vocabulary.Select((c, i) => (c.Key, i)).ToDictionary(x => x.Key, x => x.i, StringComparer.Ordinal));
+    }
+
     public static WordVectors Train(
         IEnumerable<string> texts,
         Word2VecOptions options,
@@ -55,21 +81,8 @@ public static class Word2Vec
     )
     {
         var o = options.Validate();
-        var corpus = texts.Select(t => Words(t).ToArray()).Where(s => s.Length > 0).ToList();
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var sentence in corpus)
-        foreach (var w in sentence)
-            counts[w] = counts.GetValueOrDefault(w) + 1;
-        var vocabulary = counts
-            .Where(c => c.Value >= o.MinCount)
-            .OrderByDescending(c => c.Value)
-            .ThenBy(c => c.Key, StringComparer.Ordinal)
-            .ToList();
-        if (vocabulary.Count < 2)
-            throw new SharpLMException(
-                $"Fewer than two words occur at least min_count ({o.MinCount}) times; give more text or a lower min_count."
-            );
-        var index = vocabulary.Select((c, i) => (c.Key, i)).ToDictionary(x => x.Key, x => x.i, StringComparer.Ordinal);
+        var corpus = Corpus(texts);
+        var (vocabulary, index) = Vocabulary(corpus, o.MinCount);
         long[] frequency = vocabulary.Select(c => c.Value).ToArray();
         long total = frequency.Sum();
         int v = vocabulary.Count,

@@ -40,6 +40,12 @@ public sealed class WordVectors
 
     public bool Contains(string word) => _index.ContainsKey(word);
 
+    /// <summary>A vectors file, or the vectors.txt of a folder that 'embeddings train' wrote.</summary>
+    public static string FilePath(string path) => Directory.Exists(path) ? Path.Combine(path, "vectors.txt") : path;
+
+    /// <summary>A copy of the word's vector, or null for a word without one.</summary>
+    public float[]? VectorOf(string word) => _index.ContainsKey(word) ? this[word].ToArray() : null;
+
     public ReadOnlySpan<float> this[string word] =>
         _index.TryGetValue(word, out int i)
             ? _vectors.AsSpan(i * Dimensions, Dimensions)
@@ -107,14 +113,30 @@ public sealed class WordVectors
         return scores.OrderByDescending(s => s.Item2).Take(top).ToList();
     }
 
-    /// <summary>Writes the word2vec text format (floats in round-trip form, so a reload gives the same vectors).</summary>
-    public void Save(string path) =>
+    /// <summary>
+    /// A word-level tokenizer over these words: BERT's normalisation (lower case) and pre-tokenization (punctuation
+    /// apart), the BERT special tokens first, then each word once in file order; any other word is [UNK]. The
+    /// embedding-layer classifiers use it so that token i's embedding can start as word i's vector.
+    /// </summary>
+    public Tokenization.WordPieceTokenizer WordLevelTokenizer()
+    {
+        var specials = Tokenization.WordPieceTokenizer.BertSpecialTokens;
+        return new([.. specials, .. Words.Where(w => !specials.Contains(w)).Distinct(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>
+    /// Writes the word2vec text format (a "words dimensions" header, then a word and its numbers per line), or with
+    /// <paramref name="header"/> false GloVe's (the same rows without the header); floats in round-trip form, so a reload
+    /// gives the same vectors.
+    /// </summary>
+    public void Save(string path, bool header = true) =>
         IO.AtomicFile.Write(
             path,
             stream =>
             {
                 using var w = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
-                w.Write($"{Words.Count} {Dimensions}\n");
+                if (header)
+                    w.Write($"{Words.Count} {Dimensions}\n");
                 var sb = new StringBuilder();
                 for (int i = 0; i < Words.Count; i++)
                 {

@@ -27,10 +27,13 @@ public static class HuggingFaceExport
             GptClassifier c => ("GPT2ForSequenceClassification", c.SaveWeights),
             BertForMaskedLm m when m.HasMaskedLmHead => ("BertForMaskedLM", path => ModuleWeights.Save(m, path)),
             BertClassifier c => ("BertForSequenceClassification", c.SaveWeights),
+            BertTokenClassifier t => ("BertForTokenClassification", t.SaveWeights),
+            GptTokenClassifier t => ("GPT2ForTokenClassification", t.SaveWeights),
+            BertQuestionAnswering q => ("BertForQuestionAnswering", q.SaveWeights),
             _ => throw ModelExport.CannotHold(
                 loaded,
                 "Hugging Face",
-                "GPT-2 and BERT models (language models, masked-LM encoders with their head, classifiers)"
+                "GPT-2 and BERT models (language models, masked-LM encoders with their head, classifiers, token classifiers, QA)"
             ),
         };
         if (loaded.Config is GptConfig { HeadDimOverride: not null })
@@ -68,7 +71,7 @@ public static class HuggingFaceExport
     static JsonObject Config(LoadedModel loaded, string architecture, Tokenizer tokenizer)
     {
         var config = JsonNode.Parse(File.ReadAllText(loaded.Run.Config))!.AsObject();
-        foreach (string own in new[] { "labels", "max_input_tokens", "quantization_config", "head_dim" })
+        foreach (string own in new[] { "labels", "max_input_tokens", "quantization_config", "head_dim", "qa_windows" })
             config.Remove(own);
         config["architectures"] = new JsonArray(architecture);
         config["torch_dtype"] = "float32";
@@ -232,11 +235,20 @@ internal static class ExportCheck
         return Outputs(loaded.Module, ids, attend).sub(Outputs(other, ids, attend)).abs().max().item<float>();
     }
 
+    /// <summary>Start and end logits stacked [2, B, T] (one segment: the probe is not a question-context pair).</summary>
+    static Tensor SpanLogits(BertQuestionAnswering q, Tensor ids, Tensor attend)
+    {
+        var (start, end) = q.forward(ids, attend, zeros_like(ids));
+        return stack([start, end]);
+    }
+
     public static Tensor Outputs(nn.Module module, Tensor ids, Tensor attend) =>
         module switch
         {
             Gpt g => g.forward(ids),
             ISequenceClassifier c => c.Logits(ids, attend),
+            ITokenClassifier t => t.TagLogits(ids, attend),
+            BertQuestionAnswering q => SpanLogits(q, ids, attend),
             BertForMaskedLm m => m.forward(ids, attend),
             _ => throw new ArgumentException($"No output to compare for {module.GetType().Name}.", nameof(module)),
         };

@@ -88,6 +88,49 @@ public abstract class ModelKind
         }
     }
 
+    /// <summary>Loads a pretrained run's body weights into a new task model (disposed again if they do not fit).</summary>
+    protected static T WithPretrainedBody<T>(T model, RunFolder pretrained)
+        where T : ITaskModel
+    {
+        try
+        {
+            model.LoadPretrainedBody(pretrained.Weights);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A pretrained BERT's config as a task model's body: its dropout and input limit set, its head's labels cleared.</summary>
+    protected static BertConfig BertBody(RunFolder pretrained, int maxInputTokens, double dropout)
+    {
+        var body = BertConfig.Load(pretrained.Config);
+        if (maxInputTokens > body.MaxPositionEmbeddings)
+            throw new SharpLMException(
+                $"block_size {maxInputTokens} is longer than the pretrained model's context ({body.MaxPositionEmbeddings} positions)."
+            );
+        return body.WithDropout(dropout) with { MaxInputTokens = maxInputTokens, Id2Label = null };
+    }
+
+    /// <summary>A pretrained GPT's config as a task model's body, checked against the input limit and the tokenizer.</summary>
+    protected static GptConfig GptBody(RunFolder pretrained, Tokenizer tokenizer, int maxInputTokens, double dropout)
+    {
+        var body = GptConfig.Load(pretrained.Config);
+        if (maxInputTokens > body.NPositions)
+            throw new SharpLMException(
+                $"block_size {maxInputTokens} is longer than the pretrained model's context ({body.NPositions} positions)."
+            );
+        if (tokenizer.VocabSize > body.VocabSize)
+            throw new SharpLMException(
+                $"The tokenizer has {tokenizer.VocabSize} tokens but the pretrained model only {body.VocabSize}; fine-tune with the "
+                    + "run's own tokenizer."
+            );
+        return body.WithDropout(dropout) with { MaxInputTokens = maxInputTokens, Id2Label = null };
+    }
+
     /// <summary>The run's tokenizer, checked against the model's vocabulary.</summary>
     protected static Tokenizer RunTokenizer(RunFolder run, int modelVocabulary)
     {

@@ -48,21 +48,6 @@ public abstract class SequenceClassifierKind : ClassifierKind
         return Loaded(run, model.Module, vocabulary, model.LoadWeights, model.ModelConfig);
     }
 
-    /// <summary>A new classifier with a pretrained run's body weights loaded (disposed again if they do not fit).</summary>
-    protected static ISequenceClassifier WithPretrainedBody(ISequenceClassifier model, RunFolder pretrained)
-    {
-        try
-        {
-            model.LoadPretrainedBody(pretrained.Weights);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
-
     /// <summary>The classification report on a part of the recorded split (default test) or on labelled data.</summary>
     public override EvaluationOutcome Evaluate(
         LoadedModel loaded,
@@ -140,18 +125,12 @@ public sealed class BertClassifierKind : SequenceClassifierKind
         double dropout
     )
     {
-        var body = BertConfig.Load(pretrained.Config);
-        if (maxInputTokens > body.MaxPositionEmbeddings)
-            throw new SharpLMException(
-                $"block_size {maxInputTokens} is longer than the pretrained model's context ({body.MaxPositionEmbeddings} positions)."
-            );
         return WithPretrainedBody(
             new BertClassifier(
-                body.WithDropout(dropout) with
+                BertBody(pretrained, maxInputTokens, dropout) with
                 {
                     Labels = labels,
                     Architectures = ["BertForSequenceClassification"],
-                    MaxInputTokens = maxInputTokens,
                 }
             ),
             pretrained
@@ -200,23 +179,12 @@ public sealed class GptClassifierKind : SequenceClassifierKind
         double dropout
     )
     {
-        var body = GptConfig.Load(pretrained.Config);
-        if (maxInputTokens > body.NPositions)
-            throw new SharpLMException(
-                $"block_size {maxInputTokens} is longer than the pretrained model's context ({body.NPositions} positions)."
-            );
-        if (tokenizer.VocabSize > body.VocabSize)
-            throw new SharpLMException(
-                $"The tokenizer has {tokenizer.VocabSize} tokens but the pretrained model only {body.VocabSize}; fine-tune with the "
-                    + "run's own tokenizer."
-            );
         return WithPretrainedBody(
             new GptClassifier(
-                body.WithDropout(dropout) with
+                GptBody(pretrained, tokenizer, maxInputTokens, dropout) with
                 {
                     Labels = labels,
                     Architectures = ["GPT2ForSequenceClassification"],
-                    MaxInputTokens = maxInputTokens,
                 }
             ),
             pretrained

@@ -36,32 +36,6 @@ public abstract class TaskHeadKind : ModelKind
         return Loaded(run, model.Module, vocabulary, model.LoadWeights, model.ModelConfig);
     }
 
-    /// <summary>Loads the body weights into a new model (disposed again if they do not fit).</summary>
-    protected static ITaskModel WithPretrainedBody(ITaskModel model, RunFolder pretrained)
-    {
-        try
-        {
-            model.LoadPretrainedBody(pretrained.Weights);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>A pretrained BERT body's config, checked against the input limit asked for.</summary>
-    protected static BertConfig BertBody(RunFolder pretrained, int maxInputTokens, double dropout)
-    {
-        var body = BertConfig.Load(pretrained.Config);
-        if (maxInputTokens > body.MaxPositionEmbeddings)
-            throw new SharpLMException(
-                $"block_size {maxInputTokens} is longer than the pretrained model's context ({body.MaxPositionEmbeddings} positions)."
-            );
-        return body.WithDropout(dropout) with { MaxInputTokens = maxInputTokens, Id2Label = null };
-    }
-
     /// <summary>The data an evaluation of this kind needs, as a one-line error when it is missing.</summary>
     protected static string RequireData(EvaluationRequest r, string what)
     {
@@ -182,19 +156,12 @@ public sealed class GptTokenClassifierKind : TokenClassifierKind
 
     public override ITaskModel CreateFrom(RunFolder pretrained, Tokenizer tokenizer, string[] labels, int maxInputTokens, double dropout)
     {
-        var body = GptConfig.Load(pretrained.Config);
-        if (maxInputTokens > body.NPositions)
-            throw new SharpLMException(
-                $"block_size {maxInputTokens} is longer than the pretrained model's context ({body.NPositions} positions)."
-            );
         return WithPretrainedBody(
             new GptTokenClassifier(
-                body.WithDropout(dropout) with
+                GptBody(pretrained, tokenizer, maxInputTokens, dropout) with
                 {
                     Labels = labels,
                     Architectures = ["GPT2ForTokenClassification"],
-                    MaxInputTokens = maxInputTokens,
-                    Id2Label = null,
                 }
             ),
             pretrained

@@ -64,6 +64,34 @@ public abstract class WordClassifier : nn.Module<Tensor, Tensor, Tensor>, ISeque
         }
     }
 
+    /// <summary>
+    /// Starts the embedding of every token that <paramref name="vector"/> knows (by the token's text; special tokens
+    /// excepted) at that vector; the others keep their random start. Returns how many tokens got a vector.
+    /// </summary>
+    public int InitialiseEmbeddings(Tokenizer tokenizer, int dimensions, Func<string, float[]?> vector)
+    {
+        var weight = named_parameters().First(p => IsEmbedding(p.name)).parameter;
+        if (dimensions != weight.shape[1])
+            throw new SharpLMException(
+                $"The word vectors have {dimensions} dimensions but the embedding layer {weight.shape[1]}; make the width the vectors'."
+            );
+        var specials = tokenizer.AddedTokens.Where(t => t.Special).Select(t => t.Id).ToHashSet();
+        var rows = new float[weight.shape[0] * dimensions];
+        using var noGrad = no_grad();
+        using (var scope = NewDisposeScope())
+            weight.to(ScalarType.Float32).data<float>().CopyTo(rows);
+        int count = 0;
+        for (int id = 0; id < Math.Min(tokenizer.VocabSize, (int)weight.shape[0]); id++)
+            if (!specials.Contains(id) && vector(tokenizer.TokenText(id)) is float[] v)
+            {
+                v.CopyTo(rows, id * dimensions);
+                count++;
+            }
+        using (var scope = NewDisposeScope())
+            weight.copy_(tensor(rows, weight.shape).to(weight.dtype));
+        return count;
+    }
+
     public void LoadPretrainedBody(string path) =>
         throw new SharpLMException(
             "The MLP and BiLSTM classifiers learn their embeddings from scratch; they have no pretrained body to start from."

@@ -26,6 +26,12 @@ public sealed record FineTuneOptions
     /// <summary>Freeze the first k layers.</summary>
     public int FreezeLayers { get; init; }
 
+    /// <summary>
+    /// A word2vec or GloVe text file whose vectors start the embedding layer of the mlp and bilstm classifiers (with no
+    /// tokenizer given, its words become a word-level vocabulary; the width becomes the vectors' dimension).
+    /// </summary>
+    public string? WordVectors { get; init; }
+
     /// <summary>Weight each class by n / (classes · n_class) in the loss, for imbalanced data.</summary>
     public bool BalancedClassWeights { get; init; }
 

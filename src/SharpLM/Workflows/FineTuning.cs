@@ -107,6 +107,11 @@ public static class FineTuning
                 throw new SharpLMException($"A tokenizer applies when training from scratch; {from} brings its own.");
             return ModelFolderTokenizer.Load(new RunFolder(from).Path);
         }
+        if (f.WordVectors is string vectors && f.Tokenizer is null)
+        {
+            RequireWordClassifier(kind);
+            return Embeddings.WordVectors.Load(vectors).WordLevelTokenizer();
+        }
         return await TokenizerSource.LoadAsync(f.Tokenizer ?? kind.DefaultTokenizer, catalog);
     }
 
@@ -124,9 +129,35 @@ public static class FineTuning
     )
     {
         TorchSharp.torch.manual_seed(seed);
-        return f.Pretrained is string run
-            ? kind.CreateFrom(new RunFolder(run), tokenizer, labels, shape.Context, shape.Dropout)
-            : kind.Create(shape, tokenizer, labels);
+        if (f.WordVectors is not string path)
+            return f.Pretrained is string run
+                ? kind.CreateFrom(new RunFolder(run), tokenizer, labels, shape.Context, shape.Dropout)
+                : kind.Create(shape, tokenizer, labels);
+        RequireWordClassifier(kind);
+        var vectors = Embeddings.WordVectors.Load(path);
+        var classifier = (WordClassifier)kind.Create(shape with { Width = vectors.Dimensions }, tokenizer, labels);
+        try
+        {
+            if (classifier.InitialiseEmbeddings(tokenizer, vectors.Dimensions, vectors.VectorOf) == 0)
+                throw new SharpLMException(
+                    $"None of the tokenizer's tokens has a vector in {path}; use its own words (leave the tokenizer out)."
+                );
+            return classifier;
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Word vectors start an embedding layer of the classifiers that learn their own; a transformer brings its own.</summary>
+    static void RequireWordClassifier(ClassifierKind kind)
+    {
+        if (kind is not WordClassifierKind)
+            throw new SharpLMException(
+                $"word_vectors start the embeddings of the mlp and bilstm classifiers; a {kind.Architecture} classifier has its own."
+            );
     }
 
     /// <summary>The request's train / validation / test indices: its stratified split, then its share of the training part.</summary>

@@ -91,8 +91,8 @@ public static class TaskHeadFineTuning
             : await TokenizerSource.LoadAsync(r.FineTune.Tokenizer ?? kind.DefaultTokenizer, catalog);
         var run = new RunFolder(r.Output);
         return task == Ner
-            ? await NerAsync(kind, r, tokenizer, run, lead, progress, ct)
-            : await QaAsync(kind, r, tokenizer, run, lead, progress, ct);
+            ? TrainTagger(kind, r, tokenizer, run, lead, progress, ct)
+            : TrainReader(kind, r, tokenizer, run, lead, progress, ct);
     }
 
     /// <summary>
@@ -127,7 +127,7 @@ public static class TaskHeadFineTuning
         return o.Validate();
     }
 
-    static async Task<TaskHeadResult> NerAsync(
+    static TaskHeadResult TrainTagger(
         TaskHeadKind kind,
         FineTuneRequest r,
         Tokenizer tokenizer,
@@ -171,11 +171,10 @@ public static class TaskHeadFineTuning
         var result = new TaskHeadResult(run.Path, Ner, labels, train.Count, val.Count, test.Count, trained, report, summary);
         if (lead)
             AtomicFile.WriteAllText(Path.Combine(run.Path, "test_report.json"), JsonSerializer.Serialize(result, Json.Indented));
-        await Task.CompletedTask;
         return result;
     }
 
-    static async Task<TaskHeadResult> QaAsync(
+    static TaskHeadResult TrainReader(
         TaskHeadKind kind,
         FineTuneRequest r,
         Tokenizer tokenizer,
@@ -231,7 +230,6 @@ public static class TaskHeadFineTuning
         var result = new TaskHeadResult(run.Path, Qa, null, train.Count, val.Count, testSet.Questions.Count, trained, report, summary);
         if (lead)
             AtomicFile.WriteAllText(Path.Combine(run.Path, "test_report.json"), JsonSerializer.Serialize(result, Json.Indented));
-        await Task.CompletedTask;
         return result;
     }
 
