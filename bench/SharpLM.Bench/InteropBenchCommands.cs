@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SharpLM.Cli;
+using SharpLM.Retrieval;
 using Spectre.Console;
 
 namespace SharpLM.Bench;
@@ -61,7 +62,11 @@ public static class InteropBenchCommands
 
     public static Command Search(CliContext ctx)
     {
-        var model = new Option<string>("--model") { Description = "A run whose encoder embeds passages and queries.", Required = true };
+        var model = new Option<string?>("--model") { Description = "A run whose encoder embeds passages and queries." };
+        var vectors = new Option<string?>("--vectors")
+        {
+            Description = "Word vectors to average (word2vec or GloVe text, or an 'embeddings train' folder); with --model, a row each.",
+        };
         var input = new Option<string[]>("--input")
         {
             Description = "Corpus files, folders or catalogue names (default: sotu).",
@@ -74,7 +79,7 @@ public static class InteropBenchCommands
             "search",
             "Recall@1/@10 and MRR of semantic search (a paragraph's first sentence finds its paragraph), and queries/s."
         );
-        foreach (var o in new Option[] { model, input, queries, seed, CliApp.JsonOption })
+        foreach (var o in new Option[] { model, vectors, input, queries, seed, CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
@@ -82,22 +87,37 @@ public static class InteropBenchCommands
                 (p, _) =>
                 {
                     Runtime.TorchRuntime.EnsureLoaded();
-                    var r = SearchBenchmark.Run(
-                        p.GetValue(model)!,
-                        p.GetValue(input)!,
-                        p.GetValue(queries),
-                        p.GetValue(seed),
-                        new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"))
-                    );
+                    var embedders = new List<Func<ITextEmbedder>>();
+                    if (p.GetValue(model) is string run)
+                        embedders.Add(() => new EncoderEmbedder(run, Pipelines.Pooling.Mean));
+                    if (p.GetValue(vectors) is string file)
+                        embedders.Add(() => new WordVectorEmbedder(file));
+                    if (embedders.Count == 0)
+                        throw new SharpLMException("Give --model RUN, --vectors FILE, or both (a row each).");
+                    var rows = embedders
+                        .Select(make =>
+                            SearchBenchmark.Run(
+                                make,
+                                p.GetValue(input)!,
+                                p.GetValue(queries),
+                                p.GetValue(seed),
+                                new CliApp.SyncProgress<string>(s => ctx.Err.WriteLine($"bench: {s}"))
+                            )
+                        )
+                        .ToList();
                     if (p.GetValue(CliApp.JsonOption))
-                        ctx.WriteJson(r);
+                        if (rows.Count == 1)
+                            ctx.WriteJson(rows[0]);
+                        else
+                            ctx.WriteJson(rows);
                     else
-                        ctx.Out.WriteLine(
-                            $"{r.Passages:N0} passages × {r.Dimensions} (indexed at {r.IndexPassagesPerSecond:N0}/s); {r.Queries} queries: "
-                                + $"recall@1 {r.RecallAt1:P1}, recall@10 {r.RecallAt10:P1} (chance {r.ChanceRecallAt10:P2}), "
-                                + $"MRR {r.MeanReciprocalRank:F3}; {r.QueriesPerSecond:N0} queries/s "
-                                + $"({r.SearchOnlyQueriesPerSecond:N0}/s for the exact search alone)"
-                        );
+                        foreach (var r in rows)
+                            ctx.Out.WriteLine(
+                                $"{r.Model}: {r.Passages:N0} passages × {r.Dimensions} (indexed at {r.IndexPassagesPerSecond:N0}/s); "
+                                    + $"{r.Queries} queries: recall@1 {r.RecallAt1:P1}, recall@10 {r.RecallAt10:P1} "
+                                    + $"(chance {r.ChanceRecallAt10:P2}), MRR {r.MeanReciprocalRank:F3}; {r.QueriesPerSecond:N0} queries/s "
+                                    + $"({r.SearchOnlyQueriesPerSecond:N0}/s for the exact search alone)"
+                            );
                     return Task.FromResult(0);
                 }
             )

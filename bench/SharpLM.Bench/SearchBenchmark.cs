@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using SharpLM.Pipelines;
 using SharpLM.Retrieval;
 
 namespace SharpLM.Bench;
@@ -27,8 +26,9 @@ public sealed record SearchBenchmarkResult(
 /// </summary>
 public static class SearchBenchmark
 {
+    /// <summary>The figures for one embedder (a run's encoder, or averaged word vectors); the same seed samples the same queries.</summary>
     public static SearchBenchmarkResult Run(
-        string model,
+        Func<ITextEmbedder> makeEmbedder,
         IReadOnlyList<string> inputs,
         int queries,
         int seed,
@@ -40,7 +40,8 @@ public static class SearchBenchmark
         {
             status?.Report("indexing");
             var clock = Stopwatch.StartNew();
-            var info = VectorIndex.Build(model, inputs, scratch, minChars: 80);
+            using var embedder = makeEmbedder();
+            var info = VectorIndex.Build(embedder, inputs, scratch, minChars: 80);
             double indexRate = info.Passages / clock.Elapsed.TotalSeconds;
             var index = VectorIndex.Open(scratch);
             var rng = new Random(seed);
@@ -54,9 +55,8 @@ public static class SearchBenchmark
                 throw new SharpLMException("No paragraph has a first sentence to use as a query.");
 
             status?.Report($"{labelled.Count} queries");
-            using var pipeline = FeatureExtractionPipeline.Load(model);
             clock.Restart();
-            var (vectors, _) = pipeline.Embed(labelled.Select(x => x.Query!).ToList());
+            var vectors = embedder.Embed(labelled.Select(x => x.Query!).ToList(), default);
             var hits = vectors.Select(v => index.Nearest(VectorIndex.Normalize(v), 10)).ToList();
             double total = clock.Elapsed.TotalSeconds;
             clock.Restart();
@@ -76,7 +76,7 @@ public static class SearchBenchmark
             }
             int n = labelled.Count;
             return new SearchBenchmarkResult(
-                model,
+                $"{embedder.Source} ({embedder.Pooling})",
                 info.Passages,
                 info.Dimensions,
                 indexRate,

@@ -57,7 +57,7 @@ public class LayeringTests
         ["Compression"] = UpToKinds,
         ["Export"] = UpToKinds,
         ["Pipelines"] = UpToKinds,
-        ["Retrieval"] = [.. UpToKinds, "Pipelines"],
+        ["Retrieval"] = [.. UpToKinds, "Pipelines", "Embeddings"],
         ["Embeddings"] = ["Runtime", "IO", "Catalogue", "Tokenization", "Sources", "Data"],
         ["Serving"] = [.. UpToKinds, "Workflows", "Pipelines"],
     };

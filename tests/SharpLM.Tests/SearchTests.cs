@@ -135,4 +135,44 @@ public class SearchTests
         Assert.Equal(1, top.Code);
         Assert.Single(top.Err.Trim().Split('\n'));
     }
+
+    [Fact]
+    public async Task AWordVectorIndexAveragesTheWordsVectors()
+    {
+        string dir = TestData.TempDir();
+        string corpus = Path.Combine(dir, "passages.txt");
+        File.WriteAllText(corpus, "The whale and the ship\n\nBread from the oven\n\nThe ship sailed, the oven stayed\n");
+        string vectors = Path.Combine(dir, "vectors.txt");
+        var table = new Dictionary<string, float[]>
+        {
+            ["whale"] = [1, 0, 0],
+            ["ship"] = [0.8f, 0.2f, 0],
+            ["bread"] = [0, 1, 0],
+            ["oven"] = [0, 0.6f, 0.8f],
+            ["sailed"] = [0.5f, 0, 0.5f],
+        };
+        File.WriteAllLines(vectors, table.Select(kv => kv.Key + " " + string.Join(' ', kv.Value.Select(x => x.ToString("R")))));
+        string index = Path.Combine(dir, "index");
+        var r = await Cli.Run("index", "--vectors", vectors, "--input", corpus, "--output", index, "--min-chars", "5", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal("word-vectors", (string)JsonNode.Parse(r.Out)!["pooling"]!);
+        r = await Cli.Run("search", "--index", index, "--query", "a whale!", "--top", "3", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        var hits = JsonNode.Parse(r.Out)!["results"]![0]!["hits"]!.AsArray();
+
+        // By hand: each passage is the mean of its known words' vectors ("the", "and", "from", "stayed" have none).
+        float[] Mean(params string[] words) => Enumerable.Range(0, 3).Select(k => words.Average(w => table[w][k])).ToArray();
+        double Cosine(float[] a, float[] b) => a.Zip(b).Sum(p => p.First * p.Second) / Math.Sqrt(a.Sum(x => x * x) * b.Sum(x => x * x));
+        float[] query = table["whale"];
+        var expected = new[] { Mean("whale", "ship"), Mean("bread", "oven"), Mean("ship", "sailed", "oven") }
+            .Select((v, i) => (Score: Cosine(v, query), Id: i))
+            .OrderByDescending(x => x.Score)
+            .ToList();
+        Assert.Equal(expected.Select(e => e.Id), hits.Select(h => (int)h!["passage"]!["id"]!));
+        Assert.All(expected.Zip(hits), p => Assert.Equal(p.First.Score, (double)p.Second!["score"]!, 5));
+
+        var both = await Cli.Run("index", "--vectors", vectors, "--model", dir, "--input", corpus, "--output", Path.Combine(dir, "i2"));
+        Assert.Equal(1, both.Code);
+        Assert.Contains("--model or --vectors, not both", both.Err);
+    }
 }

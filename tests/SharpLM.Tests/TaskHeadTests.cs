@@ -256,9 +256,17 @@ public class TaskHeadTests
         Assert.Equal((24, 28), (entities[1].Start, entities[1].End));
         Assert.All(entities, e => Assert.Equal(e.Text, text[e.Start..e.End]));
 
+        // eval scores a tagged file with seqeval; without one it says what it needs.
+        var (code, output, err) = await Cli.Run("eval", "--model", run, "--data", data);
+        Assert.True(code == 0, err);
+        Assert.Contains($"{all.Count} sentences: {data}; entity F1 ", output);
+        (code, _, err) = await Cli.Run("eval", "--model", run);
+        Assert.Equal(1, code);
+        Assert.Contains("needs data", err);
+
         // Exported as a transformers folder (id2label, no SharpLM files), it loads again and tags alike.
         string hf = Path.Combine(dir, "hf");
-        var (code, _, err) = await Cli.Run("export", "--model", run, "--format", "hf", "--output", hf);
+        (code, _, err) = await Cli.Run("export", "--model", run, "--format", "hf", "--output", hf);
         Assert.True(code == 0, err);
         Assert.False(File.Exists(Path.Combine(hf, "training.json")));
         using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(hf, "config.json"))))

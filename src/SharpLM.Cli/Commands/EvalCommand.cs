@@ -21,7 +21,7 @@ public static class EvalCommand
         {
             Description =
                 "Prepared data folder (default: the one the run was trained on); for a classifier, labelled data (default: its "
-                + "recorded split).",
+                + "recorded split); for a token classifier, a CoNLL/JSONL file; for a QA model, a SQuAD file.",
         };
         var split = new Option<string?>("--split")
         {

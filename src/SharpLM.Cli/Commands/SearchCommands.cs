@@ -10,10 +10,10 @@ public static class SearchCommands
 {
     public static Command Index(CliContext ctx)
     {
-        var model = new Option<string>("--model")
+        var model = new Option<string?>("--model") { Description = "The run whose encoder embeds the passages (BERT or GPT)." };
+        var vectors = new Option<string?>("--vectors")
         {
-            Description = "The run whose encoder embeds the passages (BERT or GPT).",
-            Required = true,
+            Description = "Instead of --model: word vectors (word2vec or GloVe text file, or an 'embeddings train' folder) to average.",
         };
         var input = new Option<string[]>("--input")
         {
@@ -36,28 +36,58 @@ public static class SearchCommands
             DefaultValueFactory = _ => 500,
         };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an earlier index in --output." };
-        var cmd = new Command("index", "Embed the paragraphs of text files with a run's encoder, for 'sharplm search'.");
-        foreach (var o in new Option[] { model, input, output, pooling, minChars, maxChars, overwrite, CliApp.JsonOption })
+        var cmd = new Command(
+            "index",
+            "Embed the paragraphs of text files with a run's encoder (or averaged word vectors), for 'sharplm search'."
+        );
+        foreach (var o in new Option[] { model, vectors, input, output, pooling, minChars, maxChars, overwrite, CliApp.JsonOption })
             cmd.Options.Add(o);
         cmd.SetAction(
             CliApp.Guard(
                 ctx,
                 (p, ct) =>
                 {
-                    var info = VectorIndex.Build(
-                        p.GetValue(model)!,
-                        p.GetValue(input)!,
-                        p.GetValue(output)!,
-                        Enum.Parse<Pooling>(p.GetValue(pooling)!, ignoreCase: true),
-                        p.GetValue(minChars),
-                        p.GetValue(overwrite),
-                        p.GetValue(maxChars),
-                        CliApp.Catalog(p),
-                        new CliApp.SyncProgress<(int Done, int Total)>(x =>
-                            ctx.Err.WriteLine($"embedded {x.Done:N0}/{x.Total:N0} passages")
-                        ),
-                        ct
+                    var progress = new CliApp.SyncProgress<(int Done, int Total)>(x =>
+                        ctx.Err.WriteLine($"embedded {x.Done:N0}/{x.Total:N0} passages")
                     );
+                    IndexInfo info;
+                    switch (p.GetValue(model), p.GetValue(vectors))
+                    {
+                        case (string run, null):
+                            info = VectorIndex.Build(
+                                run,
+                                p.GetValue(input)!,
+                                p.GetValue(output)!,
+                                Enum.Parse<Pooling>(p.GetValue(pooling)!, ignoreCase: true),
+                                p.GetValue(minChars),
+                                p.GetValue(overwrite),
+                                p.GetValue(maxChars),
+                                CliApp.Catalog(p),
+                                progress,
+                                ct
+                            );
+                            break;
+                        case (null, string file):
+                            if (p.GetResult(pooling) is { Implicit: false })
+                                throw new SharpLMException("--pooling applies to --model; word vectors are averaged.");
+                            using (var embedder = new WordVectorEmbedder(file))
+                                info = VectorIndex.Build(
+                                    embedder,
+                                    p.GetValue(input)!,
+                                    p.GetValue(output)!,
+                                    p.GetValue(minChars),
+                                    p.GetValue(maxChars),
+                                    p.GetValue(overwrite),
+                                    CliApp.Catalog(p),
+                                    progress,
+                                    ct
+                                );
+                            break;
+                        case (null, null):
+                            throw new SharpLMException("Give the embedder: --model RUN (an encoder) or --vectors FILE (word vectors).");
+                        default:
+                            throw new SharpLMException("Give --model or --vectors, not both.");
+                    }
                     if (p.GetValue(CliApp.JsonOption))
                         ctx.WriteJson(info);
                     else

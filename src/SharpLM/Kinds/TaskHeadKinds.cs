@@ -37,11 +37,11 @@ public abstract class TaskHeadKind : ModelKind
     }
 
     /// <summary>The data an evaluation of this kind needs, as a one-line error when it is missing.</summary>
-    protected static string RequireData(EvaluationRequest r, string what)
+    protected static string RequireData(EvaluationRequest r, string what, string data)
     {
         if (r.Split is not null)
-            throw new SharpLMException($"A {what} run records no split; give the data to score instead.");
-        return r.Data ?? throw new SharpLMException($"Evaluating a {what} needs data: give {what} data to score.");
+            throw new SharpLMException($"A {what} run records no split; give the data to score instead ({data}).");
+        return r.Data ?? throw new SharpLMException($"Evaluating a {what} needs data to score: {data}.");
     }
 }
 
@@ -58,7 +58,7 @@ public abstract class TokenClassifierKind : TaskHeadKind
     )
     {
         var tagger = loaded.As<ITokenClassifier>("token classification");
-        string data = RequireData(r, "token classifier");
+        string data = RequireData(r, "token classifier", "a CoNLL or JSONL file of tagged sentences");
         var sentences = TaggedData.Load(data);
         var (report, loss) = TokenClassifierEvaluator.Score(tagger, loaded.Tokenizer, sentences, r.BatchSize, ct: ct);
         return new EvaluationOutcome(
@@ -216,7 +216,7 @@ public sealed class BertQuestionAnsweringKind : TaskHeadKind
     )
     {
         var reader = loaded.As<BertQuestionAnswering>("question answering");
-        string data = RequireData(r, "question-answering model");
+        string data = RequireData(r, "question-answering model", "a SQuAD 1.1 or 2.0 JSON file");
         var squad = Squad.Load(data);
         var settings = QaSettings.Of(reader);
         var (answers, loss) = QuestionAnsweringEvaluator.Answer(reader, loaded.Tokenizer, squad.Questions, settings, r.BatchSize, ct);

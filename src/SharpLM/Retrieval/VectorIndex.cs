@@ -63,10 +63,25 @@ public sealed class VectorIndex
         CancellationToken ct = default
     )
     {
-        if (OutputFolder.Inspect(output, FolderKind.SearchIndex) == FolderState.Owned && !overwriteOutput)
-            throw new SharpLMException(
-                $"{Path.GetFullPath(output)} already holds an index; choose another output_dir or use overwrite_output."
-            );
+        RequireNewOrOverwritten(output, overwriteOutput);
+        using var embedder = new EncoderEmbedder(model, pooling);
+        return Build(embedder, inputs, output, minChars, maxChars, overwriteOutput, catalog, progress, ct);
+    }
+
+    /// <summary>The same, with any embedder: a run's encoder, or averaged word vectors (<see cref="WordVectorEmbedder"/>).</summary>
+    public static IndexInfo Build(
+        ITextEmbedder embedder,
+        IReadOnlyList<string> inputs,
+        string output,
+        int minChars = 20,
+        int maxChars = 500,
+        bool overwriteOutput = false,
+        DataCatalogClient? catalog = null,
+        IProgress<(int Done, int Total)>? progress = null,
+        CancellationToken ct = default
+    )
+    {
+        RequireNewOrOverwritten(output, overwriteOutput);
         var source = new DocumentSource(catalog ?? new DataCatalogClient());
         var files = source.ResolveAsync(inputs).GetAwaiter().GetResult();
         var passages = new List<Passage>();
@@ -77,13 +92,12 @@ public sealed class VectorIndex
                 passages.Add(new Passage(passages.Count, document.Source, passage));
         if (passages.Count == 0)
             throw new SharpLMException($"The inputs have no passage of at least {minChars} characters to index.");
-        using var pipeline = FeatureExtractionPipeline.Load(model);
         int dimensions = 0;
         float[] vectors = [];
         const int Chunk = 256;
         for (int i = 0; i < passages.Count; i += Chunk)
         {
-            var (embedded, _) = pipeline.Embed(passages.Skip(i).Take(Chunk).Select(p => p.Text).ToList(), pooling, ct: ct);
+            var embedded = embedder.Embed(passages.Skip(i).Take(Chunk).Select(p => p.Text).ToList(), ct);
             if (dimensions == 0)
             {
                 dimensions = embedded[0].Length;
@@ -93,7 +107,7 @@ public sealed class VectorIndex
                 Normalize(embedded[k]).CopyTo(vectors.AsSpan((i + k) * dimensions, dimensions));
             progress?.Report((Math.Min(i + Chunk, passages.Count), passages.Count));
         }
-        var info = new IndexInfo(Path.GetFullPath(model), pooling.ToString().ToLowerInvariant(), dimensions, passages.Count);
+        var info = new IndexInfo(embedder.Source, embedder.Pooling, dimensions, passages.Count);
         string tmp = OutputFolder.CreateTemporaryBeside(output, FolderKind.SearchIndex);
         try
         {
@@ -114,6 +128,14 @@ public sealed class VectorIndex
             throw;
         }
         return info;
+    }
+
+    static void RequireNewOrOverwritten(string output, bool overwriteOutput)
+    {
+        if (OutputFolder.Inspect(output, FolderKind.SearchIndex) == FolderState.Owned && !overwriteOutput)
+            throw new SharpLMException(
+                $"{Path.GetFullPath(output)} already holds an index; choose another output_dir or use overwrite_output."
+            );
     }
 
     /// <summary>Paragraphs: runs of non-blank lines, whitespace collapsed.</summary>
@@ -183,10 +205,8 @@ public sealed class VectorIndex
     /// <summary>The <paramref name="top"/> passages nearest to each query, embedded with the index's own model and pooling.</summary>
     public IReadOnlyList<IReadOnlyList<SearchHit>> Search(IReadOnlyList<string> queries, int top = 10, CancellationToken ct = default)
     {
-        using var pipeline = FeatureExtractionPipeline.Load(Info.Model);
-        var pooling = Enum.Parse<Pooling>(Info.Pooling, ignoreCase: true);
-        var (vectors, _) = pipeline.Embed(queries, pooling, ct: ct);
-        return vectors.Select(v => Nearest(Normalize(v), top)).ToList();
+        using var embedder = ITextEmbedder.For(Info);
+        return embedder.Embed(queries, ct).Select(v => Nearest(Normalize(v), top)).ToList();
     }
 
     /// <summary>The exact top <paramref name="top"/> by cosine similarity to a unit vector (ties: lower passage id first).</summary>
