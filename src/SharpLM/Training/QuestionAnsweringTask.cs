@@ -16,7 +16,7 @@ namespace SharpLM.Training;
 /// </summary>
 public sealed class QuestionAnsweringTask : ITrainingTask
 {
-    readonly List<QaWindow> _train;
+    readonly IReadOnlyList<QaWindow> _train;
     readonly IReadOnlyList<SquadQuestion> _val;
     readonly bool _version2;
     readonly EpochShuffle _shuffle;
@@ -27,8 +27,12 @@ public sealed class QuestionAnsweringTask : ITrainingTask
     public IModelConfig ModelConfig => Reader.ModelConfig;
     public nn.Module Model => Reader.Module;
 
+    /// <summary>
+    /// A task on training windows (<see cref="Windows"/> of the training questions, made with <paramref name="settings"/>)
+    /// and validation questions.
+    /// </summary>
     public QuestionAnsweringTask(
-        IReadOnlyList<SquadQuestion> train,
+        IReadOnlyList<QaWindow> train,
         IReadOnlyList<SquadQuestion> val,
         bool version2,
         Tokenizer tokenizer,
@@ -45,8 +49,9 @@ public sealed class QuestionAnsweringTask : ITrainingTask
         {
             Settings = settings.For(reader);
             f.Freeze(reader);
-            var windows = Settings.Windows(tokenizer);
-            _train = train.AsParallel().AsOrdered().SelectMany((q, i) => windows.Encode(q, i, labelled: true)).ToList();
+            if (train.Any(w => w.Ids.Length > Settings.MaxLength))
+                throw new ArgumentException("The training windows are longer than the model's input.", nameof(train));
+            _train = train;
             _val = val;
             _version2 = version2;
             _shuffle = new EpochShuffle(_train.Count, Options.Seed, 0x5A0D);
@@ -58,8 +63,12 @@ public sealed class QuestionAnsweringTask : ITrainingTask
         }
     }
 
-    /// <summary>The number of windows the training questions make.</summary>
-    public int TrainWindows => _train.Count;
+    /// <summary>The labelled windows of <paramref name="questions"/>: the examples a task trains on.</summary>
+    public static List<QaWindow> Windows(IReadOnlyList<SquadQuestion> questions, Tokenizer tokenizer, QaSettings settings)
+    {
+        var windows = settings.Windows(tokenizer);
+        return questions.AsParallel().AsOrdered().SelectMany((q, i) => windows.Encode(q, i, labelled: true)).ToList();
+    }
 
     public MicroBatch MicroBatchLoss(int step, int micro)
     {

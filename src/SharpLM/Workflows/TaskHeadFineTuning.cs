@@ -105,7 +105,14 @@ public static class TaskHeadFineTuning
             throw new SharpLMException($"train_fraction must be in (0, 1] (got {r.TrainFraction}).");
         var (train, val, test) = FineTuning.Split(new int[count], r.ValFraction, r.TestFraction, r.SplitSeed ?? r.Training.Seed);
         if (r.TrainFraction < 1)
-            train = train.Take(Math.Max(1, (int)Math.Round(train.Length * r.TrainFraction))).Order().ToArray();
+        {
+            var kept = CrossValidation.StratifiedSplit(
+                new int[train.Length],
+                [r.TrainFraction, 1 - r.TrainFraction],
+                r.SplitSeed ?? r.Training.Seed
+            )[0];
+            train = kept.Select(k => train[k]).Order().ToArray();
+        }
         if (train.Length == 0 || val.Length == 0)
             throw new SharpLMException(
                 "The split leaves no training or validation examples; use more data or other validation/test fractions."
@@ -198,16 +205,15 @@ public static class TaskHeadFineTuning
         var testSet = r.TestData is string t ? Squad.Load(t) : new SquadDataset(Of(testP), squad.Version2);
         bool version2 = squad.Version2 || testSet.Version2;
         var settings = r.Qa with { MaxLength = Math.Min(r.Qa.MaxLength, r.Shape.Context) };
-        var windows = settings.Windows(tokenizer);
-        int trainWindows = train.Sum(q => windows.Encode(q, 0, labelled: false).Count);
-        var o = Steps(r, trainWindows);
+        var trainWindows = QuestionAnsweringTask.Windows(train, tokenizer, settings);
+        var o = Steps(r, trainWindows.Count);
         TrainingResult trained;
         using (var locked = lead ? run.Lock("fine-tuning") : null)
         {
             if (lead && r.Overwrite)
                 run.Clear();
             var model = (BertQuestionAnswering)Create(kind, r, tokenizer, [], o.Seed);
-            using var taskRun = new QuestionAnsweringTask(train, val, version2, tokenizer, model, settings, o, r.FineTune);
+            using var taskRun = new QuestionAnsweringTask(trainWindows, val, version2, tokenizer, model, settings, o, r.FineTune);
             trained = Trainer.Train(taskRun, run, resume: false, progress, ct);
         }
         r.Training.Parallel?.Communicator.Barrier();
