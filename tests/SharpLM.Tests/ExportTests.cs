@@ -97,6 +97,78 @@ public class ExportTests
         Assert.Equal(ours.Take(cut), theirs);
     }
 
+    /// <summary>A run folder holding a randomly initialised BERT task model (enough to compare two runtimes).</summary>
+    static string RandomBertRun(Func<BertConfig, ITaskModel> build, string architecture, string[]? labels)
+    {
+        string dir = TestData.TempDir();
+        var tokenizer = Tokenization.TokenizerTrainer.TrainWordPiece(
+            ["the whale and the ship sailed to the sea", "bread from the oven"],
+            new Tokenization.TokenizerTrainingOptions { VocabSize = 80 }
+        );
+        manual_seed(11);
+        var config = BertConfig.For(Tiny.Shape with { Context = 16, Dropout = 0 }, tokenizer) with
+        {
+            Architectures = [architecture],
+            Labels = labels,
+        };
+        using var model = build(config);
+        model.SaveConfig(Path.Combine(dir, "config.json"));
+        model.SaveWeights(Path.Combine(dir, "model.safetensors"));
+        tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
+        return dir;
+    }
+
+    [Fact]
+    public async Task OnnxRuntimeComputesBertTokenClassifierAndQuestionAnsweringLogits()
+    {
+        long[] ids = [2, 10, 11, 12, 3, 13, 14, 3, 0];
+        long[] mask = [1, 1, 1, 1, 1, 1, 1, 1, 0];
+        long[] segments = [0, 0, 0, 0, 0, 1, 1, 1, 0];
+        foreach (
+            string run in new[]
+            {
+                RandomBertRun(c => new BertTokenClassifier(c), "BertForTokenClassification", ["O", "B-PER", "I-PER"]),
+                RandomBertRun(c => new BertQuestionAnswering(c), "BertForQuestionAnswering", null),
+            }
+        )
+        {
+            string dir = await Export(run, "onnx");
+            using var loaded = ModelRegistry.Load(run);
+            var expected = new Dictionary<string, float[]>();
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+            {
+                var x = tensor(ids).unsqueeze(0);
+                var attend = tensor(mask).unsqueeze(0).to(ScalarType.Bool);
+                if (loaded.Module is BertQuestionAnswering q)
+                {
+                    var (start, end) = q.forward(x, attend, tensor(segments).unsqueeze(0));
+                    expected["start_logits"] = start.flatten().data<float>().ToArray();
+                    expected["end_logits"] = end.flatten().data<float>().ToArray();
+                }
+                else
+                    expected["logits"] = ((ITokenClassifier)loaded.Module).TagLogits(x, attend).flatten().data<float>().ToArray();
+            }
+            using var session = new InferenceSession(Path.Combine(dir, "model.onnx"));
+            using var results = session.Run([
+                NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids, [1, ids.Length])),
+                NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(mask, [1, ids.Length])),
+                NamedOnnxValue.CreateFromTensor(
+                    "token_type_ids",
+                    new DenseTensor<long>(loaded.Module is BertQuestionAnswering ? segments : new long[ids.Length], [1, ids.Length])
+                ),
+            ]);
+            foreach (var (name, want) in expected)
+            {
+                // The padded position is not compared (a padding query's output is meaningless either way).
+                int real = want.Length / ids.Length * (ids.Length - 1);
+                float[] got = results.First(r => r.Name == name).AsTensor<float>().ToArray();
+                Assert.Equal(want.Length, got.Length);
+                Assert.True(want.Take(real).Zip(got).Max(p => Math.Abs(p.First - p.Second)) < 1e-4, $"{run}: {name}");
+            }
+        }
+    }
+
     [Fact]
     public async Task OnnxRuntimeComputesBertClassifierAndMaskedLmLogits()
     {

@@ -37,7 +37,13 @@ public static class OnnxExport
                 Gpt gpt => Gpt(gpt, weights),
                 BertForMaskedLm m => Bert(m.Config, weights, m.HasMaskedLmHead ? BertHead.MaskedLm : BertHead.None),
                 BertClassifier c => Bert(c.Config, weights, BertHead.Classifier),
-                _ => throw ModelExport.CannotHold(loaded, "ONNX", "GPT language models and BERT models (masked-LM encoders, classifiers)"),
+                BertTokenClassifier t => Bert(t.Config, weights, BertHead.TokenClassifier),
+                BertQuestionAnswering q => Bert(q.Config, weights, BertHead.QuestionAnswering),
+                _ => throw ModelExport.CannotHold(
+                    loaded,
+                    "ONNX",
+                    "GPT language models and BERT models (masked-LM encoders, classifiers, token classifiers, QA)"
+                ),
             };
         AtomicFile.Write(Path.Combine(dir, FileName), stream => Google.Protobuf.MessageExtensions.WriteTo(model, stream));
         if (loaded.Module is Gpt g)
@@ -111,6 +117,8 @@ public static class OnnxExport
         None,
         MaskedLm,
         Classifier,
+        TokenClassifier,
+        QuestionAnswering,
     }
 
     /// <summary>BERT: embeddings, post-LayerNorm layers with a padding mask, and the head the run has.</summary>
@@ -175,6 +183,20 @@ public static class OnnxExport
                 var logits = Linear(pooled, "classifier");
                 g.Node("Identity", [logits], "logits");
                 g.Output("logits", DataType.Float, "batch_size", c.Labels!.Length);
+                break;
+            }
+            case BertHead.TokenClassifier:
+                g.Node("Identity", [Linear(x, "classifier")], "logits");
+                g.Output("logits", DataType.Float, "batch_size", "sequence_length", c.Labels!.Length);
+                break;
+            case BertHead.QuestionAnswering:
+            {
+                // transformers' names: start_logits and end_logits, each [batch, sequence]
+                var spans = Linear(x, "qa_outputs");
+                g.Node("Identity", [g.Gather(spans, g.ScalarInt64(0), axis: 2)], "start_logits");
+                g.Node("Identity", [g.Gather(spans, g.ScalarInt64(1), axis: 2)], "end_logits");
+                g.Output("start_logits", DataType.Float, "batch_size", "sequence_length");
+                g.Output("end_logits", DataType.Float, "batch_size", "sequence_length");
                 break;
             }
         }
